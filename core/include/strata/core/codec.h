@@ -1,0 +1,277 @@
+// Declaring events and their JSON encoding: field tables, the Codec<T> customization point, and the
+// typed encode/decode functions.
+//
+// An event is a plain struct with a persisted type name, a field table and a defaulted operator==:
+//
+//   struct Deposited {
+//     static constexpr std::string_view kType = "bank.deposited.v1";   // persisted: never the C++ name
+//     std::string account;
+//     std::int64_t cents = 0;
+//     static constexpr auto kFields = strata::fields(strata::field("account", &Deposited::account),
+//                                                    strata::field("cents", &Deposited::cents));
+//     bool operator==(const Deposited&) const = default;
+//   };
+//
+// Field types with a built-in codec: bool, int32_t, int64_t, uint32_t, uint64_t, double, std::string,
+// std::optional<T> (may be absent or null), std::vector<T>, std::map<std::string, T>, and any struct with
+// its own kFields. Other value types get a codec by specializing strata::Codec<T> with
+//   static void write(json::Writer&, const T&);   static Status read(json::Value&, T&);
+//
+// Decoding is tolerant of additions: unknown fields are skipped; a missing field that is not an
+// std::optional is kInvalidArgument naming it; a value of the wrong type names the field and both
+// types. The templates here only walk the field table; the JSON work is compiled in core.
+//
+// Thread safety: all functions are reentrant.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "strata/core/event.h"
+#include "strata/core/json.h"
+#include "strata/core/limits.h"
+#include "strata/core/status.h"
+
+namespace strata {
+
+// One row of a field table: the persisted JSON key and the member it maps to.
+template <class Class, class Member>
+struct FieldDef {
+  using class_type = Class;
+  using member_type = Member;
+  std::string_view name;
+  Member Class::*member;
+};
+
+template <class Class, class Member>
+constexpr FieldDef<Class, Member> field(std::string_view name, Member Class::*member) noexcept {
+  return {name, member};
+}
+
+template <class... Defs>
+constexpr std::tuple<Defs...> fields(Defs... defs) noexcept {
+  static_assert(sizeof...(Defs) <= 64, "strata: a field table has at most 64 fields");
+  return {defs...};
+}
+
+// A type with a field table: `static constexpr auto kFields = strata::fields(...)`.
+template <class T>
+concept HasFieldTable = requires { std::tuple_size<std::remove_cvref_t<decltype(T::kFields)>>::value; };
+
+// An event type: a field table and a persisted type name `static constexpr std::string_view kType`.
+template <class T>
+concept EventType = HasFieldTable<T> && requires {
+  { T::kType } -> std::convertible_to<std::string_view>;
+};
+
+namespace detail {
+template <class>
+inline constexpr bool kAlwaysFalse = false;
+
+// Whether `name` is 1..256 bytes of [A-Za-z0-9_.:-]: the rule validate_event() applies at run time.
+constexpr bool is_valid_type_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 256) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+// Compiled helpers: errors are built out of line so the templates stay small.
+Status missing_field(std::string_view name);
+Status in_field(const Status& status, std::string_view name);
+Status in_element(const Status& status, std::size_t index);
+}  // namespace detail
+
+// The customization point. The primary template is deliberately unusable.
+template <class T>
+struct Codec {
+  static_assert(detail::kAlwaysFalse<T>,
+                "strata: this field type has no Codec: give it a field table "
+                "(static constexpr auto kFields = strata::fields(...)) or specialize strata::Codec<T>");
+};
+
+#define STRATA_SCALAR_CODEC_(T, writer_call)                                    \
+  template <>                                                                   \
+  struct Codec<T> {                                                             \
+    static void write(json::Writer& w, const T& v) { w.writer_call(v); }        \
+    static Status read(json::Value& in, T& out) { return in.get(out); }         \
+  }
+STRATA_SCALAR_CODEC_(bool, boolean);
+STRATA_SCALAR_CODEC_(std::int32_t, int64);
+STRATA_SCALAR_CODEC_(std::int64_t, int64);
+STRATA_SCALAR_CODEC_(std::uint32_t, uint64);
+STRATA_SCALAR_CODEC_(std::uint64_t, uint64);
+STRATA_SCALAR_CODEC_(double, float64);
+STRATA_SCALAR_CODEC_(std::string, string);
+#undef STRATA_SCALAR_CODEC_
+
+template <class T>
+struct Codec<std::optional<T>> {
+  static void write(json::Writer& w, const std::optional<T>& v) {
+    if (v) {
+      Codec<T>::write(w, *v);
+    } else {
+      w.null();
+    }
+  }
+  static Status read(json::Value& in, std::optional<T>& out) {
+    if (in.is_null()) {
+      out.reset();
+      return {};
+    }
+    if (!out) out.emplace();
+    return Codec<T>::read(in, *out);
+  }
+};
+
+template <class T>
+struct Codec<std::vector<T>> {
+  static void write(json::Writer& w, const std::vector<T>& v) {
+    w.begin_array();
+    for (const T& e : v) Codec<T>::write(w, e);
+    w.end_array();
+  }
+  static Status read(json::Value& in, std::vector<T>& out) {
+    std::size_t n = 0;
+    Status s = in.for_each_element([&](json::Value& element) -> Status {
+      if (n == out.size()) out.emplace_back();  // reuse existing elements' capacity
+      Status r = Codec<T>::read(element, out[n]);
+      if (!r.ok()) return detail::in_element(r, n);
+      ++n;
+      return {};
+    });
+    out.resize(n);
+    return s;
+  }
+};
+
+template <class T>
+struct Codec<std::map<std::string, T>> {
+  static void write(json::Writer& w, const std::map<std::string, T>& v) {
+    w.begin_object();
+    for (const auto& [k, e] : v) {
+      w.key(k);
+      Codec<T>::write(w, e);
+    }
+    w.end_object();
+  }
+  static Status read(json::Value& in, std::map<std::string, T>& out) {
+    out.clear();
+    return in.for_each_field([&](std::string_view key, json::Value& value) -> Status {
+      Status r = Codec<T>::read(value, out[std::string(key)]);
+      return r.ok() ? r : detail::in_field(r, key);
+    });
+  }
+};
+
+// Structs with a field table: a JSON object with one key per row.
+template <HasFieldTable T>
+struct Codec<T> {
+  static constexpr std::size_t kCount = std::tuple_size_v<std::remove_cvref_t<decltype(T::kFields)>>;
+
+  static void write(json::Writer& w, const T& v) {
+    w.begin_object();
+    std::apply(
+        [&](const auto&... def) {
+          ((w.key(def.name), Codec<typename std::remove_cvref_t<decltype(def)>::member_type>::write(w, v.*def.member)),
+           ...);
+        },
+        T::kFields);
+    w.end_object();
+  }
+
+  static Status read(json::Value& in, T& out) {
+    std::uint64_t seen = 0;
+    Status s = in.for_each_field([&](std::string_view key, json::Value& value) -> Status {
+      return read_field(key, value, out, seen, std::make_index_sequence<kCount>{});
+    });
+    if (!s.ok()) return s;
+    return finish(out, seen, std::make_index_sequence<kCount>{});
+  }
+
+ private:
+  template <std::size_t... I>
+  static Status read_field(std::string_view key, json::Value& value, T& out, std::uint64_t& seen,
+                           std::index_sequence<I...>) {
+    Status result;
+    (void)((key == std::get<I>(T::kFields).name
+                ? (seen |= std::uint64_t{1} << I,
+                   result = read_member(std::get<I>(T::kFields), value, out), true)
+                : false) ||
+           ...);
+    return result;
+  }
+  template <class Def>
+  static Status read_member(const Def& def, json::Value& value, T& out) {
+    Status r = Codec<typename Def::member_type>::read(value, out.*def.member);
+    return r.ok() ? r : detail::in_field(r, def.name);
+  }
+  // A missing optional field becomes nullopt (`out` may hold a previous value: decoding reuses storage);
+  // a missing required field is an error naming the first one.
+  template <std::size_t... I>
+  static Status finish(T& out, std::uint64_t seen, std::index_sequence<I...>) {
+    Status result;
+    (finish_one(std::get<I>(T::kFields), out, (seen >> I) & 1u, result), ...);
+    return result;
+  }
+  template <class Def>
+  static void finish_one(const Def& def, T& out, bool seen, Status& result) {
+    if (seen) return;
+    if constexpr (detail::IsOptional<typename Def::member_type>::value) {
+      (out.*def.member).reset();
+    } else if (result.ok()) {
+      result = detail::missing_field(def.name);
+    }
+  }
+};
+
+// Appends the JSON encoding of `value` to `out`.
+template <class T>
+void encode_json(const T& value, std::string& out) {
+  json::Writer w(out);
+  Codec<T>::write(w, value);
+}
+
+// The JSON encoding of `value`.
+template <class T>
+std::string to_json(const T& value) {
+  std::string out;
+  encode_json(value, out);
+  return out;
+}
+
+// Decodes `json` into `out`, reusing `out`'s storage (strings and vectors keep their capacity).
+// kInvalidArgument for malformed JSON, limits exceeded, a missing required field or a wrong type.
+template <class T>
+Status decode_json(std::string_view json, T& out, const Limits& limits = {}) {
+  return json::read(json, limits, [&](json::Value& root) { return Codec<T>::read(root, out); });
+}
+
+// A typed event as EventData, ready to append.
+template <EventType E>
+EventData to_event_data(const E& event, EventId id = EventId::generate(), Metadata metadata = {}) {
+  static_assert(detail::is_valid_type_name(E::kType),
+                "strata: an event's kType must be 1 to 256 characters of [A-Za-z0-9_.:-], e.g. \"bank.deposited.v1\"");
+  EventData data{id, std::string(E::kType), {}, std::move(metadata)};
+  encode_json(event, data.payload);
+  return data;
+}
+
+}  // namespace strata

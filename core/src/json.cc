@@ -1,0 +1,379 @@
+// The one translation unit that includes simdjson. Every simdjson error code is translated into a Status
+// here, in translate(), and nowhere else.
+//
+// Reading uses On Demand: each document is copied once into a thread-owned padded buffer (simdjson reads
+// up to SIMDJSON_PADDING bytes past the end) and parsed lazily, so fields a codec does not ask for are
+// skipped without being materialized. Validation on append uses the DOM parser, which checks the whole
+// document, including UTF-8 and nesting depth.
+#include "strata/core/json.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace strata::json {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+std::string_view type_name(od::json_type t) noexcept {
+  switch (t) {
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
+  }
+  return "an unknown value";
+}
+
+Status translate(simdjson::error_code error) {
+  switch (error) {
+    case simdjson::SUCCESS: return {};
+    case simdjson::DEPTH_ERROR: return Status::invalid_argument("malformed json: nested too deeply");
+    case simdjson::CAPACITY: return Status::invalid_argument("malformed json: document too large");
+    case simdjson::UTF8_ERROR: return Status::invalid_argument("malformed json: invalid utf-8");
+    case simdjson::UNCLOSED_STRING: return Status::invalid_argument("malformed json: unclosed string");
+    case simdjson::STRING_ERROR: return Status::invalid_argument("malformed json: invalid string escape");
+    case simdjson::NUMBER_ERROR: return Status::invalid_argument("malformed json: invalid number");
+    case simdjson::EMPTY: return Status::invalid_argument("malformed json: empty document");
+    case simdjson::TAPE_ERROR:
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+    case simdjson::TRAILING_CONTENT:
+      return Status::invalid_argument(fmt::format("malformed json: {}", simdjson::error_message(error)));
+    case simdjson::MEMALLOC: return Status::internal("json parser: out of memory");
+    default: return Status::invalid_argument(fmt::format("malformed json: {}", simdjson::error_message(error)));
+  }
+}
+
+od::value& impl(void* p) noexcept { return *static_cast<od::value*>(p); }
+
+Status wrong_type(od::value& v, std::string_view expected) {
+  od::json_type actual;
+  if (v.type().get(actual) != simdjson::SUCCESS)
+    return Status::invalid_argument(fmt::format("expected {}", expected));
+  return Status::invalid_argument(fmt::format("expected {}, got {}", expected, type_name(actual)));
+}
+
+// The state of json::read on one thread. Reentrant use (a codec that calls read() from inside a
+// callback) gets a fresh parser, so an outer document is never clobbered.
+struct ReadState {
+  od::parser parser;
+  std::unique_ptr<char[]> buffer;
+  std::size_t capacity = 0;
+  std::size_t depth_limit = 0;
+  bool busy = false;
+};
+
+Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, FunctionRef<Status(Value&)> fn) {
+  if (bytes.size() > limits.max_payload_bytes)
+    return Status::invalid_argument(
+        fmt::format("json document of {} bytes exceeds the limit of {} bytes", bytes.size(), limits.max_payload_bytes));
+  const std::size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > st.capacity) {
+    std::size_t cap = std::max<std::size_t>(needed, st.capacity * 2);
+    st.buffer = std::make_unique_for_overwrite<char[]>(cap);
+    st.capacity = cap;
+  }
+  if (st.depth_limit != limits.max_json_depth || st.parser.capacity() < bytes.size()) {
+    std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(st.parser.capacity(), 4096));
+    if (auto err = st.parser.allocate(cap, limits.max_json_depth)) return translate(err);
+    st.depth_limit = limits.max_json_depth;
+  }
+  std::memcpy(st.buffer.get(), bytes.data(), bytes.size());
+  std::memset(st.buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if (auto err = st.parser.iterate(st.buffer.get(), bytes.size(), st.capacity).get(doc)) return translate(err);
+  od::value root;
+  if (auto err = doc.get_value().get(root)) {
+    if (err == simdjson::SCALAR_DOCUMENT_AS_VALUE) return Status::invalid_argument("expected a json object, got a scalar");
+    return translate(err);
+  }
+  Value v(&root);
+  return fn(v);
+}
+
+}  // namespace
+
+// ---- Writer -----------------------------------------------------------------------------------------
+
+void Writer::before_value() {
+  if (need_comma_) out_ += ',';
+  need_comma_ = true;
+}
+
+void Writer::begin_object() {
+  before_value();
+  out_ += '{';
+  need_comma_ = false;
+}
+void Writer::end_object() {
+  out_ += '}';
+  need_comma_ = true;
+}
+void Writer::begin_array() {
+  before_value();
+  out_ += '[';
+  need_comma_ = false;
+}
+void Writer::end_array() {
+  out_ += ']';
+  need_comma_ = true;
+}
+
+namespace {
+void append_escaped(std::string& out, std::string_view s) {
+  out += '"';
+  std::size_t run = 0;  // start of the current run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        out.append(buf, 6);
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+}  // namespace
+
+void Writer::key(std::string_view name) {
+  before_value();
+  append_escaped(out_, name);
+  out_ += ':';
+  need_comma_ = false;
+}
+void Writer::string(std::string_view value) {
+  before_value();
+  append_escaped(out_, value);
+}
+void Writer::int64(std::int64_t value) {
+  before_value();
+  append_int(out_, value);
+}
+void Writer::uint64(std::uint64_t value) {
+  before_value();
+  append_int(out_, value);
+}
+void Writer::float64(double value) {
+  before_value();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out_.append(buf, end);
+  // Keep doubles recognisable as such when read back by other tools: 2 -> 2.0.
+  if (std::string_view(buf, end - buf).find_first_of(".eE") == std::string_view::npos) out_ += ".0";
+}
+void Writer::boolean(bool value) {
+  before_value();
+  out_ += value ? "true" : "false";
+}
+void Writer::null() {
+  before_value();
+  out_ += "null";
+}
+void Writer::raw(std::string_view json) {
+  before_value();
+  out_ += json;
+}
+
+// ---- Value ------------------------------------------------------------------------------------------
+
+Result<Type> Value::type() {
+  od::json_type t;
+  if (auto err = impl(impl_).type().get(t)) return translate(err);
+  switch (t) {
+    case od::json_type::array: return Type::kArray;
+    case od::json_type::object: return Type::kObject;
+    case od::json_type::number: return Type::kNumber;
+    case od::json_type::string: return Type::kString;
+    case od::json_type::boolean: return Type::kBoolean;
+    case od::json_type::null: return Type::kNull;
+  }
+  return Status::internal("unknown json type");
+}
+
+bool Value::is_null() { return impl(impl_).is_null(); }
+
+Status Value::get(bool& out) {
+  if (impl(impl_).get_bool().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a boolean");
+  return {};
+}
+
+Status Value::get(std::int64_t& out) {
+  if (impl(impl_).get_int64().get(out) != simdjson::SUCCESS)
+    return wrong_type(impl(impl_), "a signed 64-bit integer");
+  return {};
+}
+
+Status Value::get(std::int32_t& out) {
+  std::int64_t v;
+  if (impl(impl_).get_int64().get(v) != simdjson::SUCCESS || v < std::numeric_limits<std::int32_t>::min() ||
+      v > std::numeric_limits<std::int32_t>::max())
+    return wrong_type(impl(impl_), "a signed 32-bit integer");
+  out = static_cast<std::int32_t>(v);
+  return {};
+}
+
+Status Value::get(std::uint64_t& out) {
+  if (impl(impl_).get_uint64().get(out) != simdjson::SUCCESS)
+    return wrong_type(impl(impl_), "an unsigned 64-bit integer");
+  return {};
+}
+
+Status Value::get(std::uint32_t& out) {
+  std::uint64_t v;
+  if (impl(impl_).get_uint64().get(v) != simdjson::SUCCESS || v > std::numeric_limits<std::uint32_t>::max())
+    return wrong_type(impl(impl_), "an unsigned 32-bit integer");
+  out = static_cast<std::uint32_t>(v);
+  return {};
+}
+
+Status Value::get(double& out) {
+  if (impl(impl_).get_double().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a number");
+  return {};
+}
+
+Status Value::get(std::string& out) {
+  std::string_view v;
+  if (impl(impl_).get_string().get(v) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a string");
+  out.assign(v.data(), v.size());
+  return {};
+}
+
+Status Value::get_string_view(std::string_view& out) {
+  if (impl(impl_).get_string().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a string");
+  return {};
+}
+
+Status Value::get_raw_json(std::string_view& out) {
+  od::value& v = impl(impl_);
+  od::json_type t;
+  if (auto err = v.type().get(t)) return translate(err);
+  if (t == od::json_type::object) {
+    od::object o;
+    if (auto err = v.get_object().get(o)) return translate(err);
+    if (auto err = o.raw_json().get(out)) return translate(err);
+    return {};
+  }
+  if (t == od::json_type::array) {
+    od::array a;
+    if (auto err = v.get_array().get(a)) return translate(err);
+    if (auto err = a.raw_json().get(out)) return translate(err);
+    return {};
+  }
+  out = v.raw_json_token();
+  // raw_json_token keeps trailing white space; a scalar's text ends at its last non-space byte.
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
+    out.remove_suffix(1);
+  return {};
+}
+
+Status Value::for_each_field(FunctionRef<Status(std::string_view, Value&)> fn) {
+  od::object object;
+  if (impl(impl_).get_object().get(object) != simdjson::SUCCESS) return wrong_type(impl(impl_), "an object");
+  for (auto field_result : object) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return translate(err);
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return translate(err);
+    od::value value = field.value();
+    Value wrapped(&value);
+    Status s = fn(key, wrapped);
+    if (!s.ok()) return s;
+  }
+  return {};
+}
+
+Status Value::for_each_element(FunctionRef<Status(Value&)> fn) {
+  od::array array;
+  if (impl(impl_).get_array().get(array) != simdjson::SUCCESS) return wrong_type(impl(impl_), "an array");
+  for (auto element_result : array) {
+    od::value value;
+    if (auto err = std::move(element_result).get(value)) return translate(err);
+    Value wrapped(&value);
+    Status s = fn(wrapped);
+    if (!s.ok()) return s;
+  }
+  return {};
+}
+
+// ---- Entry points -----------------------------------------------------------------------------------
+
+Status read(std::string_view bytes, const Limits& limits, FunctionRef<Status(Value& root)> fn) {
+  thread_local ReadState state;
+  if (state.busy) {
+    ReadState nested;
+    nested.busy = true;
+    return read_with(nested, bytes, limits, fn);
+  }
+  state.busy = true;
+  Status s = read_with(state, bytes, limits, fn);
+  state.busy = false;
+  return s;
+}
+
+Status validate_object(std::string_view bytes, const Limits& limits) {
+  if (bytes.size() > limits.max_payload_bytes)
+    return Status::invalid_argument(
+        fmt::format("payload of {} bytes exceeds the limit of {} bytes", bytes.size(), limits.max_payload_bytes));
+  thread_local simdjson::dom::parser parser;
+  thread_local std::size_t depth_limit = 0;
+  if (depth_limit != limits.max_json_depth || parser.capacity() < bytes.size()) {
+    std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(parser.capacity(), 4096));
+    if (auto err = parser.allocate(cap, limits.max_json_depth)) return translate(err);
+    depth_limit = limits.max_json_depth;
+  }
+  // A thread-owned padded copy: parse(..., realloc_if_needed=true) would allocate one per call.
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local std::size_t capacity = 0;
+  const std::size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > capacity) {
+    capacity = std::max<std::size_t>(needed, capacity * 2);
+    buffer = std::make_unique_for_overwrite<char[]>(capacity);
+  }
+  std::memcpy(buffer.get(), bytes.data(), bytes.size());
+  std::memset(buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
+  simdjson::dom::element root;
+  if (auto err = parser.parse(buffer.get(), bytes.size(), false).get(root)) {
+    Status s = translate(err);
+    if (err == simdjson::DEPTH_ERROR)
+      return Status::invalid_argument(
+          fmt::format("malformed json: nested deeper than the limit of {}", limits.max_json_depth));
+    return s;
+  }
+  if (!root.is_object()) return Status::invalid_argument("payload must be a json object");
+  return {};
+}
+
+}  // namespace strata::json

@@ -1,0 +1,184 @@
+#include "strata/core/memory_event_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "strata/core/append_checks.h"
+
+namespace strata {
+
+struct MemoryEventStore::Impl {
+  struct Stored {
+    std::string stream;
+    Version version;
+    Position position;
+    EventId id;
+    std::string type;
+    Timestamp timestamp;
+    std::string metadata;  // encoded
+    std::string payload;
+
+    EventView view() const {
+      return EventView{stream, version, position, id, type, timestamp, metadata, payload};
+    }
+  };
+
+  explicit Impl(Options o) : options(std::move(o)) {}
+
+  Timestamp now() const {
+    if (options.clock) return options.clock();
+    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  }
+
+  Options options;
+  mutable std::shared_mutex mu;
+  std::vector<Stored> log;                               // GUARDED_BY(mu); log[p - 1] has position p
+  std::map<std::string, std::vector<Position>, std::less<>> streams;  // GUARDED_BY(mu); [v - 1] = position
+  std::unordered_map<EventId, Position> ids;             // GUARDED_BY(mu)
+  Timestamp last_timestamp{};                            // GUARDED_BY(mu)
+};
+
+MemoryEventStore::MemoryEventStore() : MemoryEventStore(Options{}) {}
+MemoryEventStore::MemoryEventStore(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+MemoryEventStore::~MemoryEventStore() = default;
+
+const Limits& MemoryEventStore::limits() const noexcept { return impl_->options.limits; }
+
+Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVersion expected,
+                                              std::span<const EventData> events) {
+  STRATA_RETURN_IF_ERROR(check_append(stream, events, impl_->options.limits));
+  std::unique_lock lock(impl_->mu);
+  auto& log = impl_->log;
+
+  // Idempotency first: a retry of a committed append must succeed whatever its expected version says.
+  IdempotencyCheck idem(stream, events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto it = impl_->ids.find(events[i].id);
+    if (it == impl_->ids.end()) {
+      idem.missing(i);
+    } else {
+      const auto& s = log[it->second - 1];
+      idem.found(i, s.stream, s.version, s.position);
+    }
+  }
+  if (auto verdict = idem.verdict(); verdict.has_value()) return *std::move(verdict);
+
+  auto sit = impl_->streams.find(stream.view());
+  const Version head = sit == impl_->streams.end() ? 0 : sit->second.size();
+  if (!expected.matches(head)) {
+    return Status::wrong_expected_version(VersionConflict{stream.str(), static_cast<std::uint8_t>(expected.kind()),
+                                                          expected.version(), head});
+  }
+  if (sit == impl_->streams.end()) sit = impl_->streams.emplace(stream.str(), std::vector<Position>{}).first;
+
+  Timestamp ts = std::max(impl_->now(), impl_->last_timestamp);
+  impl_->last_timestamp = ts;
+  AppendResult result{head + events.size(), log.size() + 1, log.size() + events.size()};
+  log.reserve(log.size() + events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const EventData& e = events[i];
+    Impl::Stored s{stream.str(), head + i + 1, log.size() + 1, e.id, e.type, ts, {}, e.payload};
+    encode_metadata(e.metadata, s.metadata);
+    impl_->ids.emplace(e.id, s.position);
+    sit->second.push_back(s.position);
+    log.push_back(std::move(s));
+  }
+  return result;
+}
+
+Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
+  std::shared_lock lock(impl_->mu);
+  auto sit = impl_->streams.find(stream.view());
+  if (sit == impl_->streams.end()) return stream_not_found(stream);
+  const auto& positions = sit->second;
+  if (from == 0) from = 1;
+  Version last = std::min<Version>(to, positions.size());
+  for (Version v = from; v <= last; ++v) STRATA_RETURN_IF_ERROR(visitor(impl_->log[positions[v - 1] - 1].view()));
+  return {};
+}
+
+Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                                  std::size_t max_count) {
+  std::shared_lock lock(impl_->mu);
+  auto sit = impl_->streams.find(stream.view());
+  if (sit == impl_->streams.end()) return stream_not_found(stream);
+  const auto& positions = sit->second;
+  const Version head = positions.size();
+  StreamSlice slice;
+  auto take = [&](Version v) -> Status {
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, impl_->log[positions[v - 1] - 1].view().to_recorded());
+    slice.events.push_back(std::move(r));
+    return {};
+  };
+  if (direction == ReadDirection::kForward) {
+    if (from == 0) from = 1;
+    Version v = from;
+    for (; v <= head && slice.events.size() < max_count; ++v) STRATA_RETURN_IF_ERROR(take(v));
+    slice.next_version = v;
+    slice.end_of_stream = v > head;
+  } else {
+    Version v = std::min(from, head);
+    for (; v >= 1 && slice.events.size() < max_count; --v) STRATA_RETURN_IF_ERROR(take(v));
+    slice.next_version = v;
+    slice.end_of_stream = v == 0;
+  }
+  return slice;
+}
+
+Result<Position> MemoryEventStore::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+                                             EventVisitor visitor) {
+  std::shared_lock lock(impl_->mu);
+  if (from == 0) from = 1;
+  const Position high = impl_->log.size();
+  std::size_t delivered = 0;
+  Position p = from;
+  for (; p <= high && delivered < max_count; ++p) {
+    const auto& s = impl_->log[p - 1];
+    if (!filter.empty() && !filter.matches(s.stream, s.type)) continue;
+    STRATA_RETURN_IF_ERROR(visitor(s.view()));
+    ++delivered;
+  }
+  return p;
+}
+
+Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count, const LogFilter& filter) {
+  LogSlice slice;
+  auto next = visit_log(from, max_count, filter, [&](const EventView& e) -> Status {
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
+    slice.events.push_back(std::move(r));
+    return {};
+  });
+  if (!next.ok()) return next.status();
+  slice.next_position = *next;
+  slice.end_of_log = *next > head_position();
+  return slice;
+}
+
+Result<Version> MemoryEventStore::stream_head(const StreamId& stream) {
+  std::shared_lock lock(impl_->mu);
+  auto sit = impl_->streams.find(stream.view());
+  return sit == impl_->streams.end() ? Version{0} : Version{sit->second.size()};
+}
+
+Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::size_t max_count) {
+  std::shared_lock lock(impl_->mu);
+  StreamList list;
+  auto it = after.empty() ? impl_->streams.begin() : impl_->streams.upper_bound(after);
+  for (; it != impl_->streams.end() && list.streams.size() < max_count; ++it)
+    list.streams.push_back(StreamInfo{it->first, it->second.size()});
+  if (it != impl_->streams.end() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;
+  return list;
+}
+
+Position MemoryEventStore::head_position() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->log.size();
+}
+
+}  // namespace strata
