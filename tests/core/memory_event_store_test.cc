@@ -1,0 +1,27 @@
+#include "strata/core/memory_event_store.h"
+
+#include <doctest/doctest.h>
+
+#include "conformance/store_conformance.h"
+
+namespace {
+struct MemoryFixture {
+  static constexpr bool kDurable = false;
+  std::unique_ptr<strata::EventStore> open() { return std::make_unique<strata::MemoryEventStore>(); }
+};
+}  // namespace
+
+TEST_CASE_TEMPLATE_INVOKE(store_conformance, MemoryFixture);
+
+TEST_CASE("the memory store keeps commit timestamps non-decreasing when the clock goes back") {
+  using namespace strata;
+  std::int64_t now = 1'000'000;
+  MemoryEventStore store(MemoryEventStore::Options{{}, [&] { return Timestamp(std::chrono::microseconds(now)); }});
+  auto id = StreamId::parse("s-1").value();
+  REQUIRE(store.append(id, ExpectedVersion::any(), conformance::events(1)).ok());
+  now = 500;  // the wall clock jumps back
+  REQUIRE(store.append(id, ExpectedVersion::any(), conformance::events(1)).ok());
+  auto read = store.read_stream(id, ReadDirection::kForward, 1, 10).value();
+  CHECK(read.events[0].timestamp.time_since_epoch().count() == 1'000'000);
+  CHECK(read.events[1].timestamp.time_since_epoch().count() == 1'000'000);
+}
