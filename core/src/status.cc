@@ -52,6 +52,8 @@ Status Status::wrong_expected_version(VersionConflict conflict) {
 
 std::string Status::to_string() const {
   if (ok()) return "ok";
+  // Some messages already start with their code's name ("wrong expected version for stream ...").
+  if (message().starts_with(status_code_name(code()))) return std::string(message());
   std::string s(status_code_name(code()));
   s += ": ";
   s += message();

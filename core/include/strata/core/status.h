@@ -104,7 +104,7 @@ class [[nodiscard]] Status {
   const VersionConflict* version_conflict() const noexcept {
     return rep_ && rep_->conflict ? &*rep_->conflict : nullptr;
   }
-  // "ok", or "<code name>: <message>".
+  // "ok", or "<code name>: <message>" (just the message when it starts with the code name).
   std::string to_string() const;
 
   // A copy whose message is "<context>: <message>"; OK stays OK. Keeps code and conflict.

@@ -1,0 +1,30 @@
+# Install rules and the package config, so that a consumer's `find_package(strata CONFIG)` gives it
+# strata::core (and strata::eventstore, strata::projections when built).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(strata_install_targets strata_core)
+foreach(part eventstore projections)
+  if(TARGET strata_${part})
+    list(APPEND strata_install_targets strata_${part})
+  endif()
+endforeach()
+
+install(TARGETS ${strata_install_targets} EXPORT strataTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(part core eventstore projections)
+  if(TARGET strata_${part})
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${part}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  endif()
+endforeach()
+
+set(strata_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/strata)
+install(EXPORT strataTargets NAMESPACE strata:: DESTINATION ${strata_cmake_dir})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/strataConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/strataConfig.cmake INSTALL_DESTINATION ${strata_cmake_dir})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/strataConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/strataConfig.cmake ${PROJECT_BINARY_DIR}/strataConfigVersion.cmake
+  DESTINATION ${strata_cmake_dir})

@@ -1,0 +1,7 @@
+// expect: the second argument of Aggregate must be strata::Events<E1, E2, \.\.\.>
+#include "common.h"
+#include <tuple>
+
+class Machine : public strata::Aggregate<Machine, std::tuple<Started>> {};
+
+int main() { Machine m; }
