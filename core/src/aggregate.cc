@@ -4,6 +4,7 @@
 
 #include <ostream>
 
+#include "strata/core/repository.h"
 #include "strata/core/scenario.h"
 
 namespace strata {
@@ -17,6 +18,31 @@ Status unknown_event_type(std::string_view stream, Version version, Position pos
 
 Status undecodable_event(const Status& status, std::string_view stream, Version version, std::string_view type) {
   return status.with_context(fmt::format("decoding \"{}\" at stream \"{}\" version {}", type, stream, version));
+}
+
+Status version_beyond_head(const StreamId& id, Version wanted, Version head) {
+  return Status::invalid_argument(
+      fmt::format("stream \"{}\" has {} events: version {} is beyond its head", id.str(), head, wanted));
+}
+
+Status no_event_as_of(const StreamId& id, Timestamp at) {
+  return Status::invalid_argument(fmt::format("stream \"{}\" has no event committed at or before {} us since the epoch",
+                                              id.str(), at.time_since_epoch().count()));
+}
+
+Status invalid_version_zero(const StreamId& id) {
+  return Status::invalid_argument(
+      fmt::format("stream \"{}\": version 0 is before the first event; versions start at 1", id.str()));
+}
+
+void report_snapshot_incident(const RepositoryOptions& options, SnapshotStats& stats, SnapshotProblem problem,
+                              const StreamId& id, Version version, const Status& status) {
+  if (problem == SnapshotProblem::kWriteFailed) {
+    stats.write_failures.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats.ignored.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (options.on_snapshot_incident) options.on_snapshot_incident(SnapshotIncident{problem, id.str(), version, status});
 }
 
 namespace {

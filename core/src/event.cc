@@ -7,6 +7,7 @@
 #include "strata/core/codec.h"
 #include "strata/core/event_store.h"
 #include "strata/core/json.h"
+#include "strata/core/append_checks.h"
 
 namespace strata {
 
@@ -194,6 +195,24 @@ bool LogFilter::matches(std::string_view stream_id, std::string_view type) const
     return false;
   }
   return true;
+}
+
+Result<Version> EventStore::version_as_of(const StreamId& stream, Timestamp at) {
+  STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
+  if (head == 0) return stream_not_found(stream);
+  // Invariant: every version < lo is at or before `at`; every version > hi is after it.
+  Version lo = 1, hi = head;
+  while (lo <= hi) {
+    Version mid = lo + (hi - lo) / 2;
+    STRATA_ASSIGN_OR_RETURN(StreamSlice slice, read_stream(stream, ReadDirection::kForward, mid, 1));
+    if (slice.events.empty()) return Status::internal("stream \"" + stream.str() + "\" shrank during a search");
+    if (slice.events.front().timestamp <= at) {
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return hi;
 }
 
 namespace detail {

@@ -42,6 +42,7 @@ struct MemoryEventStore::Impl {
   std::map<std::string, std::vector<Position>, std::less<>> streams;  // GUARDED_BY(mu); [v - 1] = position
   std::unordered_map<EventId, Position> ids;             // GUARDED_BY(mu)
   Timestamp last_timestamp{};                            // GUARDED_BY(mu)
+  std::map<std::string, std::map<Version, std::string>, std::less<>> snapshots;  // GUARDED_BY(mu); encoded
 };
 
 MemoryEventStore::MemoryEventStore() : MemoryEventStore(Options{}) {}
@@ -179,6 +180,56 @@ Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::s
 Position MemoryEventStore::head_position() const {
   std::shared_lock lock(impl_->mu);
   return impl_->log.size();
+}
+
+Status MemoryEventStore::save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) {
+  if (snapshot.version == 0)
+    return Status::invalid_argument(fmt::format("snapshot of stream \"{}\": version 0 holds no events", stream.str()));
+  std::string bytes = encode_snapshot(snapshot);
+  std::unique_lock lock(impl_->mu);
+  impl_->snapshots[stream.str()][snapshot.version] = std::move(bytes);
+  return {};
+}
+
+Result<std::optional<SnapshotRecord>> MemoryEventStore::load_snapshot(const StreamId& stream, Version max_version) {
+  std::shared_lock lock(impl_->mu);
+  auto sit = impl_->snapshots.find(stream.view());
+  if (sit == impl_->snapshots.end()) return std::optional<SnapshotRecord>();
+  auto it = sit->second.upper_bound(max_version);
+  if (it == sit->second.begin()) return std::optional<SnapshotRecord>();
+  --it;
+  auto decoded = decode_snapshot(it->second);
+  if (!decoded.ok())
+    return decoded.status().with_context(
+        fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), it->first));
+  return std::optional<SnapshotRecord>(std::move(*decoded));
+}
+
+Status MemoryEventStore::retain_snapshots(const StreamId& stream, std::size_t keep) {
+  std::unique_lock lock(impl_->mu);
+  auto sit = impl_->snapshots.find(stream.view());
+  if (sit == impl_->snapshots.end()) return {};
+  auto& versions = sit->second;
+  while (versions.size() > keep) versions.erase(versions.begin());
+  return {};
+}
+
+Result<std::vector<Version>> MemoryEventStore::snapshot_versions(const StreamId& stream) {
+  std::shared_lock lock(impl_->mu);
+  std::vector<Version> out;
+  auto sit = impl_->snapshots.find(stream.view());
+  if (sit != impl_->snapshots.end())
+    for (const auto& [v, bytes] : sit->second) out.push_back(v);
+  return out;
+}
+
+Status MemoryEventStore::overwrite_snapshot_bytes(const StreamId& stream, Version version, std::string bytes) {
+  std::unique_lock lock(impl_->mu);
+  auto sit = impl_->snapshots.find(stream.view());
+  if (sit == impl_->snapshots.end() || !sit->second.contains(version))
+    return Status::not_found(fmt::format("no snapshot of stream \"{}\" at version {}", stream.str(), version));
+  sit->second[version] = std::move(bytes);
+  return {};
 }
 
 }  // namespace strata

@@ -205,6 +205,10 @@ struct AggregateAccess {
   static void mark_saved(A& a, Version v) {
     a.mark_saved(v);
   }
+  template <class A>
+  static void set_version(A& a, Version v) {
+    a.version_ = v;
+  }
 };
 
 template <class T>

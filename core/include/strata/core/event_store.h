@@ -34,6 +34,8 @@
 
 namespace strata {
 
+class SnapshotStore;
+
 // "Up to the end of the stream" / "from the end, backwards".
 inline constexpr Version kEndOfStream = std::numeric_limits<Version>::max();
 // "Up to the end of the log".
@@ -148,6 +150,14 @@ class EventStore {
 
   // The limits this store enforces on appends.
   virtual const Limits& limits() const noexcept = 0;
+
+  // The version of the last event of `stream` committed at or before `at` (commit timestamps do not
+  // decrease along a stream, so this is a search, not a scan); 0 when the stream's first event is later.
+  // kNotFound when the stream has no events. The default binary-searches with read_stream.
+  [[nodiscard]] virtual Result<Version> version_as_of(const StreamId& stream, Timestamp at);
+
+  // The store's snapshot storage, or nullptr when it keeps none. Owned by the store.
+  virtual SnapshotStore* snapshot_store() noexcept { return nullptr; }
 };
 
 }  // namespace strata

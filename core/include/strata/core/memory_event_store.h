@@ -6,6 +6,8 @@
 //   strata::MemoryEventStore store;
 //   strata::Repository<Account> accounts(store);
 //
+// It also keeps snapshots (SnapshotStore), so Repository snapshot policies work on it.
+//
 // Thread safety: every method may be called concurrently (one mutex for appends, shared for reads).
 #pragma once
 
@@ -15,10 +17,11 @@
 #include <string_view>
 
 #include "strata/core/event_store.h"
+#include "strata/core/snapshot.h"
 
 namespace strata {
 
-class MemoryEventStore final : public EventStore {
+class MemoryEventStore final : public EventStore, public SnapshotStore {
  public:
   struct Options {
     Limits limits;
@@ -44,6 +47,16 @@ class MemoryEventStore final : public EventStore {
   [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;
   Position head_position() const override;
   const Limits& limits() const noexcept override;
+  SnapshotStore* snapshot_store() noexcept override { return this; }
+
+  // SnapshotStore: snapshots are kept encoded (with their checksum), as a durable store keeps them.
+  [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
+  [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream,
+                                                                    Version max_version) override;
+  [[nodiscard]] Status retain_snapshots(const StreamId& stream, std::size_t keep) override;
+  [[nodiscard]] Result<std::vector<Version>> snapshot_versions(const StreamId& stream) override;
+  // Replaces the stored bytes of a snapshot, for tests of damaged snapshots. kNotFound if absent.
+  [[nodiscard]] Status overwrite_snapshot_bytes(const StreamId& stream, Version version, std::string bytes);
 
  private:
   struct Impl;

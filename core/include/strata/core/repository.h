@@ -1,16 +1,28 @@
-// Repository<A>: loads an aggregate by replaying its stream and saves the events its commands recorded,
-// with the loaded version as the expected version (optimistic concurrency).
+// Repository<A>: loads an aggregate by replaying its stream (from the newest usable snapshot) and saves
+// the events its commands recorded, with the loaded version as the expected version (optimistic
+// concurrency). It also travels in time: the state as of any version or commit timestamp, in time
+// proportional to the distance from the nearest snapshot below it.
 //
 //   strata::Repository<Account> accounts(store);
 //   Account acct = accounts.create(id);                  // a new aggregate, version 0
 //   STRATA_RETURN_IF_ERROR(acct.open("Alice"));
 //   STRATA_RETURN_IF_ERROR(accounts.save(acct));         // expects no stream
 //   STRATA_ASSIGN_OR_RETURN(Account again, accounts.load(id));
+//   STRATA_ASSIGN_OR_RETURN(Account then, accounts.load_at(id, 42));
 //
-// Thread safety: a Repository may be shared between threads (it holds only a reference to the store);
-// each aggregate value belongs to one thread at a time. REQUIRES: the store outlives the repository.
+// Snapshots (snapshot.h, snapshot_policy.h) are used when A has a field table over its state and the
+// store keeps snapshots; they are written by a background thread after a save crosses the policy's
+// interval, never on the command path, and a snapshot that cannot be used is reported, ignored and
+// replaced.
+//
+// Thread safety: a Repository may be shared between threads; each aggregate value belongs to one thread
+// at a time. REQUIRES: the store (and any snapshot store) outlives the repository. Destroying the
+// repository waits for its queued snapshot writes.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <variant>
@@ -20,11 +32,46 @@
 #include "strata/core/codec.h"
 #include "strata/core/event.h"
 #include "strata/core/event_store.h"
+#include "strata/core/snapshot.h"
+#include "strata/core/snapshot_policy.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
 #include "strata/core/version.h"
 
 namespace strata {
+
+namespace detail {
+// Compiled helpers: messages and incident reporting stay out of the template.
+Status version_beyond_head(const StreamId& id, Version wanted, Version head);
+Status no_event_as_of(const StreamId& id, Timestamp at);
+Status invalid_version_zero(const StreamId& id);
+void report_snapshot_incident(const RepositoryOptions& options, SnapshotStats& stats, SnapshotProblem problem,
+                              const StreamId& id, Version version, const Status& status);
+}  // namespace detail
+
+// A state folded from events one at a time through an aggregate's apply() overloads, without its
+// command methods: for reading history, audits and tools.
+//
+//   strata::Fold<Account> fold;
+//   STRATA_RETURN_IF_ERROR(store.visit_stream(id, 1, 10, [&](const strata::EventView& e) { return fold.apply(e); }));
+//   fold.state().balance();
+template <class A>
+class Fold {
+  static_assert(detail::IsAggregate<A>, "strata: Fold<A> needs A to derive from strata::Aggregate<A, strata::Events<...>>");
+
+ public:
+  explicit Fold(Limits limits = {}) : limits_(limits) {}
+  // Decodes `e` and folds it in. kUnknownEventType for a type A does not list; kInvalidArgument when the
+  // payload does not decode (the state is then unchanged only if the failure came before apply).
+  [[nodiscard]] Status apply(const EventView& e) { return detail::AggregateAccess::apply_stored(state_, e, scratch_, limits_); }
+  const A& state() const noexcept { return state_; }
+  Version version() const noexcept { return state_.version(); }
+
+ private:
+  A state_;
+  typename detail::ScratchOf<typename A::EventList>::type scratch_;
+  Limits limits_;
+};
 
 template <class A>
 class Repository {
@@ -33,7 +80,20 @@ class Repository {
                 "default-constructible");
 
  public:
-  explicit Repository(EventStore& store) noexcept : store_(store) {}
+  explicit Repository(EventStore& store, RepositoryOptions options = {})
+      : store_(store),
+        options_(std::move(options)),
+        snapshots_(options_.snapshot_store ? options_.snapshot_store : store.snapshot_store()),
+        stats_(std::make_unique<SnapshotStats>()) {
+    if constexpr (Snapshottable<A>) {
+      if (snapshots_) writer_ = std::make_unique<detail::SnapshotWriter>();
+    }
+  }
+  ~Repository() {
+    writer_.reset();  // finishes queued snapshot writes while the members they use are alive
+  }
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
 
   // A new, empty aggregate for stream `id` (version 0). Saving it expects the stream not to exist.
   A create(StreamId id) const {
@@ -42,26 +102,34 @@ class Repository {
     return a;
   }
 
-  // The aggregate rebuilt from every event of stream `id`.
+  // The aggregate with every event of stream `id` folded in: the newest usable snapshot, then the events
+  // after it.
   // Fails with kNotFound when the stream has no events; kUnknownEventType when a stored event's type is
   // not in A's Events<...> list (naming type, version and position); kInvalidArgument when a stored
   // payload does not decode; or the store's kIOError / kCorruption / kUnavailable.
-  [[nodiscard]] Result<A> load(const StreamId& id) const {
-    A a;
-    detail::AggregateAccess::set_id(a, id);
-    typename detail::ScratchOf<typename A::EventList>::type scratch;
-    const Limits& limits = store_.limits();
-    Status s = store_.visit_stream(id, 1, kEndOfStream, [&](const EventView& e) {
-      return detail::AggregateAccess::apply_stored(a, e, scratch, limits);
-    });
-    if (!s.ok()) return s;
+  [[nodiscard]] Result<A> load(const StreamId& id) const { return load_until(id, kEndOfStream); }
+
+  // The aggregate as it was at `version` (events 1..version folded in), from the nearest snapshot at or
+  // below it. kInvalidArgument when `version` is 0 or beyond the stream's head; otherwise as load().
+  [[nodiscard]] Result<A> load_at(const StreamId& id, Version version) const {
+    if (version == 0) return detail::invalid_version_zero(id);
+    auto a = load_until(id, version);
+    if (a.ok() && a->version() < version) return detail::version_beyond_head(id, version, a->version());
     return a;
+  }
+
+  // The aggregate as it was at time `at`: every event committed at or before it folded in.
+  // kInvalidArgument when the stream's first event was committed after `at`; otherwise as load_at().
+  [[nodiscard]] Result<A> load_as_of(const StreamId& id, Timestamp at) const {
+    STRATA_ASSIGN_OR_RETURN(Version version, store_.version_as_of(id, at));
+    if (version == 0) return detail::no_event_as_of(id, at);
+    return load_at(id, version);
   }
 
   // Appends the aggregate's pending events, each under the id it was recorded with and with `metadata`,
   // expecting the stream to be at aggregate.version(); on success the aggregate's version advances and
-  // its pending events are cleared. With no pending events, nothing is written and the result's
-  // positions are 0.
+  // its pending events are cleared, and a snapshot is queued when the policy's interval was crossed.
+  // With no pending events, nothing is written and the result's positions are 0.
   // Fails with kInvalidArgument when the aggregate has no stream id (make it with create()) or an event
   // breaks the store's limits; kWrongExpectedVersion when another writer got there first (reload and
   // retry the command); or the store's errors. On failure the aggregate is unchanged, so the same save
@@ -76,15 +144,113 @@ class Repository {
     for (const auto& p : pending) {
       std::visit([&](const auto& e) { batch.push_back(to_event_data(e, p.id, metadata)); }, p.event);
     }
-    auto result = store_.append(aggregate.id(), ExpectedVersion::exact(aggregate.version()), batch);
-    if (result.ok()) detail::AggregateAccess::mark_saved(aggregate, result->stream_version);
+    const Version before = aggregate.version();
+    auto result = store_.append(aggregate.id(), ExpectedVersion::exact(before), batch);
+    if (!result.ok()) return result;
+    detail::AggregateAccess::mark_saved(aggregate, result->stream_version);
+    if constexpr (Snapshottable<A>) {
+      const auto every = options_.snapshots.every_events;
+      if (writer_ && every > 0 && result->stream_version / every > before / every) {
+        writer_->post([this, state = aggregate] { (void)write_snapshot(state); });
+      }
+    }
     return result;
   }
 
+  // Writes a snapshot of `aggregate` now, on the calling thread (snapshots "on demand"), then applies the
+  // retention policy. kInvalidArgument when the aggregate has no saved events or unsaved ones; kNotFound
+  // when there is no snapshot store; or the snapshot store's errors.
+  [[nodiscard]] Status snapshot(const A& aggregate) const {
+    static_assert(Snapshottable<A>,
+                  "strata: snapshots need a field table over the aggregate's state: "
+                  "static constexpr auto kFields = strata::fields(...) in the aggregate");
+    if (!aggregate.pending_events().empty())
+      return Status::invalid_argument("cannot snapshot an aggregate with unsaved events: save it first");
+    return write_snapshot(aggregate);
+  }
+
+  // Waits until every snapshot queued so far has been written (or has failed and been reported).
+  void flush_snapshots() const {
+    if (writer_) writer_->drain();
+  }
+
+  const SnapshotStats& snapshot_stats() const noexcept { return *stats_; }
   EventStore& store() const noexcept { return store_; }
 
  private:
+  // Folds events 1..target (kEndOfStream = all) into a fresh aggregate, from the newest usable snapshot.
+  Result<A> load_until(const StreamId& id, Version target) const {
+    A a;
+    detail::AggregateAccess::set_id(a, id);
+    Version from = 1;
+    bool replace_snapshot = false;
+    if constexpr (Snapshottable<A>) {
+      if (snapshots_) from = restore_snapshot(a, id, target, replace_snapshot);
+    }
+    typename detail::ScratchOf<typename A::EventList>::type scratch;
+    const Limits& limits = store_.limits();
+    Status s = store_.visit_stream(id, from, target, [&](const EventView& e) {
+      return detail::AggregateAccess::apply_stored(a, e, scratch, limits);
+    });
+    if (!s.ok()) return s;
+    if constexpr (Snapshottable<A>) {
+      if (replace_snapshot && writer_ && a.version() > 0)
+        writer_->post([this, state = a] { (void)write_snapshot(state); });
+    }
+    return a;
+  }
+
+  // Restores `a` from the newest snapshot at or below `target`; returns the first version still to
+  // replay. A snapshot that cannot be used is reported and ignored, and `replace` is set.
+  Version restore_snapshot(A& a, const StreamId& id, Version target, bool& replace) const {
+    auto loaded = snapshots_->load_snapshot(id, target);
+    if (!loaded.ok()) {
+      replace = true;
+      detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kCorrupt, id, 0, loaded.status());
+      return 1;
+    }
+    if (!loaded->has_value()) return 1;
+    const SnapshotRecord& snap = **loaded;
+    if (snap.schema_fingerprint != schema_fingerprint<A>() || snap.snapshot_version != snapshot_version_of<A>()) {
+      replace = true;
+      detail::report_snapshot_incident(
+          options_, *stats_, SnapshotProblem::kFingerprintMismatch, id, snap.version,
+          Status::invalid_argument("snapshot was written for another state schema or snapshot version"));
+      return 1;
+    }
+    Status decoded = decode_json(snap.payload, a, store_.limits());
+    if (!decoded.ok()) {
+      replace = true;
+      a = A();
+      detail::AggregateAccess::set_id(a, id);
+      detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kUndecodable, id, snap.version, decoded);
+      return 1;
+    }
+    detail::AggregateAccess::set_version(a, snap.version);
+    stats_->loaded.fetch_add(1, std::memory_order_relaxed);
+    return snap.version + 1;
+  }
+
+  Status write_snapshot(const A& state) const {
+    if (!snapshots_) return Status::not_found("the event store keeps no snapshots and none was configured");
+    if (!state.has_id() || state.version() == 0)
+      return Status::invalid_argument("cannot snapshot an aggregate with no saved events");
+    SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
+    Status s = snapshots_->save_snapshot(state.id(), record);
+    if (s.ok() && options_.snapshots.keep_last > 0) s = snapshots_->retain_snapshots(state.id(), options_.snapshots.keep_last);
+    if (!s.ok()) {
+      detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kWriteFailed, state.id(), state.version(), s);
+      return s;
+    }
+    stats_->written.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+
   EventStore& store_;
+  RepositoryOptions options_;
+  SnapshotStore* snapshots_;
+  std::unique_ptr<SnapshotStats> stats_;
+  std::unique_ptr<detail::SnapshotWriter> writer_;  // last: destroyed first, finishing queued writes
 };
 
 }  // namespace strata

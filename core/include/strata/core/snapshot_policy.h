@@ -1,0 +1,96 @@
+// How a Repository uses snapshots: when it writes them, how many it keeps, where it reports trouble, and
+// the background writer that keeps snapshot writes off the command path.
+//
+//   strata::RepositoryOptions options;
+//   options.snapshots = strata::SnapshotPolicy::every(1000);          // keep the last 3 by default
+//   options.on_snapshot_incident = [](const strata::SnapshotIncident& i) { log(i.status.to_string()); };
+//   strata::Repository<Account> accounts(store, options);
+//
+// Thread safety: SnapshotWriter and SnapshotStats are safe to use from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "strata/core/status.h"
+#include "strata/core/version.h"
+
+namespace strata {
+
+class SnapshotStore;
+
+struct SnapshotPolicy {
+  // Write a snapshot whenever a save moves the aggregate across a multiple of this many events
+  // (0 = only on demand).
+  std::uint64_t every_events = 0;
+  // Keep this many newest snapshots per stream; older ones are deleted after each write (0 = keep all).
+  std::size_t keep_last = 3;
+
+  static SnapshotPolicy every(std::uint64_t events, std::size_t keep_last = 3) { return {events, keep_last}; }
+};
+
+// Why a snapshot was not used, or not written. Never renumber: tools print the numbers.
+enum class SnapshotProblem : std::uint8_t {
+  kWriteFailed = 0,          // the store refused the write; loading still works, from events
+  kFingerprintMismatch = 1,  // written by code with another field table or snapshot version
+  kCorrupt = 2,              // checksum or framing failed, or the store could not read it
+  kUndecodable = 3,          // the payload did not decode into the state
+};
+
+struct SnapshotIncident {
+  SnapshotProblem problem;
+  std::string stream;
+  Version version = 0;  // of the snapshot concerned, when known
+  Status status;        // what happened, for the log
+};
+
+// Counters, readable while the repository works.
+struct SnapshotStats {
+  std::atomic<std::uint64_t> loaded{0};     // loads that started from a snapshot
+  std::atomic<std::uint64_t> written{0};
+  std::atomic<std::uint64_t> write_failures{0};
+  std::atomic<std::uint64_t> ignored{0};    // mismatched, corrupt or undecodable snapshots passed over
+};
+
+struct RepositoryOptions {
+  SnapshotPolicy snapshots;
+  // Where snapshots live; nullptr = the event store's own snapshot_store() (none if it keeps none).
+  SnapshotStore* snapshot_store = nullptr;
+  // Called for each snapshot ignored on load or failed to write, on the thread that noticed it. It must
+  // not throw.
+  std::function<void(const SnapshotIncident&)> on_snapshot_incident;
+};
+
+namespace detail {
+// A single background thread running snapshot writes in order. The destructor finishes queued writes.
+class SnapshotWriter {
+ public:
+  SnapshotWriter();
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  void post(std::function<void()> task);
+  // Returns once every task posted before the call has run.
+  void drain();
+
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable wake_;  // signalled on post and stop
+  std::condition_variable idle_;  // signalled when the queue empties
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool busy_ = false;                        // GUARDED_BY(mu_)
+  bool stop_ = false;                        // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+}  // namespace detail
+
+}  // namespace strata

@@ -1,0 +1,60 @@
+#include "strata/core/snapshot.h"
+
+#include <boost/crc.hpp>
+
+namespace strata {
+
+// Snapshot encoding. Persisted by every store: never change it incompatibly.
+//
+//   snapshot := format:u8 = 1  version:be64  fingerprint:be64  snapshot_version:be32
+//               payload_length:be32  payload{payload_length}  crc:be32
+//   crc      := CRC-32C (Castagnoli) of every byte before it
+namespace {
+constexpr std::uint8_t kSnapshotFormat = 1;
+constexpr std::size_t kHeader = 1 + 8 + 8 + 4 + 4;
+
+void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
+  return v;
+}
+std::uint32_t crc32c(std::string_view bytes) {
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  crc.process_bytes(bytes.data(), bytes.size());
+  return crc.checksum();
+}
+}  // namespace
+
+std::string encode_snapshot(const SnapshotRecord& s) {
+  std::string out;
+  out.reserve(kHeader + s.payload.size() + 4);
+  out += static_cast<char>(kSnapshotFormat);
+  put_be(out, s.version, 8);
+  put_be(out, s.schema_fingerprint, 8);
+  put_be(out, s.snapshot_version, 4);
+  put_be(out, s.payload.size(), 4);
+  out += s.payload;
+  put_be(out, crc32c(out), 4);
+  return out;
+}
+
+Result<SnapshotRecord> decode_snapshot(std::string_view in) {
+  if (in.size() < kHeader + 4) return Status::corruption("snapshot is truncated");
+  if (static_cast<std::uint8_t>(in[0]) != kSnapshotFormat)
+    return Status::corruption("snapshot has unknown format " + std::to_string(static_cast<unsigned char>(in[0])));
+  const std::uint64_t length = get_be(in, 21, 4);
+  if (in.size() != kHeader + length + 4) return Status::corruption("snapshot length does not match its framing");
+  const std::uint32_t stored = static_cast<std::uint32_t>(get_be(in, kHeader + length, 4));
+  if (crc32c(in.substr(0, kHeader + length)) != stored) return Status::corruption("snapshot checksum mismatch");
+  SnapshotRecord s;
+  s.version = get_be(in, 1, 8);
+  s.schema_fingerprint = get_be(in, 9, 8);
+  s.snapshot_version = static_cast<std::uint32_t>(get_be(in, 17, 4));
+  s.payload.assign(in.substr(kHeader, length));
+  return s;
+}
+
+}  // namespace strata
