@@ -16,10 +16,6 @@ Status unknown_event_type(std::string_view stream, Version version, Position pos
       version, position, type));
 }
 
-Status undecodable_event(const Status& status, std::string_view stream, Version version, std::string_view type) {
-  return status.with_context(fmt::format("decoding \"{}\" at stream \"{}\" version {}", type, stream, version));
-}
-
 Status version_beyond_head(const StreamId& id, Version wanted, Version head) {
   return Status::invalid_argument(
       fmt::format("stream \"{}\" has {} events: version {} is beyond its head", id.str(), head, wanted));

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "strata/core/codec.h"
+#include "strata/core/event_dispatch.h"
 #include "strata/core/event_store.h"
 #include "strata/core/json.h"
 #include "strata/core/append_checks.h"
@@ -216,6 +217,10 @@ Result<Version> EventStore::version_as_of(const StreamId& stream, Timestamp at) 
 }
 
 namespace detail {
+std::uint32_t schema_version_of_name(std::string_view type) noexcept { return schema_version_of(type); }
+Status undecodable_record(const Status& status, const EventView& e) {
+  return status.with_context(fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version));
+}
 Status missing_field(std::string_view name) { return Status::invalid_argument(fmt::format("missing field \"{}\"", name)); }
 Status in_field(const Status& status, std::string_view name) { return status.with_context(fmt::format("field \"{}\"", name)); }
 Status in_element(const Status& status, std::size_t index) { return status.with_context(fmt::format("element {}", index)); }

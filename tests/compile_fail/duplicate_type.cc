@@ -1,4 +1,4 @@
-// expect: two events in this Events<\.\.\.> list have the same kType
+// expect: have the same kType; persisted names must be unique
 #include "common.h"
 
 struct StartedAgain {

@@ -35,6 +35,7 @@
 
 #include "strata/core/codec.h"
 #include "strata/core/event.h"
+#include "strata/core/event_dispatch.h"
 #include "strata/core/event_id.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
@@ -42,25 +43,7 @@
 
 namespace strata {
 
-// The list of events an aggregate (or projection) handles.
-template <class... Es>
-struct Events {
-  static constexpr std::size_t kSize = sizeof...(Es);
-};
-
 namespace detail {
-template <class E, class... Es>
-inline constexpr bool kContains = (std::is_same_v<E, Es> || ...);
-
-template <class... Es>
-constexpr bool has_unique_types() {
-  constexpr std::string_view names[] = {std::string_view(Es::kType)..., std::string_view()};
-  for (std::size_t i = 0; i < sizeof...(Es); ++i)
-    for (std::size_t j = i + 1; j < sizeof...(Es); ++j)
-      if (names[i] == names[j]) return false;
-  return true;
-}
-
 template <class E, class List>
 struct InList : std::false_type {};
 template <class E, class... Es>
@@ -68,31 +51,27 @@ struct InList<E, Events<Es...>> : std::bool_constant<kContains<E, Es...>> {};
 
 struct AggregateAccess;
 
-// Compiled: the error for a stored event whose type the aggregate does not know, and the context added
-// to a decoding error.
+// Compiled: the error for a stored event whose type the aggregate does not know.
 Status unknown_event_type(std::string_view stream, Version version, Position position, std::string_view type);
-Status undecodable_event(const Status& status, std::string_view stream, Version version, std::string_view type);
 }  // namespace detail
 
-template <class Derived, class EventList>
+template <class Derived, class EventList, class UpcasterList = Upcasters<>>
 class Aggregate {
   static_assert(detail::kAlwaysFalse<EventList>,
-                "strata: the second argument of Aggregate must be strata::Events<E1, E2, ...>");
+                "strata: the second argument of Aggregate must be strata::Events<E1, E2, ...> (and the third, if "
+                "any, strata::Upcasters<...>)");
 };
 
-template <class Derived, class... Es>
-class Aggregate<Derived, Events<Es...>> {
+template <class Derived, class... Es, class... Us>
+class Aggregate<Derived, Events<Es...>, Upcasters<Us...>> {
   static_assert(sizeof...(Es) > 0, "strata: an aggregate must handle at least one event type");
-  static_assert((EventType<Es> && ...),
-                "strata: every event in Events<...> needs `static constexpr std::string_view kType` and "
-                "`static constexpr auto kFields = strata::fields(...)`");
-  static_assert(detail::has_unique_types<Es...>(),
-                "strata: two events in this Events<...> list have the same kType; persisted names must be unique");
-  static_assert((std::is_default_constructible_v<Es> && ...),
-                "strata: events must be default-constructible (replay decodes into a reused value)");
 
  public:
   using EventList = Events<Es...>;
+  using UpcasterList = Upcasters<Us...>;
+  // Decodes stored records (and upcasts older ones) into the events above.
+  using Dispatcher = detail::EventDispatcher<EventList, UpcasterList>;
+  static_assert(sizeof(Dispatcher) > 0);  // instantiates the dispatcher's checks of the lists
   using Event = std::variant<Es...>;
   // An event recorded by a command and not yet saved, with the id it will be stored under (assigned when
   // recorded, so that retrying a save is idempotent).
@@ -147,26 +126,15 @@ class Aggregate<Derived, Events<Es...>> {
 
   Derived& derived() noexcept { return static_cast<Derived&>(*this); }
 
-  // Decodes a stored event into the matching slot of `scratch` and folds it in. kUnknownEventType when
-  // its type is not listed; kInvalidArgument (with context) when its payload does not decode.
-  Status apply_stored(const EventView& e, std::tuple<Es...>& scratch, const Limits& limits) {
-    Status result;
-    bool matched = false;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((e.type == Es::kType ? (matched = true, result = decode_and_apply(e, std::get<I>(scratch), limits), true)
-                                  : false) ||
-             ...);
-    }(std::index_sequence_for<Es...>{});
-    if (!matched) return detail::unknown_event_type(e.stream_id, e.version, e.position, e.type);
-    if (result.ok()) version_ = e.version;
-    return result;
-  }
-
-  template <class E>
-  Status decode_and_apply(const EventView& e, E& slot, const Limits& limits) {
-    Status s = decode_json(e.payload, slot, limits);
-    if (!s.ok()) return detail::undecodable_event(s, e.stream_id, e.version, e.type);
-    derived().apply(static_cast<const E&>(slot));
+  // Decodes a stored record (upcasting an older type) and folds the resulting events in.
+  // kUnknownEventType when its type is neither listed, upcast nor retired; kInvalidArgument (with
+  // context) when its payload does not decode.
+  Status apply_stored(const EventView& e, Dispatcher& dispatcher, const Limits& limits) {
+    bool known = false;
+    Status s = dispatcher.dispatch(e, limits, [this](const auto& event) { derived().apply(event); }, known);
+    if (!s.ok()) return s;
+    if (!known) return detail::unknown_event_type(e.stream_id, e.version, e.position, e.type);
+    version_ = e.version;
     return {};
   }
 
@@ -193,9 +161,9 @@ struct AggregateAccess {
   static void set_id(A& a, StreamId id) {
     a.id_ = std::move(id);
   }
-  template <class A, class Scratch>
-  static Status apply_stored(A& a, const EventView& e, Scratch& scratch, const Limits& limits) {
-    return a.apply_stored(e, scratch, limits);
+    template <class A>
+  static Status apply_stored(A& a, const EventView& e, typename A::Dispatcher& dispatcher, const Limits& limits) {
+    return a.apply_stored(e, dispatcher, limits);
   }
   template <class A>
   static void apply_historic(A& a, const typename A::Event& e) {
@@ -214,16 +182,11 @@ struct AggregateAccess {
 template <class T>
 concept IsAggregate = requires {
   typename T::EventList;
+  typename T::Dispatcher;
   typename T::Event;
   typename T::PendingEvent;
 } && std::is_default_constructible_v<T>;
 
-template <class EventList>
-struct ScratchOf;
-template <class... Es>
-struct ScratchOf<Events<Es...>> {
-  using type = std::tuple<Es...>;
-};
 }  // namespace detail
 
 }  // namespace strata

@@ -69,7 +69,7 @@ class Fold {
 
  private:
   A state_;
-  typename detail::ScratchOf<typename A::EventList>::type scratch_;
+  typename A::Dispatcher scratch_;
   Limits limits_;
 };
 
@@ -187,7 +187,7 @@ class Repository {
     if constexpr (Snapshottable<A>) {
       if (snapshots_) from = restore_snapshot(a, id, target, replace_snapshot);
     }
-    typename detail::ScratchOf<typename A::EventList>::type scratch;
+    typename A::Dispatcher scratch;
     const Limits& limits = store_.limits();
     Status s = store_.visit_stream(id, from, target, [&](const EventView& e) {
       return detail::AggregateAccess::apply_stored(a, e, scratch, limits);
