@@ -26,6 +26,10 @@ Status no_event_as_of(const StreamId& id, Timestamp at) {
                                               id.str(), at.time_since_epoch().count()));
 }
 
+Status in_pending_event(const Status& status, const StreamId& id, std::size_t index) {
+  return status.with_context(fmt::format("save of stream \"{}\", pending event {}", id.str(), index));
+}
+
 Status invalid_version_zero(const StreamId& id) {
   return Status::invalid_argument(
       fmt::format("stream \"{}\": version 0 is before the first event; versions start at 1", id.str()));

@@ -4,6 +4,8 @@
 
 #include <unordered_set>
 
+#include "strata/core/event_registry.h"
+
 namespace strata {
 
 Status check_append(const StreamId& stream, std::span<const EventData> events, const Limits& limits) {
@@ -13,6 +15,7 @@ Status check_append(const StreamId& stream, std::span<const EventData> events, c
                                                 stream.str(), events.size(), limits.max_events_per_append));
   for (std::size_t i = 0; i < events.size(); ++i) {
     Status s = validate_event(events[i], limits);
+    if (s.ok() && limits.schema != nullptr) s = limits.schema->validate(events[i], limits);
     if (!s.ok()) return s.with_context(fmt::format("append to stream \"{}\", event {}", stream.str(), i));
   }
   if (events.size() > 1) {

@@ -221,6 +221,10 @@ std::uint32_t schema_version_of_name(std::string_view type) noexcept { return sc
 Status undecodable_record(const Status& status, const EventView& e) {
   return status.with_context(fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version));
 }
+Status broken_rule(std::string_view field, std::string_view rule_text) {
+  return Status::invalid_argument(
+      fmt::format("field \"{}\" {}", field, rule_text.empty() ? std::string_view("breaks its rule") : rule_text));
+}
 Status missing_field(std::string_view name) { return Status::invalid_argument(fmt::format("missing field \"{}\"", name)); }
 Status in_field(const Status& status, std::string_view name) { return status.with_context(fmt::format("field \"{}\"", name)); }
 Status in_element(const Status& status, std::size_t index) { return status.with_context(fmt::format("element {}", index)); }

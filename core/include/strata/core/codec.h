@@ -43,18 +43,38 @@
 
 namespace strata {
 
-// One row of a field table: the persisted JSON key and the member it maps to.
-template <class Class, class Member>
+// The rule of a field without one.
+struct NoRule {
+  template <class T>
+  constexpr bool operator()(const T&) const noexcept {
+    return true;
+  }
+};
+
+// One row of a field table: the persisted JSON key, the member it maps to, and optionally a rule the
+// value must satisfy when an event is appended (checked by check_fields(), Repository::save and an
+// EventRegistry; not on replay, where stored events are taken as they are).
+template <class Class, class Member, class Rule = NoRule>
 struct FieldDef {
   using class_type = Class;
   using member_type = Member;
   std::string_view name;
   Member Class::*member;
+  Rule rule{};
+  std::string_view rule_text{};  // what the rule demands, e.g. "must be positive"
+
+  // This field with a rule: `strata::field("cents", &Deposited::cents).require(positive, "must be positive")`.
+  template <class Predicate>
+  constexpr FieldDef<Class, Member, Predicate> require(Predicate predicate, std::string_view text) const noexcept {
+    static_assert(std::is_invocable_r_v<bool, const Predicate&, const Member&>,
+                  "strata: a field rule must be callable as bool(const Member&)");
+    return {name, member, predicate, text};
+  }
 };
 
 template <class Class, class Member>
 constexpr FieldDef<Class, Member> field(std::string_view name, Member Class::*member) noexcept {
-  return {name, member};
+  return {name, member, {}, {}};
 }
 
 template <class... Defs>
@@ -95,6 +115,7 @@ struct IsOptional<std::optional<T>> : std::true_type {};
 
 // Compiled helpers: errors are built out of line so the templates stay small.
 Status missing_field(std::string_view name);
+Status broken_rule(std::string_view field, std::string_view rule_text);
 Status in_field(const Status& status, std::string_view name);
 Status in_element(const Status& status, std::size_t index);
 }  // namespace detail
@@ -152,7 +173,14 @@ struct Codec<std::vector<T>> {
     std::size_t n = 0;
     Status s = in.for_each_element([&](json::Value& element) -> Status {
       if (n == out.size()) out.emplace_back();  // reuse existing elements' capacity
-      Status r = Codec<T>::read(element, out[n]);
+      Status r;
+      if constexpr (std::is_same_v<T, bool>) {
+        bool b = false;  // std::vector<bool> hands out proxies, not bool&
+        r = Codec<bool>::read(element, b);
+        out[n] = b;
+      } else {
+        r = Codec<T>::read(element, out[n]);
+      }
       if (!r.ok()) return detail::in_element(r, n);
       ++n;
       return {};
@@ -207,9 +235,10 @@ struct Codec<T> {
   }
 
  private:
+  // The parameters go unused for an empty field table (an event that carries no data).
   template <std::size_t... I>
-  static Status read_field(std::string_view key, json::Value& value, T& out, std::uint64_t& seen,
-                           std::index_sequence<I...>) {
+  static Status read_field([[maybe_unused]] std::string_view key, [[maybe_unused]] json::Value& value,
+                           [[maybe_unused]] T& out, [[maybe_unused]] std::uint64_t& seen, std::index_sequence<I...>) {
     Status result;
     (void)((key == std::get<I>(T::kFields).name
                 ? (seen |= std::uint64_t{1} << I,
@@ -226,7 +255,7 @@ struct Codec<T> {
   // A missing optional field becomes nullopt (`out` may hold a previous value: decoding reuses storage);
   // a missing required field is an error naming the first one.
   template <std::size_t... I>
-  static Status finish(T& out, std::uint64_t seen, std::index_sequence<I...>) {
+  static Status finish([[maybe_unused]] T& out, [[maybe_unused]] std::uint64_t seen, std::index_sequence<I...>) {
     Status result;
     (finish_one(std::get<I>(T::kFields), out, (seen >> I) & 1u, result), ...);
     return result;
@@ -241,6 +270,37 @@ struct Codec<T> {
     }
   }
 };
+
+// OK when every field rule of `value` holds, recursively through nested field tables; otherwise
+// kInvalidArgument naming the first field that breaks its rule: `field "cents" must be positive`.
+template <class T, class Def>
+Status check_field(const T& value, const Def& def);
+
+template <class T>
+Status check_fields(const T& value) {
+  if constexpr (HasFieldTable<T>) {
+    Status result;
+    std::apply(
+        [&](const auto&... def) {
+          (void)((result = check_field(value, def), !result.ok()) || ...);
+        },
+        T::kFields);
+    return result;
+  } else {
+    return {};
+  }
+}
+
+template <class T, class Def>
+Status check_field(const T& value, const Def& def) {
+  const auto& member = value.*def.member;
+  if (!def.rule(member)) return detail::broken_rule(def.name, def.rule_text);
+  if constexpr (HasFieldTable<typename Def::member_type>) {
+    Status nested = check_fields(member);
+    if (!nested.ok()) return detail::in_field(nested, def.name);
+  }
+  return {};
+}
 
 // Appends the JSON encoding of `value` to `out`.
 template <class T>

@@ -9,6 +9,8 @@
 
 namespace strata {
 
+class EventRegistry;
+
 struct Limits {
   // Largest accepted JSON payload of one event, in bytes.
   std::size_t max_payload_bytes = std::size_t{1} << 20;
@@ -20,6 +22,9 @@ struct Limits {
   std::size_t max_metadata_bytes = std::size_t{64} << 10;
   // Longest accepted event type name, in bytes.
   std::size_t max_type_bytes = 256;
+  // When set, every appended event is checked by schema->validate() (see event_registry.h): payloads of
+  // known types must match their field tables and rules. Not owned; must outlive the store.
+  const EventRegistry* schema = nullptr;
 };
 
 }  // namespace strata

@@ -45,6 +45,16 @@ namespace detail {
 Status version_beyond_head(const StreamId& id, Version wanted, Version head);
 Status no_event_as_of(const StreamId& id, Timestamp at);
 Status invalid_version_zero(const StreamId& id);
+Status in_pending_event(const Status& status, const StreamId& id, std::size_t index);
+
+// Checks `event`'s field rules and appends it to `batch` as EventData.
+template <class E>
+Status checked_event(const E& event, const EventId& id, const Metadata& metadata, std::vector<EventData>& batch) {
+  Status rules = check_fields(event);
+  if (!rules.ok()) return rules.with_context(std::string("event \"").append(E::kType).append("\""));
+  batch.push_back(to_event_data(event, id, metadata));
+  return {};
+}
 void report_snapshot_incident(const RepositoryOptions& options, SnapshotStats& stats, SnapshotProblem problem,
                               const StreamId& id, Version version, const Status& status);
 }  // namespace detail
@@ -130,8 +140,8 @@ class Repository {
   // expecting the stream to be at aggregate.version(); on success the aggregate's version advances and
   // its pending events are cleared, and a snapshot is queued when the policy's interval was crossed.
   // With no pending events, nothing is written and the result's positions are 0.
-  // Fails with kInvalidArgument when the aggregate has no stream id (make it with create()) or an event
-  // breaks the store's limits; kWrongExpectedVersion when another writer got there first (reload and
+  // Fails with kInvalidArgument when the aggregate has no stream id (make it with create()), an event
+  // breaks a field rule (naming the event type and the field) or the store's limits; kWrongExpectedVersion when another writer got there first (reload and
   // retry the command); or the store's errors. On failure the aggregate is unchanged, so the same save
   // may be retried: the event ids make a retry after a lost acknowledgement idempotent.
   [[nodiscard]] Result<AppendResult> save(A& aggregate, const Metadata& metadata = {}) const {
@@ -141,8 +151,10 @@ class Repository {
     if (pending.empty()) return AppendResult{aggregate.version(), 0, 0};
     std::vector<EventData> batch;
     batch.reserve(pending.size());
-    for (const auto& p : pending) {
-      std::visit([&](const auto& e) { batch.push_back(to_event_data(e, p.id, metadata)); }, p.event);
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      Status rules = std::visit([&](const auto& e) { return detail::checked_event(e, pending[i].id, metadata, batch); },
+                                pending[i].event);
+      if (!rules.ok()) return detail::in_pending_event(rules, aggregate.id(), i);
     }
     const Version before = aggregate.version();
     auto result = store_.append(aggregate.id(), ExpectedVersion::exact(before), batch);
