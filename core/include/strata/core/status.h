@@ -203,16 +203,18 @@ Status to_status(const Result<T>& r) {
 #define STRATA_CONCAT_(a, b) STRATA_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` (a Status or a Result) from the enclosing function when it is an error.
-#define STRATA_RETURN_IF_ERROR(expr)                                        \
-  do {                                                                      \
-    auto&& strata_status_or_result_ = (expr);                               \
-    if (!strata_status_or_result_.ok())                                     \
-      return ::strata::detail::to_status(strata_status_or_result_);         \
+// Nests: `expr` may hold a lambda that uses the macro again (each use names its own variable).
+#define STRATA_RETURN_IF_ERROR(expr) \
+  STRATA_RETURN_IF_ERROR_IMPL_(STRATA_CONCAT_(strata_status_or_result_, __COUNTER__), expr)
+#define STRATA_RETURN_IF_ERROR_IMPL_(tmp, expr)                          \
+  do {                                                                  \
+    auto&& tmp = (expr);                                                \
+    if (!tmp.ok()) return ::strata::detail::to_status(tmp);             \
   } while (false)
 
 // `lhs` = the value of the Result `expr`, or return its Status from the enclosing function.
 #define STRATA_ASSIGN_OR_RETURN(lhs, expr) \
-  STRATA_ASSIGN_OR_RETURN_IMPL_(STRATA_CONCAT_(strata_result_, __LINE__), lhs, expr)
+  STRATA_ASSIGN_OR_RETURN_IMPL_(STRATA_CONCAT_(strata_result_, __COUNTER__), lhs, expr)
 #define STRATA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return std::move(tmp).status();      \
