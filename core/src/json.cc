@@ -53,13 +53,50 @@ Status translate(simdjson::error_code error) {
   }
 }
 
-od::value& impl(void* p) noexcept { return *static_cast<od::value*>(p); }
+// What a json::Value points to: the On Demand value and how deep it sits (the root is depth 1). On Demand
+// does not enforce a depth limit, and codecs recurse once per level of nesting they read, so the depth
+// is counted here and checked whenever a container is entered.
+struct Slot {
+  od::value value;
+  std::size_t depth;
+  std::size_t max_depth;
+};
 
-Status wrong_type(od::value& v, std::string_view expected) {
+Slot& slot(void* p) noexcept { return *static_cast<Slot*>(p); }
+od::value& impl(void* p) noexcept { return slot(p).value; }
+
+Status too_deep(std::size_t max_depth) {
+  return Status::invalid_argument(fmt::format("malformed json: nested deeper than the limit of {}", max_depth));
+}
+
+// A scalar's text as written, up to the next structural character or space.
+std::string_view token_text(od::value& v) {
+  std::string_view text = v.raw_json_token();
+  return text.substr(0, text.find_first_of(" \t\r\n,]}"));
+}
+
+// `text` for a message, shortened if long (a token may be as long as the document).
+std::string shown(std::string_view text) {
+  if (text.size() > 40) return fmt::format("{}...", text.substr(0, 40));
+  return std::string(text);
+}
+
+// The error for a value that could not be read as `expected` (of JSON type `wanted`), which failed with
+// `error`: another type names both types; a number that does not fit names the number; a malformed value
+// (a bad escape in a string, a literal such as `nul`) says what is malformed. On Demand tells a value's
+// type from its first byte only, so literals are checked here.
+Status mismatch(od::value& v, od::json_type wanted, std::string_view expected, simdjson::error_code error) {
   od::json_type actual;
-  if (v.type().get(actual) != simdjson::SUCCESS)
-    return Status::invalid_argument(fmt::format("expected {}", expected));
-  return Status::invalid_argument(fmt::format("expected {}, got {}", expected, type_name(actual)));
+  if (auto err = v.type().get(actual)) return translate(err);
+  if (actual == od::json_type::null || actual == od::json_type::boolean) {
+    std::string_view literal = token_text(v);
+    if (literal != "null" && literal != "true" && literal != "false")
+      return Status::invalid_argument(fmt::format("malformed json: invalid literal {}", shown(literal)));
+  }
+  if (actual != wanted) return Status::invalid_argument(fmt::format("expected {}, got {}", expected, type_name(actual)));
+  if (actual == od::json_type::number)
+    return Status::invalid_argument(fmt::format("expected {}, got {}", expected, shown(token_text(v))));
+  return translate(error);
 }
 
 // The state of json::read on one thread. Reentrant use (a codec that calls read() from inside a
@@ -96,7 +133,8 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
     if (err == simdjson::SCALAR_DOCUMENT_AS_VALUE) return Status::invalid_argument("expected a json object, got a scalar");
     return translate(err);
   }
-  Value v(&root);
+  Slot root_slot{root, 1, limits.max_json_depth};
+  Value v(&root_slot);
   return fn(v);
 }
 
@@ -223,56 +261,68 @@ Result<Type> Value::type() {
   return Status::internal("unknown json type");
 }
 
-bool Value::is_null() { return impl(impl_).is_null(); }
+bool Value::is_null() {
+  // A malformed literal such as `nul` is not null; reading it as the wanted type then reports it.
+  bool null = false;
+  return impl(impl_).is_null().get(null) == simdjson::SUCCESS && null;
+}
 
 Status Value::get(bool& out) {
-  if (impl(impl_).get_bool().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a boolean");
+  if (auto err = impl(impl_).get_bool().get(out))
+    return mismatch(impl(impl_), od::json_type::boolean, "a boolean", err);
   return {};
 }
 
 Status Value::get(std::int64_t& out) {
-  if (impl(impl_).get_int64().get(out) != simdjson::SUCCESS)
-    return wrong_type(impl(impl_), "a signed 64-bit integer");
+  if (auto err = impl(impl_).get_int64().get(out))
+    return mismatch(impl(impl_), od::json_type::number, "a signed 64-bit integer", err);
   return {};
 }
 
 Status Value::get(std::int32_t& out) {
   std::int64_t v;
-  if (impl(impl_).get_int64().get(v) != simdjson::SUCCESS || v < std::numeric_limits<std::int32_t>::min() ||
-      v > std::numeric_limits<std::int32_t>::max())
-    return wrong_type(impl(impl_), "a signed 32-bit integer");
+  auto err = impl(impl_).get_int64().get(v);
+  if (!err && (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()))
+    err = simdjson::NUMBER_OUT_OF_RANGE;
+  if (err) return mismatch(impl(impl_), od::json_type::number, "a signed 32-bit integer", err);
   out = static_cast<std::int32_t>(v);
   return {};
 }
 
 Status Value::get(std::uint64_t& out) {
-  if (impl(impl_).get_uint64().get(out) != simdjson::SUCCESS)
-    return wrong_type(impl(impl_), "an unsigned 64-bit integer");
+  if (auto err = impl(impl_).get_uint64().get(out))
+    return mismatch(impl(impl_), od::json_type::number, "an unsigned 64-bit integer", err);
   return {};
 }
 
 Status Value::get(std::uint32_t& out) {
   std::uint64_t v;
-  if (impl(impl_).get_uint64().get(v) != simdjson::SUCCESS || v > std::numeric_limits<std::uint32_t>::max())
-    return wrong_type(impl(impl_), "an unsigned 32-bit integer");
+  auto err = impl(impl_).get_uint64().get(v);
+  if (!err && v > std::numeric_limits<std::uint32_t>::max()) err = simdjson::NUMBER_OUT_OF_RANGE;
+  if (err) return mismatch(impl(impl_), od::json_type::number, "an unsigned 32-bit integer", err);
   out = static_cast<std::uint32_t>(v);
   return {};
 }
 
 Status Value::get(double& out) {
-  if (impl(impl_).get_double().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a number");
-  return {};
+  auto err = impl(impl_).get_double().get(out);
+  if (!err) return {};
+  od::json_type actual;
+  if (impl(impl_).type().get(actual) == simdjson::SUCCESS && actual == od::json_type::number)
+    return Status::invalid_argument(fmt::format("number {} is out of the range of a double", shown(token_text(impl(impl_)))));
+  return mismatch(impl(impl_), od::json_type::number, "a number", err);
 }
 
 Status Value::get(std::string& out) {
   std::string_view v;
-  if (impl(impl_).get_string().get(v) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a string");
+  if (auto err = impl(impl_).get_string().get(v)) return mismatch(impl(impl_), od::json_type::string, "a string", err);
   out.assign(v.data(), v.size());
   return {};
 }
 
 Status Value::get_string_view(std::string_view& out) {
-  if (impl(impl_).get_string().get(out) != simdjson::SUCCESS) return wrong_type(impl(impl_), "a string");
+  if (auto err = impl(impl_).get_string().get(out))
+    return mismatch(impl(impl_), od::json_type::string, "a string", err);
   return {};
 }
 
@@ -300,15 +350,18 @@ Status Value::get_raw_json(std::string_view& out) {
 }
 
 Status Value::for_each_field(FunctionRef<Status(std::string_view, Value&)> fn) {
+  const Slot& self = slot(impl_);
   od::object object;
-  if (impl(impl_).get_object().get(object) != simdjson::SUCCESS) return wrong_type(impl(impl_), "an object");
+  if (auto err = impl(impl_).get_object().get(object))
+    return mismatch(impl(impl_), od::json_type::object, "an object", err);
+  if (self.depth > self.max_depth) return too_deep(self.max_depth);
   for (auto field_result : object) {
     od::field field;
     if (auto err = std::move(field_result).get(field)) return translate(err);
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return translate(err);
-    od::value value = field.value();
-    Value wrapped(&value);
+    Slot child{field.value(), self.depth + 1, self.max_depth};
+    Value wrapped(&child);
     Status s = fn(key, wrapped);
     if (!s.ok()) return s;
   }
@@ -316,12 +369,15 @@ Status Value::for_each_field(FunctionRef<Status(std::string_view, Value&)> fn) {
 }
 
 Status Value::for_each_element(FunctionRef<Status(Value&)> fn) {
+  const Slot& self = slot(impl_);
   od::array array;
-  if (impl(impl_).get_array().get(array) != simdjson::SUCCESS) return wrong_type(impl(impl_), "an array");
+  if (auto err = impl(impl_).get_array().get(array))
+    return mismatch(impl(impl_), od::json_type::array, "an array", err);
+  if (self.depth > self.max_depth) return too_deep(self.max_depth);
   for (auto element_result : array) {
-    od::value value;
-    if (auto err = std::move(element_result).get(value)) return translate(err);
-    Value wrapped(&value);
+    Slot child{{}, self.depth + 1, self.max_depth};
+    if (auto err = std::move(element_result).get(child.value)) return translate(err);
+    Value wrapped(&child);
     Status s = fn(wrapped);
     if (!s.ok()) return s;
   }
