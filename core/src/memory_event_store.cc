@@ -90,6 +90,8 @@ Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVe
     sit->second.push_back(s.position);
     log.push_back(std::move(s));
   }
+  lock.unlock();
+  publish_commit(result.last_position);
   return result;
 }
 

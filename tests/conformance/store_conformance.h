@@ -311,6 +311,24 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     for (std::size_t i = 0; i < stream.events.size(); ++i) CHECK(stream.events[i].version == i + 1);
   }
 
+  SUBCASE("commit listeners hear each new high-water mark after it is readable, until unsubscribed") {
+    std::vector<Position> heard;
+    std::vector<std::size_t> readable;
+    auto subscription = store->subscribe_commits([&](Position high_water) {
+      heard.push_back(high_water);
+      readable.push_back(static_cast<std::size_t>(store->head_position()));
+    });
+    REQUIRE(store->append(a, ExpectedVersion::any(), events(2)).ok());
+    REQUIRE(store->append(b, ExpectedVersion::any(), events(1)).ok());
+    CHECK(store->append(b, ExpectedVersion::no_stream(), events(1)).status().code() ==
+          StatusCode::kWrongExpectedVersion);  // nothing committed, nothing heard
+    CHECK(heard == std::vector<Position>{2, 3});
+    CHECK(readable == std::vector<std::size_t>{2, 3});
+    subscription.reset();
+    REQUIRE(store->append(a, ExpectedVersion::any(), events(1)).ok());
+    CHECK(heard.size() == 2);
+  }
+
   if constexpr (Fixture::kDurable) {
     SUBCASE("everything acknowledged is there after a reopen, and appends continue from it") {
       auto batch = events(3);

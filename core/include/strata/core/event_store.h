@@ -19,6 +19,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <limits>
 #include <span>
 #include <string>
@@ -96,10 +99,33 @@ struct StreamList {
 
 using EventVisitor = FunctionRef<Status(const EventView&)>;
 
+namespace detail {
+class CommitHub;
+}
+
+// Keeps a commit listener registered; destroying or reset()ting it unregisters the listener, after which
+// it is never called again (reset waits for a call in progress on another thread to return).
+class CommitSubscription {
+ public:
+  CommitSubscription() = default;
+  CommitSubscription(std::shared_ptr<detail::CommitHub> hub, std::uint64_t id) : hub_(std::move(hub)), id_(id) {}
+  CommitSubscription(CommitSubscription&& other) noexcept : hub_(std::move(other.hub_)), id_(other.id_) {}
+  CommitSubscription& operator=(CommitSubscription&& other) noexcept;
+  CommitSubscription(const CommitSubscription&) = delete;
+  CommitSubscription& operator=(const CommitSubscription&) = delete;
+  ~CommitSubscription() { reset(); }
+  void reset() noexcept;
+  bool active() const noexcept { return hub_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::CommitHub> hub_;
+  std::uint64_t id_ = 0;
+};
+
 class EventStore {
  public:
-  virtual ~EventStore() = default;
-  EventStore() = default;
+  virtual ~EventStore();
+  EventStore();
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;
 
@@ -158,6 +184,19 @@ class EventStore {
 
   // The store's snapshot storage, or nullptr when it keeps none. Owned by the store.
   virtual SnapshotStore* snapshot_store() noexcept { return nullptr; }
+
+  // Registers `listener`, called with the new high-water mark after each commit becomes visible to
+  // readers (on the committing thread: it must be quick and must not throw; post work elsewhere).
+  // Several commits may be reported by one call. Projections use it to follow live appends without
+  // polling.
+  [[nodiscard]] CommitSubscription subscribe_commits(std::function<void(Position high_water)> listener);
+
+ protected:
+  // Backends call this after publishing a new high-water mark.
+  void publish_commit(Position high_water) noexcept;
+
+ private:
+  std::shared_ptr<detail::CommitHub> commit_hub_;
 };
 
 }  // namespace strata
