@@ -82,6 +82,13 @@ class Account : public strata::Aggregate<Account, strata::Events<Opened, Deposit
   bool opened_ = false;
   std::string owner_;
   std::int64_t balance_ = 0;
+
+ public:
+  // The state's field table: it makes Account snapshottable.
+  static constexpr std::uint32_t kSnapshotVersion = 1;
+  static constexpr auto kFields = strata::fields(strata::field("opened", &Account::opened_),
+                                                 strata::field("owner", &Account::owner_),
+                                                 strata::field("balance", &Account::balance_));
 };
 
 }  // namespace bank

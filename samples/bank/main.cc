@@ -25,7 +25,9 @@ std::string money(std::int64_t cents) {
 }
 
 strata::Status run(strata::EventStore& store) {
-  strata::Repository<bank::Account> accounts(store);
+  strata::RepositoryOptions options;
+  options.snapshots = strata::SnapshotPolicy::every(10);
+  strata::Repository<bank::Account> accounts(store, options);
   STRATA_ASSIGN_OR_RETURN(strata::StreamId id, strata::StreamId::parse("account-alice"));
 
   // Load the account if an earlier run created it; otherwise open it.
@@ -74,9 +76,15 @@ strata::Status run(strata::EventStore& store) {
   fmt::print("\nstream account-alice, the last {} of its {} events:\n", tail.events.size(), head);
   for (auto it = tail.events.rbegin(); it != tail.events.rend(); ++it)
     fmt::print("  v{:<3} #{:<4} {:<18} {}\n", it->version, it->position, it->type, it->payload);
+  // Time travel: the account as it was after its third event.
+  STRATA_ASSIGN_OR_RETURN(bank::Account then, accounts.load_at(id, 3));
+  fmt::print("\nas of version 3 the balance was {}\n", money(then.balance()));
+
   STRATA_ASSIGN_OR_RETURN(bank::Account final_state, accounts.load(id));
-  fmt::print("\nfinal balance of {}: {} (version {}, {} events in the log)\n", final_state.owner(),
-             money(final_state.balance()), final_state.version(), store.head_position());
+  accounts.flush_snapshots();
+  fmt::print("final balance of {}: {} (version {}, {} events in the log, {} snapshots written this run)\n",
+             final_state.owner(), money(final_state.balance()), final_state.version(), store.head_position(),
+             accounts.snapshot_stats().written.load());
   return {};
 }
 
