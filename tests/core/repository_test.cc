@@ -59,7 +59,7 @@ TEST_CASE("create makes an empty aggregate for the stream at version 0") {
   CHECK(&repo.store() == &store);
 }
 
-TEST_CASE("save appends the pending events, advances the version and clears them; load replays them") {
+TEST_CASE("save appends the pending events, advances the version and clears them, and load replays them") {
   MemoryEventStore store;
   Repository<Counter> repo(store);
   Counter c = repo.create(sid("counter-1"));

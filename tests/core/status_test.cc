@@ -82,7 +82,7 @@ TEST_CASE("statuses compare by code and message, and copies share the error") {
   CHECK_FALSE(a == Status::corruption("x"));
 }
 
-TEST_CASE("with_context prefixes the message and keeps the code; ok stays ok") {
+TEST_CASE("with_context prefixes the message and keeps the code, and ok stays ok") {
   Status s = Status::not_found("stream \"a-1\" not found").with_context("loading account").with_context("transfer");
   CHECK(s.to_string() == "not found: transfer: loading account: stream \"a-1\" not found");
   CHECK(Status().with_context("anything").ok());
