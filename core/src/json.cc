@@ -393,10 +393,14 @@ Status read(std::string_view bytes, const Limits& limits, FunctionRef<Status(Val
     nested.busy = true;
     return read_with(nested, bytes, limits, fn);
   }
+  // Cleared however fn leaves (a user codec may throw), so the thread's parser is reused afterwards.
+  struct BusyGuard {
+    bool& busy;
+    ~BusyGuard() { busy = false; }
+  };
   state.busy = true;
-  Status s = read_with(state, bytes, limits, fn);
-  state.busy = false;
-  return s;
+  BusyGuard guard{state.busy};
+  return read_with(state, bytes, limits, fn);
 }
 
 Status validate_object(std::string_view bytes, const Limits& limits) {
