@@ -1,0 +1,283 @@
+// The on-disk format of RocksEventStore: column family names, keys and values, and their encoders and
+// decoders. eventstore/FORMAT.md says the same in prose, with the measurements behind the layout.
+//
+// Everything here is persisted. Never rename a family or key, never renumber a kind byte, never
+// change an encoding incompatibly: add a new kind, or raise kFormatVersion and teach open() to read
+// the old one.
+//
+// Column families:
+//   default    the format version
+//   streams    one entry per stream: its number and head
+//   events     each stream's events in version order: a copy of the event, or a run of log positions
+//   log        every event, by global position: the source of truth, and what projections scan
+//   event_ids  event id -> log position: durable idempotency
+//   snapshots  aggregate snapshots
+//
+// Grammar (be64/be32: big-endian fixed width; varint: unsigned LEB128, at most 10 bytes):
+//
+//   default:    "strata.format_version" -> version:be32
+//
+//   streams:    key   := stream_id                              1..128 bytes of [A-Za-z0-9_.:-]
+//               value := kind:u8 = 1  number:varint  head:varint  head_position:varint  flags:varint
+//                 number        the stream's internal number: 1, 2, 3... in order of creation, never reused
+//                 head          the version of the stream's last event
+//                 head_position the log position of that event
+//                 flags         0; bits reserved for deleted and truncated streams
+//
+//   events:     key   := number:be64  version:be64
+//               value := kind:u8 = 1  position:varint  body     a copy: the event at `version`
+//                      | kind:u8 = 2  first_position:varint  count:varint
+//                                                               a run: versions version .. version+count-1
+//                                                               are log positions first_position .. +count-1
+//                 An append of fewer than kCopyBelow events writes a copy per event, a larger one a
+//                 single run (an append's events have consecutive versions and positions).
+//
+//   log:        key   := position:be64
+//               value := kind:u8 = 1  stream_id_length:varint  stream_id  version:varint  body
+//
+//   body        := event_id:16  timestamp:be64  type_length:varint  type  metadata_length:varint
+//                  metadata  payload
+//                    timestamp  commit time, microseconds since the Unix epoch, two's complement
+//                    metadata   strata's metadata encoding (core event.cc), empty when there is none
+//                    payload    the JSON bytes: the rest of the value
+//
+//   event_ids:  key   := event_id:16
+//               value := position:varint
+//
+//   snapshots:  key   := stream_id  0x00  version:be64              (0x00 sorts before any id byte, so a
+//                                                                    stream's snapshots are contiguous)
+//               value := core's snapshot encoding (core snapshot.cc)
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "strata/core/event.h"
+#include "strata/core/event_id.h"
+#include "strata/core/version.h"
+
+namespace strata::detail::format {
+
+// Column family names.
+inline constexpr std::string_view kStreamsFamily = "streams";
+inline constexpr std::string_view kEventsFamily = "events";
+inline constexpr std::string_view kLogFamily = "log";
+inline constexpr std::string_view kEventIdsFamily = "event_ids";
+inline constexpr std::string_view kSnapshotsFamily = "snapshots";
+
+// The key of the format version in the default family.
+inline constexpr std::string_view kFormatVersionKey = "strata.format_version";
+
+// Kind bytes.
+inline constexpr std::uint8_t kStreamRecord = 1;
+inline constexpr std::uint8_t kEventCopy = 1;
+inline constexpr std::uint8_t kEventRun = 2;
+inline constexpr std::uint8_t kLogRecord = 1;
+
+// Appends of fewer events than this copy their events into `events`; see FORMAT.md for the figures.
+inline constexpr std::size_t kCopyBelow = 16;
+
+// ---- fixed-width and varint primitives ----
+
+inline void put_be(char* out, std::uint64_t v, int bytes) noexcept {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+inline std::uint64_t get_be(const char* in, int bytes) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+inline void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+// Reads a varint from the front of `in`, advancing it; false when `in` does not start with one.
+inline bool get_varint(std::string_view& in, std::uint64_t& v) noexcept {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto b = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= std::uint64_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Reads `length:varint bytes{length}` from the front of `in`.
+inline bool get_length_prefixed(std::string_view& in, std::string_view& out) noexcept {
+  std::uint64_t n;
+  if (!get_varint(in, n) || n > in.size()) return false;
+  out = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+// ---- keys ----
+
+using PositionKey = std::array<char, 8>;
+using StreamVersionKey = std::array<char, 16>;
+
+inline PositionKey position_key(Position p) noexcept {
+  PositionKey k;
+  put_be(k.data(), p, 8);
+  return k;
+}
+inline bool decode_position_key(std::string_view key, Position& p) noexcept {
+  if (key.size() != 8) return false;
+  p = get_be(key.data(), 8);
+  return true;
+}
+
+inline StreamVersionKey events_key(std::uint64_t number, Version version) noexcept {
+  StreamVersionKey k;
+  put_be(k.data(), number, 8);
+  put_be(k.data() + 8, version, 8);
+  return k;
+}
+inline bool decode_events_key(std::string_view key, std::uint64_t& number, Version& version) noexcept {
+  if (key.size() != 16) return false;
+  number = get_be(key.data(), 8);
+  version = get_be(key.data() + 8, 8);
+  return true;
+}
+
+inline std::string snapshot_key(std::string_view stream, Version version) {
+  std::string k(stream);
+  k += '\0';
+  k.resize(k.size() + 8);
+  put_be(k.data() + k.size() - 8, version, 8);
+  return k;
+}
+// The first key after every snapshot key of `stream`.
+inline std::string snapshot_key_end(std::string_view stream) {
+  std::string k(stream);
+  k += '\x01';
+  return k;
+}
+
+// ---- streams ----
+
+struct StreamRecord {
+  std::uint64_t number = 0;
+  Version head = 0;
+  Position head_position = 0;
+  std::uint64_t flags = 0;
+};
+
+inline void encode_stream_record(const StreamRecord& r, std::string& out) {
+  out += static_cast<char>(kStreamRecord);
+  put_varint(out, r.number);
+  put_varint(out, r.head);
+  put_varint(out, r.head_position);
+  put_varint(out, r.flags);
+}
+
+inline bool decode_stream_record(std::string_view in, StreamRecord& r) noexcept {
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != kStreamRecord) return false;
+  in.remove_prefix(1);
+  return get_varint(in, r.number) && get_varint(in, r.head) && get_varint(in, r.head_position) &&
+         get_varint(in, r.flags) && in.empty() && r.number != 0;
+}
+
+// ---- bodies, copies and log records ----
+
+// Appends everything of `body` but the payload; the payload follows it as the rest of the value, so
+// that a WriteBatch can take it as a separate slice (the payload is copied once, into the batch).
+inline void encode_body_head(const EventId& id, Timestamp timestamp, std::string_view type,
+                             std::string_view encoded_metadata, std::string& out) {
+  out.append(id.as_bytes());
+  char ts[8];
+  put_be(ts, static_cast<std::uint64_t>(timestamp.time_since_epoch().count()), 8);
+  out.append(ts, 8);
+  put_varint(out, type.size());
+  out += type;
+  put_varint(out, encoded_metadata.size());
+  out += encoded_metadata;
+}
+
+inline void encode_copy_head(Position position, std::string& out) {
+  out += static_cast<char>(kEventCopy);
+  put_varint(out, position);
+}
+
+inline void encode_run(Position first_position, std::uint64_t count, std::string& out) {
+  out += static_cast<char>(kEventRun);
+  put_varint(out, first_position);
+  put_varint(out, count);
+}
+
+inline void encode_log_head(std::string_view stream, Version version, std::string& out) {
+  out += static_cast<char>(kLogRecord);
+  put_varint(out, stream.size());
+  out += stream;
+  put_varint(out, version);
+}
+
+// Decodes a body into `view`'s id, timestamp, type, encoded_metadata and payload (views into `in`).
+inline bool decode_body(std::string_view in, EventView& view) noexcept {
+  if (in.size() < 24) return false;
+  std::array<std::uint8_t, 16> id;
+  std::memcpy(id.data(), in.data(), 16);
+  view.id = EventId(id);
+  view.timestamp = Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(get_be(in.data() + 16, 8))));
+  in.remove_prefix(24);
+  if (!get_length_prefixed(in, view.type) || !get_length_prefixed(in, view.encoded_metadata)) return false;
+  view.payload = in;
+  return true;
+}
+
+// One entry of `events`.
+struct EventsEntry {
+  std::uint8_t kind = 0;
+  // kEventCopy: the event's position; kEventRun: the first position.
+  Position position = 0;
+  // kEventRun: the number of events in the run; kEventCopy: 1.
+  std::uint64_t count = 0;
+  // kEventCopy: the body.
+  std::string_view body;
+};
+
+inline bool decode_events_entry(std::string_view in, EventsEntry& e) noexcept {
+  if (in.empty()) return false;
+  e.kind = static_cast<std::uint8_t>(in[0]);
+  in.remove_prefix(1);
+  if (!get_varint(in, e.position) || e.position == 0) return false;
+  if (e.kind == kEventCopy) {
+    e.count = 1;
+    e.body = in;
+    return true;
+  }
+  if (e.kind == kEventRun) return get_varint(in, e.count) && e.count != 0 && in.empty();
+  return false;
+}
+
+// Decodes a log value into `view`'s stream id and version (and body); `view.position` is the key's.
+inline bool decode_log_record(std::string_view in, EventView& view) noexcept {
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != kLogRecord) return false;
+  in.remove_prefix(1);
+  return get_length_prefixed(in, view.stream_id) && get_varint(in, view.version) && decode_body(in, view);
+}
+
+// Only the stream id and type of a log value, for filtering before anything else is decoded.
+inline bool peek_log_record(std::string_view in, std::string_view& stream, std::string_view& type) noexcept {
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != kLogRecord) return false;
+  in.remove_prefix(1);
+  std::uint64_t version;
+  if (!get_length_prefixed(in, stream) || !get_varint(in, version) || in.size() < 24) return false;
+  in.remove_prefix(24);
+  return get_length_prefixed(in, type);
+}
+
+}  // namespace strata::detail::format

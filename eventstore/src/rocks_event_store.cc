@@ -1,0 +1,889 @@
+#include "strata/eventstore/rocks_event_store.h"
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "format.h"
+#include "rocks_options.h"
+#include "rocks_status.h"
+#include "strata/core/append_checks.h"
+
+namespace strata {
+namespace {
+
+namespace fmtx = detail::format;
+using detail::from_rocksdb;
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+template <std::size_t N>
+rocksdb::Slice slice(const std::array<char, N>& a) {
+  return {a.data(), N};
+}
+std::string_view view_of(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// Lookup by std::string_view in maps keyed by std::string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class RocksEventStoreImpl final : public RocksEventStore {
+ public:
+  RocksEventStoreImpl(Options options, std::string path) : options_(std::move(options)), path_(std::move(path)) {}
+  ~RocksEventStoreImpl() override;
+
+  Status open();
+
+  // EventStore
+  [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
+                                            std::span<const EventData> events) override;
+  [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                                std::size_t max_count) override;
+  [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
+  [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter) override;
+  [[nodiscard]] Result<Position> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+                                           EventVisitor visitor) override;
+  [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;
+  [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;
+  Position head_position() const override { return published_.load(std::memory_order_acquire); }
+  const Limits& limits() const noexcept override { return options_.limits; }
+  SnapshotStore* snapshot_store() noexcept override { return this; }
+
+  // SnapshotStore
+  [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
+  [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream,
+                                                                    Version max_version) override;
+  [[nodiscard]] Status retain_snapshots(const StreamId& stream, std::size_t keep) override;
+  [[nodiscard]] Result<std::vector<Version>> snapshot_versions(const StreamId& stream) override;
+
+  // RocksEventStore
+  const std::string& path() const noexcept override { return path_; }
+  const Options& options() const noexcept override { return options_; }
+
+ private:
+  // One append waiting for, or being committed by, the commit step (leveldb's DBImpl::Writer).
+  struct Writer {
+    Writer(const StreamId& s, ExpectedVersion e, std::span<const EventData> ev) : stream(s), expected(e), events(ev) {
+      for (const EventData& x : events) payload_bytes += x.payload.size();
+    }
+    const StreamId& stream;
+    ExpectedVersion expected;
+    std::span<const EventData> events;
+    std::size_t payload_bytes = 0;
+    std::optional<Result<AppendResult>> result;  // set by the head that committed it
+    bool done = false;                           // GUARDED_BY(mu_)
+    std::condition_variable cv;
+  };
+
+  // An event id committed by an earlier append of the group being prepared.
+  struct PendingId {
+    std::string_view stream;
+    Version version;
+    Position position;
+  };
+
+  // The most events one commit group takes; the head's own append always goes in.
+  static constexpr std::size_t kMaxGroupEvents = 10'000;
+  // The most payload bytes one commit group takes (beyond the head's own append).
+  static constexpr std::size_t kMaxGroupBytes = std::size_t{4} << 20;
+  // The commit step caches this many stream records at most; past that it starts over (the database
+  // holds the truth, so a miss only costs a Get).
+  static constexpr std::size_t kMaxCachedStreams = std::size_t{1} << 18;
+  // Log reads that start further than this behind the high-water mark are catch-up scans: they bypass
+  // the block cache so that they do not evict the blocks that aggregate loads and live readers use.
+  static constexpr Position kCatchUpDistance = 1u << 16;
+
+  Timestamp now() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  }
+
+  Status open_database();
+  Status check_format(bool created);
+  Status recover();
+
+  void prepare_group(const std::vector<Writer*>& group);
+  void prepare_append(Writer& w, std::size_t first_id);
+  Status stage_events(Writer& w, std::uint64_t number, Version head, Position first, Timestamp timestamp);
+  void fail_stop(const Status& error);
+  Result<fmtx::StreamRecord*> cached_stream(const StreamId& stream);
+  Status committed_event(Position position, std::string& stream, Version& version);
+
+  // The record of `stream` as readers may see it with high-water mark `high`: its head capped to the
+  // last event at or below `high`; nullopt when no event of it is visible.
+  Result<std::optional<fmtx::StreamRecord>> visible_stream(std::string_view stream, Position high);
+  Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
+  Result<Position> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
+                                   EventVisitor visitor);
+  Status corrupt(std::string_view what) const {
+    return Status::corruption(fmt::format("event store \"{}\": {}", path_, what));
+  }
+
+  const Options options_;
+  const std::string path_;
+
+  // Declared before db_, which must be closed first.
+  std::unique_ptr<rocksdb::Env> env_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every family of the database, for closing
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
+  rocksdb::WriteOptions write_options_;
+
+  // The committed high-water mark: every position up to it is written and may be read.
+  std::atomic<Position> published_{0};
+
+  std::mutex mu_;
+  std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one is the head, which commits
+  Status failed_;                // GUARDED_BY(mu_); set by a failed write: appends are refused
+
+  // Owned by the head of writers_: only the writer at the front touches these, and the queue hands
+  // them from one head to the next under mu_.
+  Position next_position_ = 1;
+  std::uint64_t next_stream_number_ = 1;
+  Timestamp last_timestamp_{};
+  std::unordered_map<std::string, fmtx::StreamRecord, StringHash, std::equal_to<>> streams_cache_;
+  std::unordered_map<EventId, PendingId> pending_ids_;
+  std::vector<rocksdb::Slice> id_keys_;
+  std::vector<rocksdb::PinnableSlice> id_values_;
+  std::vector<rocksdb::Status> id_statuses_;
+  std::vector<Writer*> group_;
+  rocksdb::WriteBatch batch_;
+  std::string head_scratch_, body_scratch_, metadata_scratch_, value_scratch_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Opening and recovery
+
+RocksEventStoreImpl::~RocksEventStoreImpl() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  // Close() reports trouble flushing nothing the store depends on: every acknowledged append is in
+  // the write-ahead log already.
+  (void)db_->Close();
+  db_.reset();
+}
+
+Status RocksEventStoreImpl::open() {
+  if (options_.file_system != nullptr) env_ = rocksdb::NewCompositeEnv(options_.file_system);
+  block_cache_ = detail::rocks_block_cache(options_);
+  write_options_.sync = options_.sync;
+  STRATA_RETURN_IF_ERROR(open_database());
+  return recover();
+}
+
+Status RocksEventStoreImpl::open_database() {
+  const std::string context = fmt::format("open event store \"{}\"", path_);
+  rocksdb::DBOptions db_options = detail::rocks_db_options(options_, env_.get());
+
+  // An existing database must be opened with every family it has; a new one gets strata's.
+  std::vector<std::string> names;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
+  const bool exists = listed.ok();
+  if (!exists) {
+    // No CURRENT file: nothing is there yet (RocksDB says so as an IOError or PathNotFound).
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) return from_rocksdb(listed, context);
+    if (!options_.create_if_missing)
+      return Status::not_found(fmt::format("{}: no store there, and create_if_missing is off", context));
+    names = {rocksdb::kDefaultColumnFamilyName};
+  } else {
+    const bool has_log = std::find(names.begin(), names.end(), fmtx::kLogFamily) != names.end();
+    if (!has_log && names.size() > 1)
+      return Status::corruption(
+          fmt::format("{}: the directory holds a RocksDB database that is not a strata store "
+                      "(no \"{}\" column family)",
+                      context, fmtx::kLogFamily));
+  }
+  for (std::string_view family :
+       {fmtx::kStreamsFamily, fmtx::kEventsFamily, fmtx::kLogFamily, fmtx::kEventIdsFamily, fmtx::kSnapshotsFamily})
+    if (std::find(names.begin(), names.end(), family) == names.end()) names.emplace_back(family);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names)
+    descriptors.emplace_back(name, detail::rocks_family_options(name, options_, block_cache_));
+  rocksdb::DB* db = nullptr;
+  STRATA_RETURN_IF_ERROR(from_rocksdb(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), context));
+  db_.reset(db);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    rocksdb::ColumnFamilyHandle* h = handles_[i];
+    if (names[i] == rocksdb::kDefaultColumnFamilyName) default_ = h;
+    if (names[i] == fmtx::kStreamsFamily) streams_ = h;
+    if (names[i] == fmtx::kEventsFamily) events_ = h;
+    if (names[i] == fmtx::kLogFamily) log_ = h;
+    if (names[i] == fmtx::kEventIdsFamily) event_ids_ = h;
+    if (names[i] == fmtx::kSnapshotsFamily) snapshots_ = h;
+  }
+  return check_format(!exists);
+}
+
+Status RocksEventStoreImpl::check_format(bool created) {
+  const std::string context = fmt::format("open event store \"{}\"", path_);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_, slice(fmtx::kFormatVersionKey), &value);
+  if (s.IsNotFound()) {
+    // A store is created empty and stamped before anything else is written, so an existing database
+    // without a stamp is either a creation interrupted by a crash (empty: safe to finish) or not ours.
+    if (!created) {
+      std::unique_ptr<rocksdb::Iterator> data(db_->NewIterator(rocksdb::ReadOptions(), default_));
+      data->SeekToFirst();
+      if (data->Valid())
+        return Status::corruption(
+            fmt::format("{}: the directory holds a RocksDB database that is not a strata store", context));
+      std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), log_));
+      log->SeekToFirst();
+      if (log->Valid())
+        return Status::corruption(fmt::format("{}: the database has events but no format version", context));
+    }
+    char stamp[4];
+    fmtx::put_be(stamp, kFormatVersion, 4);
+    rocksdb::WriteOptions durable;
+    durable.sync = true;
+    return from_rocksdb(db_->Put(durable, default_, slice(fmtx::kFormatVersionKey), rocksdb::Slice(stamp, 4)), context);
+  }
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
+  if (value.size() != 4) return Status::corruption(fmt::format("{}: the format version is damaged", context));
+  const auto version = static_cast<std::uint32_t>(fmtx::get_be(value.data(), 4));
+  if (version > kFormatVersion)
+    return Status::corruption(fmt::format(
+        "{}: the store has format version {}, newer than the {} this build reads; open it with a newer strata", context,
+        version, kFormatVersion));
+  if (version == 0) return Status::corruption(fmt::format("{}: the format version is damaged (0)", context));
+  return {};
+}
+
+// Everything the commit step needs comes from the families: the high-water mark and the last commit
+// timestamp from the last log record, the next stream number from the last key of `events` (numbers
+// are assigned in order, and every stream has an event). Stream heads are read from `streams` when
+// first needed: each append writes its stream's record in the same batch as its events.
+Status RocksEventStoreImpl::recover() {
+  const std::string context = fmt::format("recover event store \"{}\"", path_);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+    it->SeekToLast();
+    STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+    if (it->Valid()) {
+      Position last = 0;
+      EventView view;
+      if (!fmtx::decode_position_key(view_of(it->key()), last) || !fmtx::decode_log_record(view_of(it->value()), view))
+        return corrupt("the last log record is damaged");
+      published_.store(last, std::memory_order_release);
+      next_position_ = last + 1;
+      last_timestamp_ = view.timestamp;
+    }
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+    it->SeekToLast();
+    STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+    if (it->Valid()) {
+      std::uint64_t number = 0;
+      Version version = 0;
+      if (!fmtx::decode_events_key(view_of(it->key()), number, version))
+        return corrupt("the last key of the events family is damaged");
+      next_stream_number_ = number + 1;
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The commit path: leveldb's DBImpl::Write. Appends queue up; the one at the front (the head) takes
+// the appends queued behind it, decides each against the stream heads and the committed event ids,
+// writes all of their events in one WriteBatch, and only then publishes the new high-water mark and
+// completes them. While it writes, new appends queue behind it and form the next group.
+
+Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, ExpectedVersion expected,
+                                                 std::span<const EventData> events) {
+  STRATA_RETURN_IF_ERROR(check_append(stream, events, options_.limits));
+  Writer w(stream, expected, events);
+  std::unique_lock lock(mu_);
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
+  if (w.done) return std::move(*w.result);
+
+  if (!failed_.ok()) {
+    writers_.pop_front();
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+    return failed_;
+  }
+  group_.clear();
+  std::size_t group_events = 0, group_bytes = 0;
+  for (Writer* x : writers_) {
+    if (!group_.empty() &&
+        (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
+      break;
+    group_.push_back(x);
+    group_events += x->events.size();
+    group_bytes += x->payload_bytes;
+  }
+  lock.unlock();
+
+  prepare_group(group_);
+  rocksdb::Status written;
+  const bool wrote = batch_.Count() > 0;
+  if (wrote) written = db_->Write(write_options_, &batch_);
+  const Position high = next_position_ - 1;
+
+  lock.lock();
+  if (!written.ok()) {
+    const Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
+    fail_stop(error);
+    for (Writer* x : group_)
+      x->result = Status::io_error(fmt::format(
+          "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
+          "reopened): {}",
+          x->stream.str(), error.message()));
+  } else if (wrote) {
+    published_.store(high, std::memory_order_release);
+    // Still the head, so listeners hear high-water marks in order; unlocked, so that they may read.
+    lock.unlock();
+    publish_commit(high);
+    lock.lock();
+  }
+  for (Writer* x : group_) {
+    writers_.pop_front();
+    if (x != &w) {
+      x->done = true;
+      x->cv.notify_one();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return std::move(*w.result);
+}
+
+// REQUIRES: mu_ held.
+void RocksEventStoreImpl::fail_stop(const Status& error) {
+  if (!failed_.ok()) return;
+  failed_ = Status::unavailable(fmt::format(
+      "event store \"{}\" refuses appends after a failed write; reopen it (the failure: {})", path_, error.message()));
+}
+
+// Decides every append of the group and stages the events of those that go ahead into batch_. The
+// event ids of the whole group are looked up with one MultiGet first; appends of the same group see
+// each other's ids (pending_ids_) and stream heads (streams_cache_), in queue order.
+void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
+  batch_.Clear();
+  pending_ids_.clear();
+  // Dropping the cache between groups is safe: every earlier group is in the database.
+  if (streams_cache_.size() > kMaxCachedStreams) streams_cache_.clear();
+
+  id_keys_.clear();
+  for (const Writer* w : group)
+    for (const EventData& e : w->events) id_keys_.push_back(slice(e.id.as_bytes()));
+  id_values_.resize(std::max(id_values_.size(), id_keys_.size()));
+  id_statuses_.resize(std::max(id_statuses_.size(), id_keys_.size()));
+  db_->MultiGet(rocksdb::ReadOptions(), event_ids_, id_keys_.size(), id_keys_.data(), id_values_.data(),
+                id_statuses_.data());
+
+  std::size_t first_id = 0;
+  for (Writer* w : group) {
+    prepare_append(*w, first_id);
+    first_id += w->events.size();
+  }
+  for (std::size_t i = 0; i < id_keys_.size(); ++i) id_values_[i].Reset();
+}
+
+void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
+  const std::span<const EventData> events = w.events;
+  const std::string context = fmt::format("append to stream \"{}\"", w.stream.str());
+
+  // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
+  IdempotencyCheck idem(w.stream, events.size());
+  std::string committed_stream;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (auto it = pending_ids_.find(events[i].id); it != pending_ids_.end()) {
+      idem.found(i, it->second.stream, it->second.version, it->second.position);
+      continue;
+    }
+    const rocksdb::Status& s = id_statuses_[first_id + i];
+    if (s.IsNotFound()) {
+      idem.missing(i);
+      continue;
+    }
+    if (!s.ok()) {
+      w.result = from_rocksdb(s, context);
+      return;
+    }
+    std::string_view value = view_of(id_values_[first_id + i]);
+    Position position = 0;
+    if (!fmtx::get_varint(value, position) || !value.empty()) {
+      w.result = corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string()));
+      return;
+    }
+    Version version = 0;
+    if (Status st = committed_event(position, committed_stream, version); !st.ok()) {
+      w.result = st;
+      return;
+    }
+    idem.found(i, committed_stream, version, position);
+  }
+  if (auto verdict = idem.verdict(); verdict.has_value()) {
+    w.result = *std::move(verdict);
+    return;
+  }
+
+  auto cached = cached_stream(w.stream);
+  if (!cached.ok()) {
+    w.result = cached.status();
+    return;
+  }
+  fmtx::StreamRecord* record = *cached;
+  const Version head = record == nullptr ? 0 : record->head;
+  if (!w.expected.matches(head)) {
+    w.result = Status::wrong_expected_version(
+        VersionConflict{w.stream.str(), static_cast<std::uint8_t>(w.expected.kind()), w.expected.version(), head});
+    return;
+  }
+
+  const std::uint64_t number = record == nullptr ? next_stream_number_ : record->number;
+  const Timestamp timestamp = std::max(now(), last_timestamp_);
+  const Position first = next_position_;
+  if (Status st = stage_events(w, number, head, first, timestamp); !st.ok()) {
+    w.result = st.with_context(context);
+    return;
+  }
+
+  // Staged: now the group's view of the world moves on.
+  if (record == nullptr) {
+    record = &streams_cache_.emplace(w.stream.str(), fmtx::StreamRecord{number, 0, 0, 0}).first->second;
+    ++next_stream_number_;
+  }
+  const std::size_t n = events.size();
+  record->head = head + n;
+  record->head_position = first + n - 1;
+  last_timestamp_ = timestamp;
+  next_position_ = first + n;
+  for (std::size_t i = 0; i < n; ++i)
+    pending_ids_.emplace(events[i].id, PendingId{w.stream.view(), head + i + 1, first + i});
+  w.result = AppendResult{head + n, first, first + n - 1};
+}
+
+// Writes the events of `w` into batch_ as versions head+1.. at positions first..: the log records,
+// the event-id entries, the stream's events entries and its new record. All or nothing: on failure the
+// batch is as it was.
+Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Version head, Position first,
+                                         Timestamp timestamp) {
+  const std::size_t n = w.events.size();
+  const bool copy = n < fmtx::kCopyBelow;
+  batch_.SetSavePoint();
+  auto put = [&](rocksdb::ColumnFamilyHandle* family, rocksdb::Slice key, std::string_view head_part,
+                 std::string_view body, std::string_view payload) {
+    const rocksdb::Slice key_parts[1] = {key};
+    const rocksdb::Slice value_parts[3] = {slice(head_part), slice(body), slice(payload)};
+    return batch_.Put(family, rocksdb::SliceParts(key_parts, 1), rocksdb::SliceParts(value_parts, 3));
+  };
+  rocksdb::Status s;
+  for (std::size_t i = 0; i < n && s.ok(); ++i) {
+    const EventData& e = w.events[i];
+    const Version version = head + i + 1;
+    const Position position = first + i;
+    metadata_scratch_.clear();
+    encode_metadata(e.metadata, metadata_scratch_);
+    body_scratch_.clear();
+    fmtx::encode_body_head(e.id, timestamp, e.type, metadata_scratch_, body_scratch_);
+    head_scratch_.clear();
+    fmtx::encode_log_head(w.stream.view(), version, head_scratch_);
+    const auto position_key = fmtx::position_key(position);
+    s = put(log_, slice(position_key), head_scratch_, body_scratch_, e.payload);
+    if (s.ok() && copy) {
+      head_scratch_.clear();
+      fmtx::encode_copy_head(position, head_scratch_);
+      s = put(events_, slice(fmtx::events_key(number, version)), head_scratch_, body_scratch_, e.payload);
+    }
+    if (s.ok()) {
+      value_scratch_.clear();
+      fmtx::put_varint(value_scratch_, position);
+      s = batch_.Put(event_ids_, slice(e.id.as_bytes()), slice(value_scratch_));
+    }
+  }
+  if (s.ok() && !copy) {
+    value_scratch_.clear();
+    fmtx::encode_run(first, n, value_scratch_);
+    s = batch_.Put(events_, slice(fmtx::events_key(number, head + 1)), slice(value_scratch_));
+  }
+  if (s.ok()) {
+    value_scratch_.clear();
+    fmtx::encode_stream_record(fmtx::StreamRecord{number, head + n, first + n - 1, 0}, value_scratch_);
+    s = batch_.Put(streams_, slice(w.stream.view()), slice(value_scratch_));
+  }
+  if (!s.ok()) {
+    (void)batch_.RollbackToSavePoint();
+    return from_rocksdb(s, "stage the write");
+  }
+  return from_rocksdb(batch_.PopSavePoint(), "stage the write");
+}
+
+// The stream's record as the commit step knows it, or nullptr when the stream does not exist.
+Result<fmtx::StreamRecord*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
+  if (auto it = streams_cache_.find(stream.view()); it != streams_cache_.end()) return &it->second;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_, slice(stream.view()), &value);
+  if (s.IsNotFound()) return static_cast<fmtx::StreamRecord*>(nullptr);
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read the head of stream \"{}\"", stream.str())));
+  fmtx::StreamRecord record;
+  if (!fmtx::decode_stream_record(view_of(value), record))
+    return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream.str()));
+  return &streams_cache_.emplace(stream.str(), record).first->second;
+}
+
+// The stream and version of the committed event at `position`.
+Status RocksEventStoreImpl::committed_event(Position position, std::string& stream, Version& version) {
+  rocksdb::PinnableSlice value;
+  const auto key = fmtx::position_key(position);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), log_, slice(key), &value);
+  if (s.IsNotFound())
+    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position));
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position)));
+  EventView view;
+  if (!fmtx::decode_log_record(view_of(value), view))
+    return corrupt(fmt::format("log position {} is damaged", position));
+  stream.assign(view.stream_id);
+  version = view.version;
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reads. Each read takes the high-water mark once and never returns an event above it; the families
+// are append-only, so what lies at or below it cannot change under the read.
+
+Result<std::optional<fmtx::StreamRecord>> RocksEventStoreImpl::visible_stream(std::string_view stream, Position high) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_, slice(stream), &value);
+  if (s.IsNotFound()) return std::optional<fmtx::StreamRecord>();
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read the head of stream \"{}\"", stream)));
+  fmtx::StreamRecord record;
+  if (!fmtx::decode_stream_record(view_of(value), record))
+    return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream));
+  if (record.head_position <= high) return std::optional<fmtx::StreamRecord>(record);
+
+  // The stream's newest appends are written but not yet published: its visible head is the last
+  // event at or below the high-water mark.
+  const auto lower = fmtx::events_key(record.number, 1);
+  rocksdb::Slice lower_bound = slice(lower);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  for (it->SeekForPrev(slice(fmtx::events_key(record.number, record.head))); it->Valid(); it->Prev()) {
+    std::uint64_t number = 0;
+    Version version = 0;
+    fmtx::EventsEntry entry;
+    if (!fmtx::decode_events_key(view_of(it->key()), number, version) || number != record.number ||
+        !fmtx::decode_events_entry(view_of(it->value()), entry))
+      return corrupt(fmt::format("the events of stream \"{}\" are damaged", stream));
+    if (entry.position <= high) {
+      const std::uint64_t visible = std::min<std::uint64_t>(entry.count, high - entry.position + 1);
+      record.head = version + visible - 1;
+      record.head_position = entry.position + visible - 1;
+      return std::optional<fmtx::StreamRecord>(record);
+    }
+  }
+  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("read stream \"{}\"", stream)));
+  return std::optional<fmtx::StreamRecord>();
+}
+
+// Calls `visitor` for versions from..last of the stream numbered `number`. REQUIRES: 1 <= from <= last
+// <= the stream's visible head.
+Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last,
+                                           EventVisitor visitor) {
+  const std::string context = fmt::format("read stream \"{}\"", stream.str());
+  const auto lower = fmtx::events_key(number, 1);
+  const auto upper = fmtx::events_key(number, last + 1);
+  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  std::unique_ptr<rocksdb::Iterator> log;  // opened at the first run
+
+  auto damaged = [&](Version v) {
+    return corrupt(fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), v));
+  };
+  // `from` may lie inside a run that starts before it.
+  it->SeekForPrev(slice(fmtx::events_key(number, from)));
+  if (!it->Valid()) it->Seek(slice(fmtx::events_key(number, from)));
+  EventView view;
+  view.stream_id = stream.view();
+  Version next = from;
+  while (next <= last) {
+    if (!it->Valid()) {
+      STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+      return damaged(next);
+    }
+    std::uint64_t key_number = 0;
+    Version version = 0;
+    fmtx::EventsEntry entry;
+    if (!fmtx::decode_events_key(view_of(it->key()), key_number, version) || key_number != number ||
+        !fmtx::decode_events_entry(view_of(it->value()), entry) || version > next)
+      return damaged(next);
+    if (version + entry.count <= next) {  // wholly before `next`
+      it->Next();
+      continue;
+    }
+    if (entry.kind == fmtx::kEventCopy) {
+      view.version = version;
+      view.position = entry.position;
+      if (!fmtx::decode_body(entry.body, view)) return damaged(next);
+      STRATA_RETURN_IF_ERROR(visitor(view));
+      ++next;
+    } else {
+      if (log == nullptr) log.reset(db_->NewIterator(rocksdb::ReadOptions(), log_));
+      const Version run_last = std::min<Version>(last, version + entry.count - 1);
+      Position position = entry.position + (next - version);
+      log->Seek(slice(fmtx::position_key(position)));
+      for (; next <= run_last; ++next, ++position, log->Next()) {
+        Position key_position = 0;
+        if (!log->Valid() || !fmtx::decode_position_key(view_of(log->key()), key_position) ||
+            key_position != position || !fmtx::decode_log_record(view_of(log->value()), view) || view.version != next ||
+            view.stream_id != stream.view()) {
+          STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), context));
+          return damaged(next);
+        }
+        view.position = position;
+        STRATA_RETURN_IF_ERROR(visitor(view));
+      }
+      view.stream_id = stream.view();
+    }
+    it->Next();
+  }
+  return {};
+}
+
+Status RocksEventStoreImpl::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
+  const Position high = head_position();
+  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
+  if (!record) return stream_not_found(stream);
+  if (from == 0) from = 1;
+  const Version last = std::min(to, record->head);
+  if (from > last) return {};
+  return visit_versions(stream, record->number, from, last, visitor);
+}
+
+Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                                     std::size_t max_count) {
+  const Position high = head_position();
+  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
+  if (!record) return stream_not_found(stream);
+  const Version head = record->head;
+  StreamSlice slice_out;
+  auto take = [&](Version first, Version last) -> Status {
+    slice_out.events.reserve(static_cast<std::size_t>(last - first + 1));
+    return visit_versions(stream, record->number, first, last, [&](const EventView& e) -> Status {
+      STRATA_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
+      slice_out.events.push_back(std::move(r));
+      return {};
+    });
+  };
+  if (direction == ReadDirection::kForward) {
+    if (from == 0) from = 1;
+    Version next = from;
+    if (from <= head && max_count > 0) {
+      const Version last = head - from + 1 <= max_count ? head : from + max_count - 1;
+      STRATA_RETURN_IF_ERROR(take(from, last));
+      next = last + 1;
+    }
+    slice_out.next_version = next;
+    slice_out.end_of_stream = next > head;
+  } else {
+    Version next = std::min(from, head);
+    if (next >= 1 && max_count > 0) {
+      const Version first = next >= max_count ? next - max_count + 1 : 1;
+      STRATA_RETURN_IF_ERROR(take(first, next));
+      std::reverse(slice_out.events.begin(), slice_out.events.end());
+      next = first - 1;
+    }
+    slice_out.next_version = next;
+    slice_out.end_of_stream = next == 0;
+  }
+  return slice_out;
+}
+
+Result<Position> RocksEventStoreImpl::visit_log_until(Position high, Position from, std::size_t max_count,
+                                                      const LogFilter& filter, EventVisitor visitor) {
+  if (from == 0) from = 1;
+  if (from > high || max_count == 0) return from;
+  const auto upper = fmtx::position_key(high + 1);
+  rocksdb::Slice upper_bound = slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_bound;
+  options.fill_cache = high - from < kCatchUpDistance;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_));
+  it->Seek(slice(fmtx::position_key(from)));
+  std::size_t delivered = 0;
+  Position p = from;
+  EventView view;
+  for (; p <= high && delivered < max_count; ++p, it->Next()) {
+    Position key_position = 0;
+    if (!it->Valid() || !fmtx::decode_position_key(view_of(it->key()), key_position) || key_position != p) {
+      STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "read the log"));
+      return corrupt(fmt::format("log position {} is missing", p));
+    }
+    const std::string_view value = view_of(it->value());
+    if (!filter.empty()) {
+      std::string_view stream, type;
+      if (!fmtx::peek_log_record(value, stream, type)) return corrupt(fmt::format("log position {} is damaged", p));
+      if (!filter.matches(stream, type)) continue;
+    }
+    if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p));
+    view.position = p;
+    STRATA_RETURN_IF_ERROR(visitor(view));
+    ++delivered;
+  }
+  return p;
+}
+
+Result<Position> RocksEventStoreImpl::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+                                                EventVisitor visitor) {
+  return visit_log_until(head_position(), from, max_count, filter, visitor);
+}
+
+Result<LogSlice> RocksEventStoreImpl::read_log(Position from, std::size_t max_count, const LogFilter& filter) {
+  const Position high = head_position();
+  LogSlice slice_out;
+  if (from != 0 && from <= high) slice_out.events.reserve(std::min<std::size_t>(max_count, high - from + 1));
+  STRATA_ASSIGN_OR_RETURN(Position next,
+                          visit_log_until(high, from, max_count, filter, [&](const EventView& e) -> Status {
+                            STRATA_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
+                            slice_out.events.push_back(std::move(r));
+                            return {};
+                          }));
+  slice_out.next_position = next;
+  slice_out.end_of_log = next > high;
+  return slice_out;
+}
+
+Result<Version> RocksEventStoreImpl::stream_head(const StreamId& stream) {
+  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), head_position()));
+  return record ? record->head : Version{0};
+}
+
+Result<StreamList> RocksEventStoreImpl::list_streams(std::string_view after, std::size_t max_count) {
+  const Position high = head_position();
+  StreamList list;
+  if (max_count == 0) return list;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  if (after.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(slice(after));
+    if (it->Valid() && view_of(it->key()) == after) it->Next();
+  }
+  for (; it->Valid() && list.streams.size() < max_count; it->Next()) {
+    const std::string_view id = view_of(it->key());
+    fmtx::StreamRecord record;
+    if (!fmtx::decode_stream_record(view_of(it->value()), record))
+      return corrupt(fmt::format("the record of stream \"{}\" is damaged", id));
+    Version head = record.head;
+    if (record.head_position > high) {
+      STRATA_ASSIGN_OR_RETURN(auto visible, visible_stream(id, high));
+      if (!visible) continue;
+      head = visible->head;
+    }
+    list.streams.push_back(StreamInfo{std::string(id), head});
+  }
+  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "list streams"));
+  if (it->Valid() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Snapshots: a cache, so written without fsync (a later synced commit makes them durable too, and
+// losing one only costs a replay).
+
+Status RocksEventStoreImpl::save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) {
+  if (snapshot.version == 0)
+    return Status::invalid_argument(fmt::format("snapshot of stream \"{}\": version 0 holds no events", stream.str()));
+  const std::string bytes = encode_snapshot(snapshot);
+  Status s = from_rocksdb(db_->Put(rocksdb::WriteOptions(), snapshots_,
+                                   slice(fmtx::snapshot_key(stream.view(), snapshot.version)), slice(bytes)),
+                          fmt::format("save snapshot of stream \"{}\" at version {}", stream.str(), snapshot.version));
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    fail_stop(s);
+  }
+  return s;
+}
+
+Result<std::optional<SnapshotRecord>> RocksEventStoreImpl::load_snapshot(const StreamId& stream, Version max_version) {
+  const std::string lower = fmtx::snapshot_key(stream.view(), 0);
+  rocksdb::Slice lower_bound = slice(lower);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, snapshots_));
+  it->SeekForPrev(slice(fmtx::snapshot_key(stream.view(), max_version)));
+  if (!it->Valid()) {
+    STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("load snapshot of stream \"{}\"", stream.str())));
+    return std::optional<SnapshotRecord>();
+  }
+  const std::string_view key = view_of(it->key());
+  const Version version = fmtx::get_be(key.data() + key.size() - 8, 8);
+  auto decoded = decode_snapshot(view_of(it->value()));
+  if (!decoded.ok())
+    return decoded.status().with_context(fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), version));
+  return std::optional<SnapshotRecord>(std::move(*decoded));
+}
+
+Result<std::vector<Version>> RocksEventStoreImpl::snapshot_versions(const StreamId& stream) {
+  const std::string lower = fmtx::snapshot_key(stream.view(), 0), upper = fmtx::snapshot_key_end(stream.view());
+  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, snapshots_));
+  std::vector<Version> versions;
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+    const std::string_view key = view_of(it->key());
+    versions.push_back(fmtx::get_be(key.data() + key.size() - 8, 8));
+  }
+  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("list snapshots of stream \"{}\"", stream.str())));
+  return versions;
+}
+
+Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, std::size_t keep) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<Version> versions, snapshot_versions(stream));
+  if (versions.size() <= keep) return {};
+  rocksdb::WriteBatch batch;
+  for (std::size_t i = 0; i + keep < versions.size(); ++i) {
+    rocksdb::Status s = batch.Delete(snapshots_, slice(fmtx::snapshot_key(stream.view(), versions[i])));
+    if (!s.ok()) return from_rocksdb(s, "stage snapshot deletion");
+  }
+  Status s = from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch),
+                          fmt::format("delete old snapshots of stream \"{}\"", stream.str()));
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    fail_stop(s);
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open(const Options& options, std::string_view path) {
+  auto store = std::make_unique<RocksEventStoreImpl>(options, std::string(path));
+  STRATA_RETURN_IF_ERROR(store->open());
+  return std::unique_ptr<RocksEventStore>(std::move(store));
+}
+
+}  // namespace strata

@@ -1,0 +1,252 @@
+#include "strata/eventstore/rocks_event_store.h"
+
+#include <doctest/doctest.h>
+#include <rocksdb/db.h>
+
+#include <string>
+#include <vector>
+
+#include "conformance/store_conformance.h"
+#include "rocks_test_support.h"
+#include "strata/core/repository.h"
+
+namespace {
+
+using namespace strata;
+using strata::conformance::events;
+using strata::conformance::render;
+using strata::conformance::sid;
+using strata::testing::open_store;
+using strata::testing::TempDir;
+using strata::testing::test_options;
+
+struct RocksFixture {
+  static constexpr bool kDurable = true;
+  TempDir dir;
+  // Each call opens the same directory: a reopen sees what the previous store committed.
+  std::unique_ptr<EventStore> open() { return open_store(dir.path()); }
+};
+
+std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000'000).value().events); }
+
+}  // namespace
+
+TEST_CASE_TEMPLATE_INVOKE(store_conformance, RocksFixture);
+
+TEST_CASE("a store closed and reopened in the middle of a scenario has every acknowledged append") {
+  TempDir dir;
+  const StreamId a = sid("account-1"), b = sid("account-2");
+  auto first = events(2), second = events(1), third = events(20);
+  std::string before;
+  {
+    auto store = open_store(dir.path());
+    CHECK(store->append(a, ExpectedVersion::no_stream(), first).value() == AppendResult{2, 1, 2});
+    CHECK(store->append(b, ExpectedVersion::no_stream(), second).value() == AppendResult{1, 3, 3});
+  }
+  {
+    auto store = open_store(dir.path());
+    CHECK(store->head_position() == 3);
+    CHECK(store->stream_head(a).value() == 2);
+    // Twenty events in one append are stored as a run of log positions, not as copies (FORMAT.md).
+    CHECK(store->append(a, ExpectedVersion::exact(2), third).value() == AppendResult{22, 4, 23});
+    CHECK(store->append(b, ExpectedVersion::exact(1), events(1)).value() == AppendResult{2, 24, 24});
+    before = whole_log(*store);
+  }
+  auto store = open_store(dir.path());
+  CHECK(whole_log(*store) == before);
+  CHECK(store->head_position() == 24);
+  auto stream = store->read_stream(a, ReadDirection::kForward, 1, 100).value();
+  REQUIRE(stream.events.size() == 22);
+  for (std::size_t i = 0; i < 22; ++i) CHECK(stream.events[i].version == i + 1);
+  CHECK(stream.events[2].id == third[0].id);
+  CHECK(stream.events[21].position == 23);
+  // Retries are recognised across restarts, copies and runs alike, and write nothing.
+  CHECK(store->append(a, ExpectedVersion::any(), first).value() == AppendResult{2, 1, 2});
+  CHECK(store->append(a, ExpectedVersion::any(), third).value() == AppendResult{22, 4, 23});
+  CHECK(store->append(b, ExpectedVersion::no_stream(), second).value() == AppendResult{1, 3, 3});
+  CHECK(store->head_position() == 24);
+  CHECK(store->list_streams("", 10).value().streams == std::vector<StreamInfo>{{"account-1", 22}, {"account-2", 2}});
+}
+
+TEST_CASE("a stream read from inside a large append starts at the version asked for, forward and backward") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const StreamId a = sid("ledger-1");
+  REQUIRE(store->append(a, ExpectedVersion::no_stream(), events(3)).ok());  // copies: versions 1-3
+  REQUIRE(store->append(sid("other-1"), ExpectedVersion::any(), events(5)).ok());
+  REQUIRE(store->append(a, ExpectedVersion::exact(3), events(40)).ok());  // a run: versions 4-43
+  REQUIRE(store->append(a, ExpectedVersion::exact(43), events(2)).ok());  // copies: 44-45
+
+  std::vector<Version> seen;
+  REQUIRE(store
+              ->visit_stream(a, 10, 12,
+                             [&](const EventView& e) {
+                               seen.push_back(e.version);
+                               CHECK(e.stream_id == "ledger-1");
+                               CHECK(e.position == e.version + 5);
+                               return Status();
+                             })
+              .ok());
+  CHECK(seen == std::vector<Version>{10, 11, 12});
+
+  auto fwd = store->read_stream(a, ReadDirection::kForward, 2, 5).value();
+  REQUIRE(fwd.events.size() == 5);
+  CHECK(fwd.events.front().version == 2);
+  CHECK(fwd.events.back().version == 6);
+  CHECK(fwd.next_version == 7);
+
+  auto back = store->read_stream(a, ReadDirection::kBackward, 44, 3).value();
+  REQUIRE(back.events.size() == 3);
+  CHECK(back.events[0].version == 44);
+  CHECK(back.events[2].version == 42);
+  CHECK(back.next_version == 41);
+
+  auto all = store->read_stream(a, ReadDirection::kForward, 0, 1000).value();
+  REQUIRE(all.events.size() == 45);
+  for (std::size_t i = 0; i < all.events.size(); ++i) {
+    CHECK(all.events[i].version == i + 1);
+    CHECK(all.events[i].stream_id == "ledger-1");
+  }
+  CHECK(all.end_of_stream);
+}
+
+TEST_CASE("a store of a newer format version is refused with kCorruption saying so, and left untouched") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(store->append(sid("s-1"), ExpectedVersion::any(), events(1)).ok());
+  }
+  {
+    // Stamp the store as written by a future strata.
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
+    const char newer[4] = {0, 0, 0, 2};
+    CHECK(raw->Put(rocksdb::WriteOptions(), "strata.format_version", rocksdb::Slice(newer, 4)).ok());
+    for (auto* h : handles) CHECK(raw->DestroyColumnFamilyHandle(h).ok());
+    CHECK(raw->Close().ok());
+    delete raw;
+  }
+  auto reopened = RocksEventStore::open(test_options(), dir.path());
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == StatusCode::kCorruption);
+  CHECK(reopened.status().message() ==
+        "open event store \"" + dir.path() +
+            "\": the store has format version 2, newer than the 1 this build reads; open it with a newer strata");
+}
+
+TEST_CASE("a RocksDB database that is not a strata store is refused, and so is a missing store without create") {
+  TempDir dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, dir.path(), &raw).ok());
+    CHECK(raw->Put(rocksdb::WriteOptions(), "some", "data").ok());
+    CHECK(raw->Close().ok());
+    delete raw;
+  }
+  auto foreign = RocksEventStore::open(test_options(), dir.path());
+  CHECK(foreign.status().code() == StatusCode::kCorruption);
+  CHECK(std::string(foreign.status().message()).find("not a strata store") != std::string::npos);
+
+  auto options = test_options();
+  options.create_if_missing = false;
+  auto missing = RocksEventStore::open(options, dir.sub("nothing-here"));
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a second open of a directory in use fails with kUnavailable saying the directory is in use") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto second = RocksEventStore::open(test_options(), dir.path());
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == StatusCode::kUnavailable);
+  CHECK(std::string(second.status().message()).find("the directory is in use by another open store") !=
+        std::string::npos);
+  // The first store is unaffected.
+  CHECK(store->append(sid("s-1"), ExpectedVersion::no_stream(), events(1)).ok());
+  store.reset();
+  CHECK(RocksEventStore::open(test_options(), dir.path()).ok());
+}
+
+TEST_CASE("bad input is a typed error that writes nothing, and the store works afterwards") {
+  TempDir dir;
+  auto options = test_options();
+  options.limits.max_payload_bytes = 100;
+  options.limits.max_events_per_append = 5;
+  auto store = open_store(dir.path(), options);
+
+  CHECK(StreamId::parse("").status().code() == StatusCode::kInvalidArgument);
+  CHECK(StreamId::parse("has space").status().code() == StatusCode::kInvalidArgument);
+  CHECK(StreamId::parse(std::string(129, 'a')).status().code() == StatusCode::kInvalidArgument);
+
+  const StreamId a = sid("a-1");
+  auto oversize =
+      store->append(a, ExpectedVersion::any(),
+                    std::vector<EventData>{conformance::event("t.v1", "{\"s\":\"" + std::string(100, 'x') + "\"}")});
+  CHECK(oversize.status().code() == StatusCode::kInvalidArgument);
+  auto too_many = store->append(a, ExpectedVersion::any(), events(6));
+  CHECK(too_many.status().code() == StatusCode::kInvalidArgument);
+  CHECK(too_many.status().message() == "append to stream \"a-1\": 6 events exceeds the limit of 5 per append");
+  EventData bad_meta = conformance::event();
+  bad_meta.metadata.headers = {{"k", "1"}, {"k", "2"}};
+  CHECK(store->append(a, ExpectedVersion::any(), std::vector<EventData>{bad_meta}).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(store->head_position() == 0);
+  CHECK(store->stream_head(a).value() == 0);
+
+  CHECK(store->append(a, ExpectedVersion::no_stream(), events(5)).value() == AppendResult{5, 1, 5});
+  store.reset();
+  store = open_store(dir.path(), options);
+  CHECK(whole_log(*store) ==
+        "a-1@1#1 test.happened.v1 {\"n\":0}\na-1@2#2 test.happened.v1 {\"n\":1}\na-1@3#3 test.happened.v1 {\"n\":2}\n"
+        "a-1@4#4 test.happened.v1 {\"n\":3}\na-1@5#5 test.happened.v1 {\"n\":4}\n");
+}
+
+TEST_CASE("commit timestamps stay non-decreasing when the clock goes back, across a restart too") {
+  TempDir dir;
+  std::int64_t now = 2'000'000;
+  auto options = test_options();
+  options.clock = [&] { return Timestamp(std::chrono::microseconds(now)); };
+  const StreamId s = sid("s-1");
+  {
+    auto store = open_store(dir.path(), options);
+    REQUIRE(store->append(s, ExpectedVersion::any(), events(1)).ok());
+  }
+  now = 1'000;  // the wall clock jumped back while the store was closed
+  auto store = open_store(dir.path(), options);
+  REQUIRE(store->append(s, ExpectedVersion::any(), events(1)).ok());
+  auto read = store->read_stream(s, ReadDirection::kForward, 1, 10).value();
+  REQUIRE(read.events.size() == 2);
+  CHECK(read.events[0].timestamp.time_since_epoch().count() == 2'000'000);
+  CHECK(read.events[1].timestamp.time_since_epoch().count() == 2'000'000);
+}
+
+TEST_CASE("snapshots are kept per stream, found at or below a version, trimmed, and survive a reopen") {
+  TempDir dir;
+  const StreamId a = sid("account-7");
+  {
+    auto store = open_store(dir.path());
+    SnapshotStore* snapshots = store->snapshot_store();
+    REQUIRE(snapshots != nullptr);
+    for (Version v : {10, 20, 30})
+      REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{v, 42, 1, "{\"v\":" + std::to_string(v) + "}"}).ok());
+    REQUIRE(snapshots->save_snapshot(sid("account-7x"), SnapshotRecord{5, 1, 1, "{}"}).ok());
+    CHECK(snapshots->save_snapshot(a, SnapshotRecord{0, 1, 1, "{}"}).code() == StatusCode::kInvalidArgument);
+  }
+  auto store = open_store(dir.path());
+  SnapshotStore* snapshots = store->snapshot_store();
+  CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{10, 20, 30});
+  CHECK(snapshots->load_snapshot(a, 25).value()->payload == "{\"v\":20}");
+  CHECK(snapshots->load_snapshot(a, 1000).value()->version == 30);
+  CHECK_FALSE(snapshots->load_snapshot(a, 9).value().has_value());
+  CHECK_FALSE(snapshots->load_snapshot(sid("account"), 100).value().has_value());
+  REQUIRE(snapshots->retain_snapshots(a, 1).ok());
+  CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{30});
+  CHECK(snapshots->snapshot_versions(sid("account-7x")).value() == std::vector<Version>{5});
+}

@@ -1,0 +1,55 @@
+// Shared by the RocksEventStore tests: a temporary directory per test, store opening, and a compact
+// rendering of the whole log.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/eventstore/rocks_event_store.h"
+
+namespace strata::testing {
+
+// A fresh directory under the system's temporary directory, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "strata-eventstore-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+  // A path inside the directory.
+  std::string sub(std::string_view name) const { return (std::filesystem::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+// Options for tests: small caches, and no fsync unless a test is about durability (a killed process
+// keeps what it wrote without fsync; only a power loss needs it).
+inline RocksEventStore::Options test_options(bool sync = false) {
+  RocksEventStore::Options o;
+  o.sync = sync;
+  o.block_cache_bytes = std::size_t{8} << 20;
+  return o;
+}
+
+// Opens the store at `path`, failing the test (by throwing StatusError) if it cannot.
+inline std::unique_ptr<RocksEventStore> open_store(const std::string& path,
+                                                   const RocksEventStore::Options& options = test_options()) {
+  return RocksEventStore::open(options, path).value();
+}
+
+}  // namespace strata::testing
