@@ -1,0 +1,217 @@
+// Many writers through the group commit at once, and a log reader following them: nothing lost,
+// nothing duplicated, versions and positions contiguous, and the reader sees each position once, in
+// order, never one that is not yet committed.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conformance/store_conformance.h"
+#include "rocks_test_support.h"
+
+namespace {
+
+using namespace strata;
+using strata::conformance::sid;
+
+constexpr int kThreads = 16;
+
+struct Acked {
+  std::string stream;
+  AppendResult result;
+  std::vector<EventId> ids;
+};
+
+// Follows the log with visit_log from position 1 until `stop` is set and it has reached the head,
+// recording problems instead of asserting (doctest assertions are not for other threads).
+class LogFollower {
+ public:
+  explicit LogFollower(EventStore& store) : store_(store), thread_([this] { run(); }) {}
+  ~LogFollower() { finish(); }
+
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::vector<std::string>& problems() const { return problems_; }
+  const std::vector<EventId>& ids() const { return ids_; }
+  Position seen() const { return next_ - 1; }
+
+ private:
+  void run() {
+    for (;;) {
+      const bool last_round = stop_.load();
+      for (;;) {
+        const Position high = store_.head_position();
+        auto next = store_.visit_log(next_, 256, LogFilter{}, [&](const EventView& e) {
+          if (e.position != next_)
+            problems_.push_back("expected position " + std::to_string(next_) + ", got " + std::to_string(e.position));
+          if (e.position > store_.head_position())
+            problems_.push_back("position " + std::to_string(e.position) + " read above the high-water mark");
+          ids_.push_back(e.id);
+          next_ = e.position + 1;
+          return Status();
+        });
+        if (!next.ok()) {
+          problems_.push_back(next.status().to_string());
+          return;
+        }
+        if (*next != next_) problems_.push_back("visit_log returned " + std::to_string(*next));
+        if (next_ > high) break;
+      }
+      if (last_round) return;
+      std::this_thread::yield();
+    }
+  }
+
+  EventStore& store_;
+  std::atomic<bool> stop_{false};
+  Position next_ = 1;
+  std::vector<std::string> problems_;
+  std::vector<EventId> ids_;
+  std::thread thread_;
+};
+
+// Appends `appends_per_thread` appends of 1-3 events per thread, each to a stream chosen by `pick`,
+// with the exact expected version read just before, retrying on kWrongExpectedVersion.
+std::vector<Acked> append_concurrently(EventStore& store, int appends_per_thread,
+                                       const std::function<std::string(std::mt19937&)>& pick,
+                                       std::atomic<int>& conflicts, std::vector<std::string>& errors) {
+  std::mutex mu;
+  std::vector<Acked> acked;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      for (int i = 0; i < appends_per_thread; ++i) {
+        const StreamId stream = sid(pick(rng));
+        auto batch = conformance::events(1 + rng() % 3);
+        for (;;) {
+          auto head = store.stream_head(stream);
+          if (!head.ok()) {
+            std::lock_guard lock(mu);
+            errors.push_back(head.status().to_string());
+            return;
+          }
+          auto r = store.append(stream, ExpectedVersion::exact(*head), batch);
+          if (r.ok()) {
+            std::vector<EventId> ids;
+            for (const auto& e : batch) ids.push_back(e.id);
+            std::lock_guard lock(mu);
+            acked.push_back(Acked{stream.str(), *r, std::move(ids)});
+            break;
+          }
+          if (r.status().code() != StatusCode::kWrongExpectedVersion) {
+            std::lock_guard lock(mu);
+            errors.push_back(r.status().to_string());
+            return;
+          }
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return acked;
+}
+
+// Checks the store against what was acknowledged: every acknowledged event where it was acknowledged,
+// nothing else, positions 1..N and each stream's versions 1..head contiguous.
+void check_store(EventStore& store, const std::vector<Acked>& acked) {
+  std::size_t total = 0;
+  std::map<std::string, Version> heads;
+  for (const auto& a : acked) {
+    total += a.ids.size();
+    heads[a.stream] = std::max(heads[a.stream], a.result.stream_version);
+  }
+  CHECK(store.head_position() == total);
+  auto log = store.read_log(1, total + 10).value();
+  REQUIRE(log.events.size() == total);
+  std::set<EventId> ids;
+  for (std::size_t i = 0; i < log.events.size(); ++i) {
+    CHECK(log.events[i].position == i + 1);
+    ids.insert(log.events[i].id);
+  }
+  CHECK(ids.size() == total);
+  for (const auto& a : acked) {
+    REQUIRE(a.result.last_position - a.result.first_position + 1 == a.ids.size());
+    for (std::size_t i = 0; i < a.ids.size(); ++i) {
+      const RecordedEvent& e = log.events[a.result.first_position - 1 + i];
+      CHECK(e.id == a.ids[i]);
+      CHECK(e.stream_id == a.stream);
+      CHECK(e.version == a.result.stream_version - a.ids.size() + 1 + i);
+    }
+  }
+  for (const auto& [stream, head] : heads) {
+    auto read = store.read_stream(sid(stream), ReadDirection::kForward, 1, head + 10).value();
+    REQUIRE(read.events.size() == head);
+    for (std::size_t i = 0; i < read.events.size(); ++i) CHECK(read.events[i].version == i + 1);
+    CHECK(store.stream_head(sid(stream)).value() == head);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sixteen threads appending to one stream lose and duplicate nothing, and a log reader sees it all in order") {
+  testing::TempDir dir;
+  auto store = testing::open_store(dir.path());
+  std::atomic<int> conflicts{0};
+  std::vector<std::string> errors;
+  LogFollower follower(*store);
+  auto acked = append_concurrently(
+      *store, 40, [](std::mt19937&) { return std::string("hot-1"); }, conflicts, errors);
+  follower.finish();
+  CHECK(errors.empty());
+  CHECK(follower.problems().empty());
+  CHECK(acked.size() == kThreads * 40);
+  check_store(*store, acked);
+  CHECK(follower.seen() == store->head_position());
+  CHECK(std::set<EventId>(follower.ids().begin(), follower.ids().end()).size() == follower.ids().size());
+  MESSAGE("conflicts retried: ", conflicts.load());
+}
+
+TEST_CASE("sixteen threads appending to a thousand streams lose and duplicate nothing, and a log reader sees it all") {
+  testing::TempDir dir;
+  auto store = testing::open_store(dir.path());
+  std::atomic<int> conflicts{0};
+  std::vector<std::string> errors;
+  LogFollower follower(*store);
+  auto acked = append_concurrently(
+      *store, 150, [](std::mt19937& rng) { return "stream-" + std::to_string(rng() % 1000); }, conflicts, errors);
+  follower.finish();
+  CHECK(errors.empty());
+  CHECK(follower.problems().empty());
+  check_store(*store, acked);
+  CHECK(follower.seen() == store->head_position());
+
+  // And all of it again after a reopen.
+  store.reset();
+  store = testing::open_store(dir.path());
+  check_store(*store, acked);
+}
+
+TEST_CASE("retries of the same append racing each other commit it once and all get its result") {
+  testing::TempDir dir;
+  auto store = testing::open_store(dir.path());
+  const StreamId s = sid("order-1");
+  for (int round = 0; round < 20; ++round) {
+    auto batch = conformance::events(1 + round % 20);  // copies and runs
+    std::vector<Result<AppendResult>> results(kThreads, Status::internal("not run"));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] { results[t] = store->append(s, ExpectedVersion::any(), batch); });
+    for (auto& th : threads) th.join();
+    REQUIRE(results[0].ok());
+    for (const auto& r : results) CHECK(r.ok() ? *r == *results[0] : false);
+  }
+  std::size_t expected = 0;
+  for (int round = 0; round < 20; ++round) expected += 1 + round % 20;
+  CHECK(store->head_position() == expected);
+  CHECK(store->stream_head(s).value() == expected);
+}
