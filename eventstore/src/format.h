@@ -7,7 +7,7 @@
 //
 // Column families:
 //   default    the format version
-//   streams    one entry per stream: its number and head
+//   streams    one entry per stream: its internal number
 //   events     each stream's events in version order: a copy of the event, or a run of log positions
 //   log        every event, by global position: the source of truth, and what projections scan
 //   event_ids  event id -> log position: durable idempotency
@@ -18,11 +18,12 @@
 //   default:    "strata.format_version" -> version:be32
 //
 //   streams:    key   := stream_id                              1..128 bytes of [A-Za-z0-9_.:-]
-//               value := kind:u8 = 1  number:varint  head:varint  head_position:varint  flags:varint
-//                 number        the stream's internal number: 1, 2, 3... in order of creation, never reused
-//                 head          the version of the stream's last event
-//                 head_position the log position of that event
-//                 flags         0; bits reserved for deleted and truncated streams
+//               value := kind:u8 = 1  number:varint  flags:varint
+//                 number  the stream's internal number: 1, 2, 3... in order of creation, never reused
+//                 flags   0; bits reserved for deleted and truncated streams
+//                 Written once, by the append that creates the stream. The head is not kept here: it
+//                 is the last entry of the stream in `events`, so appends to an existing stream write
+//                 nothing to this family (a rewritten record per append cost a random memtable insert).
 //
 //   events:     key   := number:be64  version:be64
 //               value := kind:u8 = 1  position:varint  body     a copy: the event at `version`
@@ -171,24 +172,19 @@ inline std::string snapshot_key_end(std::string_view stream) {
 
 struct StreamRecord {
   std::uint64_t number = 0;
-  Version head = 0;
-  Position head_position = 0;
   std::uint64_t flags = 0;
 };
 
 inline void encode_stream_record(const StreamRecord& r, std::string& out) {
   out += static_cast<char>(kStreamRecord);
   put_varint(out, r.number);
-  put_varint(out, r.head);
-  put_varint(out, r.head_position);
   put_varint(out, r.flags);
 }
 
 inline bool decode_stream_record(std::string_view in, StreamRecord& r) noexcept {
   if (in.empty() || static_cast<std::uint8_t>(in[0]) != kStreamRecord) return false;
   in.remove_prefix(1);
-  return get_varint(in, r.number) && get_varint(in, r.head) && get_varint(in, r.head_position) &&
-         get_varint(in, r.flags) && in.empty() && r.number != 0;
+  return get_varint(in, r.number) && get_varint(in, r.flags) && in.empty() && r.number != 0;
 }
 
 // ---- bodies, copies and log records ----

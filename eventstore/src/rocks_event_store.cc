@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -87,9 +88,46 @@ class RocksEventStoreImpl final : public RocksEventStore {
     ExpectedVersion expected;
     std::span<const EventData> events;
     std::size_t payload_bytes = 0;
-    std::optional<Result<AppendResult>> result;  // set by the head that committed it
-    bool done = false;                           // GUARDED_BY(mu_)
+    std::optional<Result<AppendResult>> result;  // set by the head that committed it, before `done`
+
+    // Each writer waits on its own mutex, so that the head wakes it without the woken thread then
+    // queueing for the store's mutex (with many writers on few cores that second sleep was most of
+    // the cost of a durable append).
+    std::mutex m;
     std::condition_variable cv;
+    bool done = false;     // GUARDED_BY(m): result is set
+    bool is_head = false;  // GUARDED_BY(m): the previous head handed the commit step to this writer
+
+    void signal(bool Writer::*flag) {
+      std::lock_guard lock(m);
+      this->*flag = true;
+      cv.notify_one();
+    }
+  };
+
+  // Counts the appends inside append(), for wait_for_arrivals.
+  class InAppend {
+   public:
+    explicit InAppend(RocksEventStoreImpl& store) : store_(store) { ++store_.in_append_; }
+    ~InAppend() {
+      --store_.in_append_;
+      if (store_.head_waiting_) {
+        std::lock_guard lock(store_.mu_);
+        store_.group_cv_.notify_one();
+      }
+    }
+    InAppend(const InAppend&) = delete;
+    InAppend& operator=(const InAppend&) = delete;
+
+   private:
+    RocksEventStoreImpl& store_;
+  };
+
+  // A stream's internal number and its head: the version and position of its last event.
+  struct StreamState {
+    std::uint64_t number = 0;
+    Version head = 0;
+    Position head_position = 0;
   };
 
   // An event id committed by an earlier append of the group being prepared.
@@ -119,16 +157,20 @@ class RocksEventStoreImpl final : public RocksEventStore {
   Status check_format(bool created);
   Status recover();
 
+  void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
   void prepare_group(const std::vector<Writer*>& group);
   void prepare_append(Writer& w, std::size_t first_id);
   Status stage_events(Writer& w, std::uint64_t number, Version head, Position first, Timestamp timestamp);
   void fail_stop(const Status& error);
-  Result<fmtx::StreamRecord*> cached_stream(const StreamId& stream);
+  Result<StreamState*> cached_stream(const StreamId& stream);
   Status committed_event(Position position, std::string& stream, Version& version);
 
-  // The record of `stream` as readers may see it with high-water mark `high`: its head capped to the
-  // last event at or below `high`; nullopt when no event of it is visible.
-  Result<std::optional<fmtx::StreamRecord>> visible_stream(std::string_view stream, Position high);
+  // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
+  // event at or below `high`. nullopt when no event of it is visible.
+  Result<std::optional<StreamState>> visible_stream(std::string_view stream, Position high);
+  // The last event of the stream numbered `number` at or below `high`, from the end of its entries
+  // in `events`; head 0 when there is none.
+  Status find_head(std::string_view stream, Position high, StreamState& state);
   Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
   Result<Position> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
                                    EventVisitor visitor);
@@ -157,19 +199,24 @@ class RocksEventStoreImpl final : public RocksEventStore {
 
   std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one is the head, which commits
-  Status failed_;                // GUARDED_BY(mu_); set by a failed write: appends are refused
+  // Durable group commit waits briefly for appends already under way to join the group (see
+  // wait_for_arrivals): how many appends are inside append(), and a head waiting for them.
+  std::atomic<std::size_t> in_append_{0};
+  std::atomic<bool> head_waiting_{false};  // written under mu_
+  std::condition_variable group_cv_;       // with mu_: a writer queued or left append()
+  Status failed_;                          // GUARDED_BY(mu_); set by a failed write: appends are refused
 
   // Owned by the head of writers_: only the writer at the front touches these, and the queue hands
   // them from one head to the next under mu_.
   Position next_position_ = 1;
   std::uint64_t next_stream_number_ = 1;
   Timestamp last_timestamp_{};
-  std::unordered_map<std::string, fmtx::StreamRecord, StringHash, std::equal_to<>> streams_cache_;
+  std::chrono::microseconds write_time_{0};  // moving average of a group's Write
+  std::unordered_map<std::string, StreamState, StringHash, std::equal_to<>> streams_cache_;
   std::unordered_map<EventId, PendingId> pending_ids_;
   std::vector<rocksdb::Slice> id_keys_;
   std::vector<rocksdb::PinnableSlice> id_values_;
   std::vector<rocksdb::Status> id_statuses_;
-  std::vector<Writer*> group_;
   rocksdb::WriteBatch batch_;
   std::string head_scratch_, body_scratch_, metadata_scratch_, value_scratch_;
 };
@@ -276,8 +323,8 @@ Status RocksEventStoreImpl::check_format(bool created) {
 
 // Everything the commit step needs comes from the families: the high-water mark and the last commit
 // timestamp from the last log record, the next stream number from the last key of `events` (numbers
-// are assigned in order, and every stream has an event). Stream heads are read from `streams` when
-// first needed: each append writes its stream's record in the same batch as its events.
+// are assigned in order, and every stream has an event). A stream's head is found when first needed,
+// as its last entry in `events` (find_head).
 Status RocksEventStoreImpl::recover() {
   const std::string context = fmt::format("recover event store \"{}\"", path_);
   {
@@ -317,61 +364,94 @@ Status RocksEventStoreImpl::recover() {
 
 Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, ExpectedVersion expected,
                                                  std::span<const EventData> events) {
+  InAppend in_append(*this);
   STRATA_RETURN_IF_ERROR(check_append(stream, events, options_.limits));
   Writer w(stream, expected, events);
   std::unique_lock lock(mu_);
   writers_.push_back(&w);
-  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
-  if (w.done) return std::move(*w.result);
-
-  if (!failed_.ok()) {
-    writers_.pop_front();
-    if (!writers_.empty()) writers_.front()->cv.notify_one();
-    return failed_;
-  }
-  group_.clear();
-  std::size_t group_events = 0, group_bytes = 0;
-  for (Writer* x : writers_) {
-    if (!group_.empty() &&
-        (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
-      break;
-    group_.push_back(x);
-    group_events += x->events.size();
-    group_bytes += x->payload_bytes;
-  }
-  lock.unlock();
-
-  prepare_group(group_);
-  rocksdb::Status written;
-  const bool wrote = batch_.Count() > 0;
-  if (wrote) written = db_->Write(write_options_, &batch_);
-  const Position high = next_position_ - 1;
-
-  lock.lock();
-  if (!written.ok()) {
-    const Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
-    fail_stop(error);
-    for (Writer* x : group_)
-      x->result = Status::io_error(fmt::format(
-          "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
-          "reopened): {}",
-          x->stream.str(), error.message()));
-  } else if (wrote) {
-    published_.store(high, std::memory_order_release);
-    // Still the head, so listeners hear high-water marks in order; unlocked, so that they may read.
+  if (head_waiting_) group_cv_.notify_one();
+  if (writers_.front() != &w) {
     lock.unlock();
-    publish_commit(high);
+    {
+      std::unique_lock own(w.m);
+      w.cv.wait(own, [&] { return w.done || w.is_head; });
+      if (w.done) return std::move(*w.result);
+    }
     lock.lock();
   }
-  for (Writer* x : group_) {
-    writers_.pop_front();
-    if (x != &w) {
-      x->done = true;
-      x->cv.notify_one();
+
+  // This writer is the head: it commits itself and the appends queued behind it, and no other thread
+  // touches the head's state (batch_, the caches, next_position_) until it hands over below.
+  std::vector<Writer*> group;
+  if (!failed_.ok()) {
+    w.result = failed_;
+    group.push_back(&w);
+  } else {
+    if (write_options_.sync) wait_for_arrivals(lock);
+    std::size_t group_events = 0, group_bytes = 0;
+    for (Writer* x : writers_) {
+      if (!group.empty() &&
+          (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
+        break;
+      group.push_back(x);
+      group_events += x->events.size();
+      group_bytes += x->payload_bytes;
+    }
+    lock.unlock();
+
+    prepare_group(group);
+    rocksdb::Status written;
+    const bool wrote = batch_.Count() > 0;
+    if (wrote) {
+      const auto started = std::chrono::steady_clock::now();
+      written = db_->Write(write_options_, &batch_);
+      const auto took =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+      write_time_ = (write_time_ * 7 + took) / 8;
+    }
+    const Position high = next_position_ - 1;
+    if (!written.ok()) {
+      const Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
+      for (Writer* x : group)
+        x->result = Status::io_error(fmt::format(
+            "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
+            "reopened): {}",
+            x->stream.str(), error.message()));
+      lock.lock();
+      fail_stop(error);
+    } else {
+      if (wrote) {
+        published_.store(high, std::memory_order_release);
+        // Still the head, so listeners hear high-water marks in order.
+        publish_commit(high);
+      }
+      lock.lock();
     }
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  // Hand over: take the group off the queue and wake the next head first, so that it starts gathering
+  // while this one wakes the group.
+  writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(group.size()));
+  Writer* next = writers_.empty() ? nullptr : writers_.front();
+  lock.unlock();
+  if (next != nullptr) next->signal(&Writer::is_head);
+  for (Writer* x : group)
+    if (x != &w) x->signal(&Writer::done);
   return std::move(*w.result);
+}
+
+// Durable group commit (PostgreSQL's commit_delay, bounded by the disk's own speed): before a durable
+// group is taken, wait until every append inside append() has queued, for at most half the recent
+// time of a Write (an fsync), and never for an append that has not started. Without this the writers
+// split into two alternating halves, each paying a whole fsync: those woken by one commit are still
+// on their way back when the next head takes its group. A lone writer never waits.
+// REQUIRES: lock holds mu_; this writer is the head.
+void RocksEventStoreImpl::wait_for_arrivals(std::unique_lock<std::mutex>& lock) {
+  const auto budget = std::min<std::chrono::microseconds>(write_time_ / 2, std::chrono::microseconds(500));
+  if (budget.count() <= 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  head_waiting_ = true;
+  group_cv_.wait_until(lock, deadline, [&] { return in_append_.load() <= writers_.size(); });
+  head_waiting_ = false;
 }
 
 // REQUIRES: mu_ held.
@@ -450,7 +530,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
     w.result = cached.status();
     return;
   }
-  fmtx::StreamRecord* record = *cached;
+  StreamState* record = *cached;
   const Version head = record == nullptr ? 0 : record->head;
   if (!w.expected.matches(head)) {
     w.result = Status::wrong_expected_version(
@@ -468,7 +548,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
 
   // Staged: now the group's view of the world moves on.
   if (record == nullptr) {
-    record = &streams_cache_.emplace(w.stream.str(), fmtx::StreamRecord{number, 0, 0, 0}).first->second;
+    record = &streams_cache_.emplace(w.stream.str(), StreamState{number, 0, 0}).first->second;
     ++next_stream_number_;
   }
   const std::size_t n = events.size();
@@ -482,8 +562,8 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
 }
 
 // Writes the events of `w` into batch_ as versions head+1.. at positions first..: the log records,
-// the event-id entries, the stream's events entries and its new record. All or nothing: on failure the
-// batch is as it was.
+// the event-id entries, the stream's events entries, and the stream's record when the append creates
+// it. All or nothing: on failure the batch is as it was.
 Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Version head, Position first,
                                          Timestamp timestamp) {
   const std::size_t n = w.events.size();
@@ -524,9 +604,9 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
     fmtx::encode_run(first, n, value_scratch_);
     s = batch_.Put(events_, slice(fmtx::events_key(number, head + 1)), slice(value_scratch_));
   }
-  if (s.ok()) {
+  if (s.ok() && head == 0) {
     value_scratch_.clear();
-    fmtx::encode_stream_record(fmtx::StreamRecord{number, head + n, first + n - 1, 0}, value_scratch_);
+    fmtx::encode_stream_record(fmtx::StreamRecord{number, 0}, value_scratch_);
     s = batch_.Put(streams_, slice(w.stream.view()), slice(value_scratch_));
   }
   if (!s.ok()) {
@@ -536,17 +616,13 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
   return from_rocksdb(batch_.PopSavePoint(), "stage the write");
 }
 
-// The stream's record as the commit step knows it, or nullptr when the stream does not exist.
-Result<fmtx::StreamRecord*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
+// The stream's state as the commit step knows it (every earlier group is written), or nullptr when the
+// stream does not exist.
+Result<RocksEventStoreImpl::StreamState*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
   if (auto it = streams_cache_.find(stream.view()); it != streams_cache_.end()) return &it->second;
-  rocksdb::PinnableSlice value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_, slice(stream.view()), &value);
-  if (s.IsNotFound()) return static_cast<fmtx::StreamRecord*>(nullptr);
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read the head of stream \"{}\"", stream.str())));
-  fmtx::StreamRecord record;
-  if (!fmtx::decode_stream_record(view_of(value), record))
-    return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream.str()));
-  return &streams_cache_.emplace(stream.str(), record).first->second;
+  STRATA_ASSIGN_OR_RETURN(auto state, visible_stream(stream.view(), kEndOfLog));
+  if (!state) return static_cast<StreamState*>(nullptr);
+  return &streams_cache_.emplace(stream.str(), *state).first->second;
 }
 
 // The stream and version of the committed event at `position`.
@@ -569,39 +645,48 @@ Status RocksEventStoreImpl::committed_event(Position position, std::string& stre
 // Reads. Each read takes the high-water mark once and never returns an event above it; the families
 // are append-only, so what lies at or below it cannot change under the read.
 
-Result<std::optional<fmtx::StreamRecord>> RocksEventStoreImpl::visible_stream(std::string_view stream, Position high) {
+Result<std::optional<RocksEventStoreImpl::StreamState>> RocksEventStoreImpl::visible_stream(std::string_view stream,
+                                                                                            Position high) {
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_, slice(stream), &value);
-  if (s.IsNotFound()) return std::optional<fmtx::StreamRecord>();
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read the head of stream \"{}\"", stream)));
+  if (s.IsNotFound()) return std::optional<StreamState>();
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read stream \"{}\"", stream)));
   fmtx::StreamRecord record;
   if (!fmtx::decode_stream_record(view_of(value), record))
     return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream));
-  if (record.head_position <= high) return std::optional<fmtx::StreamRecord>(record);
+  StreamState state{record.number, 0, 0};
+  STRATA_RETURN_IF_ERROR(find_head(stream, high, state));
+  if (state.head == 0) return std::optional<StreamState>();
+  return std::optional<StreamState>(state);
+}
 
-  // The stream's newest appends are written but not yet published: its visible head is the last
-  // event at or below the high-water mark.
-  const auto lower = fmtx::events_key(record.number, 1);
-  rocksdb::Slice lower_bound = slice(lower);
+Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, StreamState& state) {
+  const auto lower = fmtx::events_key(state.number, 1);
+  const auto upper = fmtx::events_key(state.number + 1, 0);
+  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
-  for (it->SeekForPrev(slice(fmtx::events_key(record.number, record.head))); it->Valid(); it->Prev()) {
+  // Usually the last entry is at or below `high`; only a stream whose newest append is written but not
+  // yet published has entries above it.
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
     std::uint64_t number = 0;
     Version version = 0;
     fmtx::EventsEntry entry;
-    if (!fmtx::decode_events_key(view_of(it->key()), number, version) || number != record.number ||
+    if (!fmtx::decode_events_key(view_of(it->key()), number, version) || number != state.number ||
         !fmtx::decode_events_entry(view_of(it->value()), entry))
       return corrupt(fmt::format("the events of stream \"{}\" are damaged", stream));
     if (entry.position <= high) {
       const std::uint64_t visible = std::min<std::uint64_t>(entry.count, high - entry.position + 1);
-      record.head = version + visible - 1;
-      record.head_position = entry.position + visible - 1;
-      return std::optional<fmtx::StreamRecord>(record);
+      state.head = version + visible - 1;
+      state.head_position = entry.position + visible - 1;
+      return {};
     }
   }
-  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("read stream \"{}\"", stream)));
-  return std::optional<fmtx::StreamRecord>();
+  state.head = 0;
+  state.head_position = 0;
+  return from_rocksdb(it->status(), fmt::format("read stream \"{}\"", stream));
 }
 
 // Calls `visitor` for versions from..last of the stream numbered `number`. REQUIRES: 1 <= from <= last
@@ -795,13 +880,10 @@ Result<StreamList> RocksEventStoreImpl::list_streams(std::string_view after, std
     fmtx::StreamRecord record;
     if (!fmtx::decode_stream_record(view_of(it->value()), record))
       return corrupt(fmt::format("the record of stream \"{}\" is damaged", id));
-    Version head = record.head;
-    if (record.head_position > high) {
-      STRATA_ASSIGN_OR_RETURN(auto visible, visible_stream(id, high));
-      if (!visible) continue;
-      head = visible->head;
-    }
-    list.streams.push_back(StreamInfo{std::string(id), head});
+    StreamState state{record.number, 0, 0};
+    STRATA_RETURN_IF_ERROR(find_head(id, high, state));
+    if (state.head == 0) continue;  // created by an append not yet published
+    list.streams.push_back(StreamInfo{std::string(id), state.head});
   }
   STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "list streams"));
   if (it->Valid() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;

@@ -1,0 +1,57 @@
+// Headline figures for bench/run.sh. A benchmark binary runs its benchmarks through a SummaryReporter
+// (the console output is unchanged), then prints its headline figures as lines
+//
+//   summary: <name> <value> <unit>
+//
+// which run.sh collects from every bench_* binary into its final summary block.
+//
+//   strata::bench::SummaryReporter reporter;
+//   benchmark::RunSpecifiedBenchmarks(&reporter);
+//   strata::bench::print_summary("append_batch100_vs_raw", strata / raw, "ratio");
+//
+// Thread safety: the reporter is called by Google Benchmark from its main thread only.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::bench {
+
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs)
+      if (!run.error_occurred && run.run_type == Run::RT_Iteration)
+        counters_[run.run_name.function_name] = run.counters;
+  }
+
+  // The value of counter `counter` (after Google Benchmark turned rates into per-second figures) of the
+  // benchmark registered as `benchmark`; NaN when it did not run (filtered out, or failed).
+  double counter(const std::string& benchmark, const std::string& counter) const {
+    auto b = counters_.find(benchmark);
+    if (b == counters_.end()) return std::nan("");
+    auto c = b->second.find(counter);
+    return c == b->second.end() ? std::nan("") : static_cast<double>(c->second);
+  }
+
+ private:
+  std::map<std::string, benchmark::UserCounters> counters_;
+};
+
+// Prints one headline line; nothing when `value` is NaN (its benchmarks did not run).
+inline void print_summary(std::string_view name, double value, std::string_view unit) {
+  if (std::isnan(value)) return;
+  const int precision = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  std::printf("summary: %.*s %.*f %.*s\n", static_cast<int>(name.size()), name.data(), precision, value,
+              static_cast<int>(unit.size()), unit.data());
+  std::fflush(stdout);
+}
+
+}  // namespace strata::bench
