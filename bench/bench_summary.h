@@ -13,6 +13,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -25,6 +26,9 @@ namespace strata::bench {
 
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
+  // Colors only on a terminal, so that logs and run.sh's collection of summary lines stay plain.
+  SummaryReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs)

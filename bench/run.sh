@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every strata benchmark and ends with a summary block: one headline figure per line,
+#   <name> <value> <unit>
+# Builds a Release tree first when needed (in build-bench/, or $STRATA_BENCH_BUILD_DIR), with
+# $STRATA_BENCH_JOBS compile jobs (default 2). Arguments go to every benchmark binary, e.g.
+#   bench/run.sh --benchmark_filter=strata/b100
+# A new benchmark needs no change here: every bench_* binary that bench/CMakeLists.txt builds is run,
+# and the "summary: ..." lines it prints (bench_summary.h) are collected.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${STRATA_BENCH_BUILD_DIR:-$root/build-bench}
+jobs=${STRATA_BENCH_JOBS:-2}
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  generator=()
+  if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DSTRATA_BUILD_BENCHMARKS=ON -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_SAMPLES=OFF -DSTRATA_INSTALL=OFF
+fi
+cmake --build "$build" --parallel "$jobs"
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+shopt -s nullglob
+binaries=("$build"/bench/bench_*)
+if [[ ${#binaries[@]} -eq 0 ]]; then
+  echo "run.sh: no bench_* binaries in $build/bench" >&2
+  exit 1
+fi
+for binary in "${binaries[@]}"; do
+  [[ -x $binary ]] || continue
+  name=$(basename "$binary")
+  echo "== $name"
+  "$binary" "$@" | tee "$logs/$name.log"
+  echo
+done
+
+echo "== summary (DESIGN.md section 7 targets: append_batch100_vs_raw >= 0.5, durable_16w_vs_1w >= 5)"
+for binary in "${binaries[@]}"; do
+  grep -ho 'summary: .*' "$logs/$(basename "$binary").log" | sed 's/^summary: //' || true
+done
