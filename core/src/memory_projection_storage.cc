@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -27,6 +28,7 @@ struct MemoryProjectionStorage::Impl {
   }
 
   mutable std::shared_mutex mu;
+  mutable std::condition_variable_any crash_cv;                  // notified when `crashed` turns true
   std::map<std::string, Projection, std::less<>> projections;  // GUARDED_BY(mu)
   std::uint64_t commits = 0;                                     // GUARDED_BY(mu)
   std::uint64_t crash_countdown = 0;                             // GUARDED_BY(mu); 0: no crash armed
@@ -47,7 +49,10 @@ Result<std::optional<ProjectionState>> MemoryProjectionStorage::load_state(std::
 Status MemoryProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   STRATA_RETURN_IF_ERROR(validate_batch(batch));
   std::unique_lock lock(impl_->mu);
-  if (impl_->crash_countdown > 0 && --impl_->crash_countdown == 0) impl_->crashed = true;
+  if (impl_->crash_countdown > 0 && --impl_->crash_countdown == 0) {
+    impl_->crashed = true;
+    impl_->crash_cv.notify_all();
+  }
   if (impl_->crashed)
     return Status::io_error(fmt::format("projection \"{}\": commit lost in a simulated crash", batch.projection()));
 
@@ -183,6 +188,11 @@ void MemoryProjectionStorage::restart() {
 bool MemoryProjectionStorage::crashed() const {
   std::shared_lock lock(impl_->mu);
   return impl_->crashed;
+}
+
+bool MemoryProjectionStorage::wait_for_crash(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->crash_cv.wait_for(lock, timeout, [&] { return impl_->crashed; });
 }
 
 std::uint64_t MemoryProjectionStorage::commits() const {

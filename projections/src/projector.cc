@@ -52,7 +52,7 @@ class RateMeter {
     for (const auto& [t, n] : samples_)
       if (now - t <= kWindow) sum += n;
     const double span = std::chrono::duration<double>(std::min<Clock::duration>(kWindow, now - since_)).count();
-    return span > 1e-3 ? static_cast<double>(sum) / span : 0.0;
+    return static_cast<double>(sum) / std::max(span, 1e-3);
   }
 
  private:
@@ -546,6 +546,12 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
       published_.skipped += skipped;
     }
     if (parked_now) ++published_.parked;
+    if (!shadow && !o.backoff && !o.fatal) {
+      const Position head = store_.head_position();
+      published_.state = stored_.checkpoint >= head ? ProjectorState::kLive : ProjectorState::kCatchingUp;
+      published_.error = Status();
+      published_.head = head;
+    }
     publish(published_.head);
   }
   if (o.backoff || o.fatal) {

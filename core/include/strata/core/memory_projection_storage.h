@@ -15,6 +15,7 @@
 // shared, so visitors must not call back into the storage).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,6 +52,8 @@ class MemoryProjectionStorage final : public ProjectionStorage {
   void restart();
   // Whether a simulated crash is in effect (the crash commit was reached).
   bool crashed() const;
+  // Waits until the crash commit is reached; false when `timeout` passes first.
+  bool wait_for_crash(std::chrono::milliseconds timeout) const;
   // How many commits succeeded since construction.
   std::uint64_t commits() const;
 

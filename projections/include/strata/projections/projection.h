@@ -123,9 +123,6 @@ class Projection<Derived, Events<Es...>, Upcasters<Us...>> : public detail::Proj
   // Decodes stored records (and upcasts older ones) into the events above.
   using Dispatcher = detail::EventDispatcher<EventList, UpcasterList>;
   static_assert(sizeof(Dispatcher) > 0);  // instantiates the dispatcher's checks of the lists
-
- protected:
-  Projection() = default;
 };
 
 namespace detail {
