@@ -488,7 +488,7 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
 
 void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
   const std::span<const EventData> events = w.events;
-  const std::string context = fmt::format("append to stream \"{}\"", w.stream.str());
+  auto context = [&] { return fmt::format("append to stream \"{}\"", w.stream.str()); };
 
   // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
   IdempotencyCheck idem(w.stream, events.size());
@@ -504,7 +504,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
       continue;
     }
     if (!s.ok()) {
-      w.result = from_rocksdb(s, context);
+      w.result = from_rocksdb(s, context());
       return;
     }
     std::string_view value = view_of(id_values_[first_id + i]);
@@ -542,7 +542,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
   const Timestamp timestamp = std::max(now(), last_timestamp_);
   const Position first = next_position_;
   if (Status st = stage_events(w, number, head, first, timestamp); !st.ok()) {
-    w.result = st.with_context(context);
+    w.result = st.with_context(context());
     return;
   }
 
@@ -693,7 +693,7 @@ Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, St
 // <= the stream's visible head.
 Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last,
                                            EventVisitor visitor) {
-  const std::string context = fmt::format("read stream \"{}\"", stream.str());
+  auto context = [&] { return fmt::format("read stream \"{}\"", stream.str()); };
   const auto lower = fmtx::events_key(number, 1);
   const auto upper = fmtx::events_key(number, last + 1);
   rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
@@ -714,7 +714,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
   Version next = from;
   while (next <= last) {
     if (!it->Valid()) {
-      STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+      STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context()));
       return damaged(next);
     }
     std::uint64_t key_number = 0;
@@ -743,7 +743,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
         if (!log->Valid() || !fmtx::decode_position_key(view_of(log->key()), key_position) ||
             key_position != position || !fmtx::decode_log_record(view_of(log->value()), view) || view.version != next ||
             view.stream_id != stream.view()) {
-          STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), context));
+          STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), context()));
           return damaged(next);
         }
         view.position = position;

@@ -196,6 +196,52 @@ TEST_CASE("sixteen threads appending to a thousand streams lose and duplicate no
   check_store(*store, acked);
 }
 
+// Holds the commit step inside the clock hook (called by the head while it prepares its group) until
+// the appends meant for the next group have queued behind it.
+TEST_CASE("appends in one commit group see each other: same stream, same event ids, and expected versions") {
+  testing::TempDir dir;
+  auto options = testing::test_options();
+  std::atomic<bool> hold{false};
+  std::atomic<int> held{0};
+  options.clock = [&] {
+    if (hold.exchange(false)) {
+      ++held;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return Timestamp(std::chrono::microseconds(1'000'000));
+  };
+  auto store = testing::open_store(dir.path(), options);
+  const StreamId s = sid("group-1");
+  auto retried = conformance::events(2);
+
+  hold = true;
+  std::thread first([&] { CHECK(store->append(sid("other-1"), ExpectedVersion::any(), conformance::events(1)).ok()); });
+  while (held == 0) std::this_thread::yield();
+  // While the head sleeps, these queue in this order and become the next group.
+  std::vector<Result<AppendResult>> results(4, Status::internal("not run"));
+  std::vector<std::thread> queued;
+  auto enqueue = [&](int i, auto append) {
+    queued.emplace_back([&, i, append] { results[i] = append(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  enqueue(0, [&] { return store->append(s, ExpectedVersion::no_stream(), retried); });
+  enqueue(1, [&] { return store->append(s, ExpectedVersion::exact(2), conformance::events(1)); });
+  enqueue(2, [&] { return store->append(s, ExpectedVersion::no_stream(), retried); });  // a retry, same group
+  enqueue(3, [&] { return store->append(s, ExpectedVersion::exact(2), conformance::events(1)); });  // stale
+  first.join();
+  for (auto& th : queued) th.join();
+
+  REQUIRE(results[0].ok());
+  CHECK(*results[0] == AppendResult{2, 2, 3});
+  REQUIRE(results[1].ok());
+  CHECK(*results[1] == AppendResult{3, 4, 4});
+  REQUIRE(results[2].ok());
+  CHECK(*results[2] == *results[0]);
+  CHECK(results[3].status().message() == "wrong expected version for stream \"group-1\": expected 2, actual 3");
+  CHECK(store->head_position() == 4);
+  CHECK(store->stream_head(s).value() == 3);
+}
+
 TEST_CASE("retries of the same append racing each other commit it once and all get its result") {
   testing::TempDir dir;
   auto store = testing::open_store(dir.path());
