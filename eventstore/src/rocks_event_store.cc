@@ -814,6 +814,8 @@ Result<Position> RocksEventStoreImpl::visit_log_until(Position high, Position fr
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &upper_bound;
   options.fill_cache = high - from < kCatchUpDistance;
+  // No explicit readahead: RocksDB's own ramps up on sequential reads, and a fixed 2 MiB made catch-up
+  // in batches of 1,000 events 30 % slower (each batch is a new iterator that read ahead in vain).
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_));
   it->Seek(slice(fmtx::position_key(from)));
   std::size_t delivered = 0;
