@@ -4,10 +4,11 @@
 //
 // Why: RocksDB's default skip list pays O(log n) cache misses for every insert of a random key, and
 // the event-id index takes one such insert per appended event: measured with bench/layout_experiment,
-// it cost about 4 us of the commit path's time per event, more than everything else together. This
+// the commit path spent 10.0 us per event with a skip list against 2.4 us with this (FORMAT.md). This
 // representation inserts in O(1) into an open-addressing hash table and sorts once, when the memtable
 // is flushed (or when an iterator asks for order), using an 8-byte key prefix so that the sort rarely
-// touches the entries themselves.
+// touches the entries themselves. The table doubles when half full: an O(n) step, a few tens of
+// milliseconds at a million entries, once per doubling.
 //
 //   cf_options.memtable_factory = std::make_shared<strata::detail::PointLookupMemTableFactory>();
 //   db_options.allow_concurrent_memtable_write = false;   // this representation inserts from one writer
