@@ -48,6 +48,8 @@
 //   snapshots:  key   := stream_id  0x00  version:be64              (0x00 sorts before any id byte, so a
 //                                                                    stream's snapshots are contiguous)
 //               value := core's snapshot encoding (core snapshot.cc)
+//
+// Thread safety: functions of their arguments only.
 #pragma once
 
 #include <array>

@@ -1,6 +1,11 @@
 // The RocksDB options RocksEventStore opens its database with, derived from RocksEventStore::Options.
 // The raw baselines in bench/ use the same functions, so that their ratios measure the store, not the
 // tuning.
+//
+//   rocksdb::DBOptions db = strata::detail::rocks_db_options(options, /*env=*/nullptr);
+//   auto log = strata::detail::rocks_family_options("log", options, strata::detail::rocks_block_cache(options));
+//
+// Thread safety: functions of their arguments only.
 #pragma once
 
 #include <rocksdb/cache.h>

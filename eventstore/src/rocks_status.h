@@ -1,5 +1,7 @@
 // The one translation of RocksDB statuses into strata statuses (STYLE: foreign errors are translated in
 // exactly one place).
+//
+// Thread safety: a function of its arguments only.
 #pragma once
 
 #include <rocksdb/status.h>
