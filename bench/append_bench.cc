@@ -6,15 +6,17 @@
 //   strata/b<N>/s<sync>/w<writers>  RocksEventStore appends of N events
 //
 // for N = 1, 10, 100, fsync on and off, 1 and 16 writer threads. Each writer appends to its own 1,000
-// streams, chosen at random. Every configuration starts from an empty database and runs a fixed
-// number of appends. The figures are events per second; the summary lines at the end give the ratios
-// (bench_summary.h).
+// streams, chosen at random. Every run starts from an empty database and makes a fixed number of
+// appends. The figures are events per second; the summary lines at the end give the ratios
+// (bench_summary.h), as medians over the rounds of the configurations they compare.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -172,32 +174,46 @@ void strata_appends(benchmark::State& state, std::size_t batch_size, bool sync) 
   if (state.thread_index() == 0) setup.reset();
 }
 
-std::string config(std::string_view kind, std::size_t batch, bool sync, int writers) {
-  return fmt::format("{}/b{}/s{}/w{}", kind, batch, sync ? 1 : 0, writers);
+std::string config(std::string_view kind, std::size_t batch, bool sync, int writers, int round) {
+  return fmt::format("{}/b{}/s{}/w{}/round:{}", kind, batch, sync ? 1 : 0, writers, round);
+}
+
+// The configurations the headline ratios compare run kRounds times, interleaved (raw then strata, one
+// writer then sixteen), and the summary takes the median of the per-round ratios: the machines are
+// shared, and a ratio of two runs taken a minute apart measured the neighbours as much as the store.
+constexpr int kRounds = 3;
+bool headline(std::string_view kind, std::size_t batch, bool sync, int writers) {
+  return (batch == 100 && !sync && writers == 1) || (kind == "strata" && batch == 1 && sync);
+}
+
+void register_one(std::string_view kind, std::size_t batch, bool sync, int writers, int round) {
+  // A fixed amount of work per configuration, about a second on the reference machines: each run then
+  // happens exactly once, on a database of its own.
+  const std::size_t total_appends = sync ? (writers == 1 ? 2'000 : 16'000) : (batch == 1 ? 100'000 : 300'000 / batch);
+  const auto per_writer = static_cast<benchmark::IterationCount>(total_appends / static_cast<std::size_t>(writers));
+  auto fn = kind == "raw" ? raw_appends : strata_appends;
+  benchmark::RegisterBenchmark(config(kind, batch, sync, writers, round).c_str(),
+                               [fn, batch, sync](benchmark::State& s) { fn(s, batch, sync); })
+      ->Threads(writers)
+      ->Iterations(per_writer)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
 void register_all() {
-  for (bool sync : {false, true}) {
-    for (std::size_t batch : {1, 10, 100}) {
-      for (int writers : {1, kMaxWriters}) {
-        // A fixed amount of work per configuration, about a second on the reference machines: each
-        // configuration then runs exactly once, on a database of its own.
-        const std::size_t total_appends =
-            sync ? (writers == 1 ? 2'000 : 16'000) : (batch == 1 ? 100'000 : 300'000 / batch);
-        const auto per_writer =
-            static_cast<benchmark::IterationCount>(total_appends / static_cast<std::size_t>(writers));
-        for (std::string_view kind : {"raw", "strata"}) {
-          auto fn = kind == "raw" ? raw_appends : strata_appends;
-          benchmark::RegisterBenchmark(config(kind, batch, sync, writers).c_str(),
-                                       [fn, batch, sync](benchmark::State& s) { fn(s, batch, sync); })
-              ->Threads(writers)
-              ->Iterations(per_writer)
-              ->UseRealTime()
-              ->Unit(benchmark::kMicrosecond);
-        }
-      }
-    }
-  }
+  for (int round = 1; round <= kRounds; ++round)
+    for (bool sync : {false, true})
+      for (std::size_t batch : {1, 10, 100})
+        for (int writers : {1, kMaxWriters})
+          for (std::string_view kind : {"raw", "strata"})
+            if (round == 1 || headline(kind, batch, sync, writers)) register_one(kind, batch, sync, writers, round);
+}
+
+double median(std::vector<double> v) {
+  std::erase_if(v, [](double x) { return std::isnan(x); });
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 }  // namespace
@@ -210,24 +226,43 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  auto rate = [&](std::string_view kind, std::size_t batch, bool sync, int writers) {
-    return reporter.counter(config(kind, batch, sync, writers), "events/s");
+  struct Config {
+    std::string_view kind;
+    std::size_t batch;
+    bool sync;
+    int writers;
   };
+  auto rate = [&](Config c, int round) {
+    return reporter.counter(config(c.kind, c.batch, c.sync, c.writers, round), "events/s");
+  };
+  // Medians over the rounds a configuration ran.
+  auto events_per_s = [&](Config c) {
+    std::vector<double> v;
+    for (int round = 1; round <= kRounds; ++round) v.push_back(rate(c, round));
+    return median(v);
+  };
+  auto ratio = [&](Config a, Config b) {
+    std::vector<double> v;
+    for (int round = 1; round <= kRounds; ++round) v.push_back(rate(a, round) / rate(b, round));
+    return median(v);
+  };
+  const Config batch100{"strata", 100, false, 1}, raw_batch100{"raw", 100, false, 1};
+  const Config durable1{"strata", 1, true, 1}, durable16{"strata", 1, true, kMaxWriters};
   using strata::bench::print_summary;
-  print_summary("append_batch100_vs_raw", rate("strata", 100, false, 1) / rate("raw", 100, false, 1), "ratio");
-  print_summary("durable_16w_vs_1w", rate("strata", 1, true, 16) / rate("strata", 1, true, 1), "ratio");
-  print_summary("append_batch10_vs_raw", rate("strata", 10, false, 1) / rate("raw", 10, false, 1), "ratio");
-  print_summary("append_batch1_vs_raw", rate("strata", 1, false, 1) / rate("raw", 1, false, 1), "ratio");
-  print_summary("append_batch100_16w_vs_raw", rate("strata", 100, false, 16) / rate("raw", 100, false, 16), "ratio");
-  print_summary("durable_1w_vs_raw", rate("strata", 1, true, 1) / rate("raw", 1, true, 1), "ratio");
-  print_summary("durable_16w_vs_raw", rate("strata", 1, true, 16) / rate("raw", 1, true, 16), "ratio");
-  print_summary("append_batch100_events_per_s", rate("strata", 100, false, 1), "events/s");
-  print_summary("append_batch10_events_per_s", rate("strata", 10, false, 1), "events/s");
-  print_summary("append_batch1_events_per_s", rate("strata", 1, false, 1), "events/s");
-  print_summary("append_batch100_16w_events_per_s", rate("strata", 100, false, 16), "events/s");
-  print_summary("durable_1w_events_per_s", rate("strata", 1, true, 1), "events/s");
-  print_summary("durable_16w_events_per_s", rate("strata", 1, true, 16), "events/s");
-  print_summary("durable_batch100_16w_events_per_s", rate("strata", 100, true, 16), "events/s");
-  print_summary("raw_batch100_events_per_s", rate("raw", 100, false, 1), "events/s");
+  print_summary("append_batch100_vs_raw", ratio(batch100, raw_batch100), "ratio");
+  print_summary("durable_16w_vs_1w", ratio(durable16, durable1), "ratio");
+  print_summary("append_batch10_vs_raw", ratio({"strata", 10, false, 1}, {"raw", 10, false, 1}), "ratio");
+  print_summary("append_batch1_vs_raw", ratio({"strata", 1, false, 1}, {"raw", 1, false, 1}), "ratio");
+  print_summary("append_batch100_16w_vs_raw", ratio({"strata", 100, false, 16}, {"raw", 100, false, 16}), "ratio");
+  print_summary("durable_1w_vs_raw", ratio(durable1, {"raw", 1, true, 1}), "ratio");
+  print_summary("durable_16w_vs_raw", ratio(durable16, {"raw", 1, true, 16}), "ratio");
+  print_summary("append_batch100_events_per_s", events_per_s(batch100), "events/s");
+  print_summary("append_batch10_events_per_s", events_per_s({"strata", 10, false, 1}), "events/s");
+  print_summary("append_batch1_events_per_s", events_per_s({"strata", 1, false, 1}), "events/s");
+  print_summary("append_batch100_16w_events_per_s", events_per_s({"strata", 100, false, 16}), "events/s");
+  print_summary("durable_1w_events_per_s", events_per_s(durable1), "events/s");
+  print_summary("durable_16w_events_per_s", events_per_s(durable16), "events/s");
+  print_summary("durable_batch100_16w_events_per_s", events_per_s({"strata", 100, true, 16}), "events/s");
+  print_summary("raw_batch100_events_per_s", events_per_s(raw_batch100), "events/s");
   return 0;
 }
