@@ -191,7 +191,7 @@ TEST_CASE(
   std::mutex mu;
   {
     auto store = testing::open_store(dir.path(), options);
-    std::atomic<int> acknowledged{0};
+    std::atomic<int> acknowledged{0}, stopped{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
@@ -203,6 +203,7 @@ TEST_CASE(
           std::lock_guard lock(mu);
           if (!r.ok()) {
             first_errors.push_back(r.status().code());
+            ++stopped;
             return;
           }
           std::vector<EventId> ids;
@@ -212,7 +213,8 @@ TEST_CASE(
         }
       });
     }
-    while (acknowledged < 400) std::this_thread::yield();
+    while (acknowledged < 400 && stopped == 0) std::this_thread::yield();
+    CHECK(stopped == 0);  // no writer failed before the fault
     fs->fail_writes = true;
     for (auto& th : threads) th.join();
     for (StatusCode code : first_errors) CHECK((code == StatusCode::kIOError || code == StatusCode::kUnavailable));
