@@ -1,0 +1,455 @@
+// Replay, snapshots, time travel and upcasting on RocksEventStore, against raw RocksDB in the same run
+// (DESIGN.md section 7).
+//
+//   raw/replay_1m/round:R           iterate the stream's rows in the `events` family with the store's own
+//                                   RocksDB options and parse each payload with simdjson On Demand
+//                                   (every field read), no framework
+//   strata/replay_1m/round:R        Repository<Ledger>::load of the same 1M-event stream, no snapshots
+//   strata/load_snapshot_1m         load of the 1M-event stream, snapshots every 1,000 events
+//   strata/load_10                  load of a 10-event stream
+//   strata/load_at_{10,50,90}pct    load_at a version 500 events past a snapshot at 10/50/90 % of 1M
+//   strata/replay_upcast_{v1,v2}    replay of 1M events stored as v1 (upcast at read) or as v2
+//   replay_{1m,10m}_peak_rss_mb     peak RSS of a fresh process that opens the store (64 MiB block cache,
+//                                   so the cache's own bound hides no growth) and replays 1M or 10M events;
+//                                   replay_10m_rss_growth_mb is the part of it that came after the open
+//
+// Rates are per CPU second of the measuring thread (Google Benchmark's default), which the other jobs
+// of a shared machine disturb less than wall time.
+//
+// The streams are written once, before the measurements (sync off, appends of 10 events, 100 for the
+// 10M stream). The headline ratios are medians over interleaved rounds (bench_summary.h).
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <simdjson.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_summary.h"
+#include "format.h"
+#include "rocks_options.h"
+#include "strata/core/repository.h"
+#include "strata/eventstore/rocks_event_store.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace strata;
+
+// ---- The model -------------------------------------------------------------------------------------
+
+struct Credited {
+  static constexpr std::string_view kType = "ledger.credited.v1";
+  std::int64_t amount = 0;
+  std::string account;
+  std::string memo;
+  static constexpr auto kFields = strata::fields(strata::field("amount", &Credited::amount),
+                                                 strata::field("account", &Credited::account),
+                                                 strata::field("memo", &Credited::memo));
+};
+
+class Ledger : public Aggregate<Ledger, Events<Credited>> {
+ private:
+  friend Aggregate;
+  void apply(const Credited& e) {
+    balance_ += e.amount;
+    ++entries_;
+  }
+  std::int64_t balance_ = 0;
+  std::int64_t entries_ = 0;
+
+ public:
+  static constexpr auto kFields =
+      strata::fields(strata::field("balance", &Ledger::balance_), strata::field("entries", &Ledger::entries_));
+};
+
+// The same deposit written as v1 (no currency) and as v2.
+struct DepositedV1 {
+  static constexpr std::string_view kType = "wallet.deposited.v1";
+  std::int64_t amount = 0;
+  std::string account;
+  std::string memo;
+  static constexpr auto kFields = strata::fields(strata::field("amount", &DepositedV1::amount),
+                                                 strata::field("account", &DepositedV1::account),
+                                                 strata::field("memo", &DepositedV1::memo));
+};
+struct Deposited {
+  static constexpr std::string_view kType = "wallet.deposited.v2";
+  std::int64_t amount = 0;
+  std::string account;
+  std::string memo;
+  std::string currency;
+  static constexpr auto kFields = strata::fields(
+      strata::field("amount", &Deposited::amount), strata::field("account", &Deposited::account),
+      strata::field("memo", &Deposited::memo), strata::field("currency", &Deposited::currency));
+};
+struct DepositedV1ToV2 {
+  using From = DepositedV1;
+  static Deposited upcast(const DepositedV1& e) { return {e.amount, e.account, e.memo, "EUR"}; }
+};
+class Wallet : public Aggregate<Wallet, Events<Deposited>, Upcasters<DepositedV1ToV2>> {
+ public:
+  std::int64_t total() const { return total_; }
+
+ private:
+  friend Aggregate;
+  void apply(const Deposited& e) { total_ += e.amount + static_cast<std::int64_t>(e.currency.size()); }
+  std::int64_t total_ = 0;
+};
+
+// ---- The data --------------------------------------------------------------------------------------
+
+constexpr Version kBig = 1'000'000;
+constexpr Version kHuge = 10'000'000;
+constexpr Version kSnapshotEvery = 1'000;
+
+std::string memo(std::uint64_t n) {
+  return fmt::format("monthly subscription renewal, premium plan, invoice 2024-{:07}, booked via web", n);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "strata-replay-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+RocksEventStore::Options fast_options() {
+  RocksEventStore::Options o;
+  o.sync = false;
+  return o;
+}
+
+template <class E>
+void write_stream(EventStore& store, std::string_view stream, Version count, std::size_t batch,
+                  E (*make)(std::uint64_t)) {
+  const StreamId id = StreamId::parse(stream).value();
+  std::vector<EventData> events;
+  for (Version v = 1; v <= count;) {
+    events.clear();
+    for (std::size_t i = 0; i < batch && v <= count; ++i, ++v) events.push_back(to_event_data(make(v)));
+    throw_if_error(store.append(id, ExpectedVersion::any(), events).status());
+  }
+}
+
+Credited make_credited(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)}; }
+DepositedV1 make_v1(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)}; }
+Deposited make_v2(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n), "EUR"}; }
+
+// Snapshots of `stream` every kSnapshotEvery versions, written directly from a fold of the stream.
+void write_snapshots(RocksEventStore& store, std::string_view stream) {
+  const StreamId id = StreamId::parse(stream).value();
+  Fold<Ledger> fold;
+  throw_if_error(store.visit_stream(id, 1, kEndOfStream, [&](const EventView& e) -> Status {
+    STRATA_RETURN_IF_ERROR(fold.apply(e));
+    if (e.version % kSnapshotEvery == 0)
+      return store.save_snapshot(id, SnapshotRecord{e.version, schema_fingerprint<Ledger>(), snapshot_version_of<Ledger>(),
+                                                    to_json(fold.state())});
+    return {};
+  }));
+}
+
+std::unique_ptr<TempDir> data;       // ledger-1m (with snapshots), ledger-10, wallet-v1, wallet-v2
+std::unique_ptr<TempDir> huge_data;  // ledger-10m
+
+void build_data() {
+  auto started = std::chrono::steady_clock::now();
+  data = std::make_unique<TempDir>();
+  {
+    auto store = RocksEventStore::open(fast_options(), data->path()).value();
+    write_stream(*store, "ledger-1m", kBig, 10, make_credited);
+    write_stream(*store, "ledger-10", 10, 10, make_credited);
+    write_stream(*store, "wallet-v1", kBig, 10, make_v1);
+    write_stream(*store, "wallet-v2", kBig, 10, make_v2);
+    write_snapshots(*store, "ledger-1m");
+  }
+  huge_data = std::make_unique<TempDir>();
+  {
+    auto store = RocksEventStore::open(fast_options(), huge_data->path()).value();
+    write_stream(*store, "ledger-10m", kHuge, 100, make_credited);
+  }
+  std::fprintf(stderr, "wrote 13M events in %.1f s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+// A snapshot store with nothing in it: replay measured without snapshots.
+class NoSnapshots final : public SnapshotStore {
+ public:
+  Status save_snapshot(const StreamId&, const SnapshotRecord&) override { return {}; }
+  Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId&, Version) override {
+    return std::optional<SnapshotRecord>();
+  }
+  Status retain_snapshots(const StreamId&, std::size_t) override { return {}; }
+  Result<std::vector<Version>> snapshot_versions(const StreamId&) override { return std::vector<Version>{}; }
+};
+
+// ---- Raw baseline ----------------------------------------------------------------------------------
+
+// Iterates the stream's rows in `events` with the store's RocksDB options and parses every payload,
+// reading every field. Returns the number of events.
+std::uint64_t raw_replay(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, std::uint64_t number,
+                         simdjson::ondemand::parser& parser, std::string& padded, std::int64_t& checksum) {
+  const auto begin = detail::format::events_key(number, 1);
+  const auto end = detail::format::events_key(number + 1, 1);
+  rocksdb::Slice upper(reinterpret_cast<const char*>(end.data()), end.size());
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, events));
+  std::uint64_t n = 0;
+  for (it->Seek(rocksdb::Slice(reinterpret_cast<const char*>(begin.data()), begin.size())); it->Valid(); it->Next()) {
+    detail::format::EventsEntry entry;
+    EventView view;
+    if (!detail::format::decode_events_entry(std::string_view(it->value().data(), it->value().size()), entry) ||
+        !detail::format::decode_body(entry.body, view))
+      throw std::runtime_error("raw replay: not a copy row");
+    padded.assign(view.payload);
+    padded.append(simdjson::SIMDJSON_PADDING, '\0');
+    auto doc = parser.iterate(padded.data(), view.payload.size(), padded.size());
+    for (auto field : doc.get_object()) {
+      std::string_view key = field.unescaped_key();
+      if (key == "amount") {
+        checksum += std::int64_t(field.value());
+      } else {
+        std::string_view s = field.value();
+        checksum += static_cast<std::int64_t>(s.size());
+      }
+    }
+    ++n;
+  }
+  if (!it->status().ok()) throw std::runtime_error(it->status().ToString());
+  return n;
+}
+
+void BM_RawReplay(benchmark::State& state) {
+  const auto options = fast_options();
+  rocksdb::DBOptions db_options = detail::rocks_db_options(options, nullptr);
+  auto cache = detail::rocks_block_cache(options);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  std::vector<std::string> names;
+  throw_if_error(rocksdb::DB::ListColumnFamilies(db_options, data->path(), &names).ok()
+                     ? Status()
+                     : Status::io_error("list column families"));
+  for (const auto& name : names) families.emplace_back(name, detail::rocks_family_options(name, options, cache));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, data->path(), families, &handles, &raw);
+  if (!s.ok()) throw std::runtime_error(s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* streams = nullptr;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == detail::format::kEventsFamily) events = handles[i];
+    if (names[i] == detail::format::kStreamsFamily) streams = handles[i];
+  }
+  std::string record;
+  if (!db->Get(rocksdb::ReadOptions(), streams, "ledger-1m", &record).ok()) throw std::runtime_error("no stream");
+  detail::format::StreamRecord stream;
+  if (!detail::format::decode_stream_record(record, stream)) throw std::runtime_error("bad stream record");
+
+  simdjson::ondemand::parser parser;
+  std::string padded;
+  std::int64_t checksum = 0;
+  raw_replay(db.get(), events, stream.number, parser, padded, checksum);  // warm the cache, as replays do
+  std::uint64_t total = 0;
+  for (auto _ : state) total += raw_replay(db.get(), events, stream.number, parser, padded, checksum);
+  benchmark::DoNotOptimize(checksum);
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+}
+
+// ---- strata ----------------------------------------------------------------------------------------
+
+template <class A>
+void replay(benchmark::State& state, std::string_view stream) {
+  auto store = RocksEventStore::open(fast_options(), data->path()).value();
+  NoSnapshots none;
+  RepositoryOptions options;
+  options.snapshot_store = &none;
+  Repository<A> repo(*store, options);
+  const StreamId id = StreamId::parse(stream).value();
+  Version total = 0;
+  benchmark::DoNotOptimize(repo.load(id).value());  // warm the cache
+  for (auto _ : state) {
+    A a = repo.load(id).value();
+    total += a.version();
+    benchmark::DoNotOptimize(a);
+  }
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+}
+
+void BM_StrataReplay(benchmark::State& state) { replay<Ledger>(state, "ledger-1m"); }
+void BM_ReplayUpcastV1(benchmark::State& state) { replay<Wallet>(state, "wallet-v1"); }
+void BM_ReplayV2(benchmark::State& state) { replay<Wallet>(state, "wallet-v2"); }
+
+// Loads through a repository that uses the store's snapshots; `at` = 0 loads the head.
+void load_with_snapshots(benchmark::State& state, std::string_view stream, Version at) {
+  auto store = RocksEventStore::open(fast_options(), data->path()).value();
+  Repository<Ledger> repo(*store);
+  const StreamId id = StreamId::parse(stream).value();
+  auto load = [&] { return at == 0 ? repo.load(id).value() : repo.load_at(id, at).value(); };
+  benchmark::DoNotOptimize(load());
+  for (auto _ : state) benchmark::DoNotOptimize(load());
+  if (repo.snapshot_stats().ignored.load() != 0) state.SkipWithError("a snapshot was ignored");
+  state.counters["us/load"] = benchmark::Counter(static_cast<double>(state.iterations()) / 1e6,
+                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---- Peak RSS in a fresh process -------------------------------------------------------------------
+
+// The child: opens the store with a 64 MiB block cache, loads the stream, prints its peak RSS in KiB.
+int rss_child(const char* dir, const char* stream) {
+  auto options = fast_options();
+  options.block_cache_bytes = std::size_t{64} << 20;
+  auto store = RocksEventStore::open(options, dir).value();
+  rusage opened{};
+  getrusage(RUSAGE_SELF, &opened);
+  NoSnapshots none;
+  RepositoryOptions repo_options;
+  repo_options.snapshot_store = &none;
+  Repository<Ledger> repo(*store, repo_options);
+  Ledger a = repo.load(StreamId::parse(stream).value()).value();
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("%ld %ld %llu\n", opened.ru_maxrss, usage.ru_maxrss, static_cast<unsigned long long>(a.version()));
+  return 0;
+}
+
+struct Rss {
+  double after_open_mb = std::nan("");
+  double peak_mb = std::nan("");
+};
+
+// Peak RSS of a fresh process after opening the store, and after replaying `stream` too.
+Rss peak_rss_mb(const std::string& dir, const char* stream, Version expected) {
+  int fds[2];
+  if (pipe(fds) != 0) return {};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<char*> args{self.data(), const_cast<char*>("--rss-child"), const_cast<char*>(dir.c_str()),
+                          const_cast<char*>(stream), nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return {};
+  }
+  char buf[128] = {};
+  ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  long open_kib = 0, peak_kib = 0;
+  unsigned long long version = 0;
+  if (n <= 0 || std::sscanf(buf, "%ld %ld %llu", &open_kib, &peak_kib, &version) != 3 || version != expected ||
+      status != 0)
+    return {};
+  return {static_cast<double>(open_kib) / 1024.0, static_cast<double>(peak_kib) / 1024.0};
+}
+
+constexpr int kRounds = 3;
+
+double median(std::vector<double> v) {
+  std::erase_if(v, [](double x) { return std::isnan(x); });
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+void register_all() {
+  for (int round = 1; round <= kRounds; ++round) {
+    benchmark::RegisterBenchmark(fmt::format("raw/replay_1m/round:{}", round).c_str(), BM_RawReplay)
+        ->Iterations(2)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(fmt::format("strata/replay_1m/round:{}", round).c_str(), BM_StrataReplay)
+        ->Iterations(2)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(fmt::format("strata/load_snapshot_1m/round:{}", round).c_str(),
+                                 [](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", 0); })
+        ->Iterations(2000)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(fmt::format("strata/load_10/round:{}", round).c_str(),
+                                 [](benchmark::State& s) { load_with_snapshots(s, "ledger-10", 0); })
+        ->Iterations(2000)->Unit(benchmark::kMicrosecond);
+    for (int pct : {10, 50, 90}) {
+      const Version at = kBig * static_cast<Version>(pct) / 100 + 500;
+      benchmark::RegisterBenchmark(fmt::format("strata/load_at_{}pct/round:{}", pct, round).c_str(),
+                                   [at](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", at); })
+          ->Iterations(500)->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark(fmt::format("strata/replay_upcast_v1/round:{}", round).c_str(), BM_ReplayUpcastV1)
+        ->Iterations(2)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(fmt::format("strata/replay_v2/round:{}", round).c_str(), BM_ReplayV2)
+        ->Iterations(2)->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--rss-child") == 0) return rss_child(argv[2], argv[3]);
+  build_data();
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  strata::bench::SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+
+  auto per_round = [&](std::string_view name, std::string_view counter) {
+    std::vector<double> v;
+    for (int round = 1; round <= kRounds; ++round)
+      v.push_back(reporter.counter(fmt::format("{}/round:{}", name, round), std::string(counter)));
+    return v;
+  };
+  auto ratio = [&](std::string_view a, std::string_view b, std::string_view counter) {
+    auto x = per_round(a, counter), y = per_round(b, counter);
+    std::vector<double> r;
+    for (std::size_t i = 0; i < x.size(); ++i) r.push_back(x[i] / y[i]);
+    return median(r);
+  };
+  using strata::bench::print_summary;
+  print_summary("replay_vs_raw", ratio("strata/replay_1m", "raw/replay_1m", "events/s"), "ratio");
+  print_summary("replay_events_per_s", median(per_round("strata/replay_1m", "events/s")), "events/s");
+  print_summary("raw_replay_events_per_s", median(per_round("raw/replay_1m", "events/s")), "events/s");
+  print_summary("snapshot_load_1m_vs_10", ratio("strata/load_snapshot_1m", "strata/load_10", "us/load"), "ratio");
+  print_summary("snapshot_load_1m_us", median(per_round("strata/load_snapshot_1m", "us/load")), "us");
+  for (int pct : {10, 50, 90})
+    print_summary(fmt::format("load_at_{}pct", pct), median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")),
+                  "us");
+  print_summary("replay_upcast_v1_vs_v2", ratio("strata/replay_upcast_v1", "strata/replay_v2", "events/s"), "ratio");
+
+  const Rss rss_1m = peak_rss_mb(data->path(), "ledger-1m", kBig);
+  const Rss rss_10m = peak_rss_mb(huge_data->path(), "ledger-10m", kHuge);
+  print_summary("replay_1m_peak_rss_mb", rss_1m.peak_mb, "MiB");
+  print_summary("replay_10m_peak_rss_mb", rss_10m.peak_mb, "MiB");
+  // What the replay itself added to the process (the rest is the opened store: caches and write buffers).
+  print_summary("replay_10m_rss_growth_mb", rss_10m.peak_mb - rss_10m.after_open_mb, "MiB");
+  data.reset();
+  huge_data.reset();
+  return 0;
+}
