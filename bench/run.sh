@@ -28,11 +28,13 @@ if [[ ${#binaries[@]} -eq 0 ]]; then
   echo "run.sh: no bench_* binaries in $build/bench" >&2
   exit 1
 fi
+failed=()
 for binary in "${binaries[@]}"; do
   [[ -x $binary ]] || continue
   name=$(basename "$binary")
   echo "== $name"
-  "$binary" "$@" | tee "$logs/$name.log"
+  # A failing benchmark is reported at the end; the others still run and are summarised.
+  if ! "$binary" "$@" 2>&1 | tee "$logs/$name.log"; then failed+=("$name"); fi
   echo
 done
 
@@ -40,3 +42,7 @@ echo "== summary (DESIGN.md section 7 targets: append_batch100_vs_raw >= 0.5, du
 for binary in "${binaries[@]}"; do
   grep -ho 'summary: .*' "$logs/$(basename "$binary").log" | sed 's/^summary: //' || true
 done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "run.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi
