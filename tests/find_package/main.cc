@@ -1,7 +1,9 @@
 // Appends and reads back one event through an installed strata.
 #include <strata/core/core.h>
+#include <strata/eventstore/rocks_event_store.h>
 
 #include <cstdio>
+#include <filesystem>
 
 struct Pinged {
   static constexpr std::string_view kType = "consumer.pinged.v1";
@@ -9,7 +11,27 @@ struct Pinged {
   static constexpr auto kFields = strata::fields(strata::field("n", &Pinged::n));
 };
 
-int main() {
+int main(int argc, char** argv) {
+  // The durable store: open, append, close, reopen, read back.
+  const std::filesystem::path dir = std::filesystem::path(argc > 1 ? argv[1] : ".") / "consumer-store";
+  std::filesystem::remove_all(dir);
+  {
+    auto rocks = strata::RocksEventStore::open({}, dir.string());
+    std::vector<strata::EventData> one{strata::to_event_data(Pinged{7})};
+    if (!rocks.ok() || !(*rocks)->append(strata::StreamId::parse("ping-2").value(), strata::ExpectedVersion::no_stream(), one).ok()) {
+      std::puts("consumer: rocks append failed");
+      return 1;
+    }
+  }
+  {
+    auto rocks = strata::RocksEventStore::open({}, dir.string());
+    if (!rocks.ok() || (*rocks)->head_position() != 1) {
+      std::puts("consumer: rocks reopen failed");
+      return 1;
+    }
+  }
+  std::filesystem::remove_all(dir);
+
   strata::MemoryEventStore store;
   auto id = strata::StreamId::parse("ping-1").value();
   std::vector<strata::EventData> events{strata::to_event_data(Pinged{42})};
