@@ -6,6 +6,7 @@
 // With a durable store, running it again continues the same account: the state survived the restart.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<strata::EventStore> store;
 #ifdef STRATA_HAVE_ROCKS
   if (!memory) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(data_dir).parent_path(), ec);
     auto opened = strata::RocksEventStore::open(strata::RocksEventStore::Options{}, data_dir);
     if (!opened.ok()) {
       fmt::print(stderr, "cannot open the store at {}: {}\n", data_dir, opened.status().to_string());
