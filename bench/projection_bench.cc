@@ -78,16 +78,18 @@ strata::EventData moved(int i) {
   return strata::to_event_data(m);
 }
 
-// 1M events (~200-byte payloads) in 1000 streams, appended 100 per append; built once.
+// 1M events (~200-byte payloads), built once. Appended 10,000 per append: MemoryEventStore grows its log
+// by exactly the appended count on each append, so small appends would make building it quadratic.
 strata::MemoryEventStore& history() {
   static strata::MemoryEventStore* store = [] {
     auto* s = new strata::MemoryEventStore();
     constexpr int kTotal = 1'000'000;
+    constexpr int kPerAppend = 10'000;
     std::vector<strata::EventData> batch;
     for (int i = 0; i < kTotal;) {
       batch.clear();
-      const auto stream = strata::StreamId::parse("acct-" + std::to_string((i / 100) % kAccounts)).value();
-      for (int j = 0; j < 100; ++j, ++i) {
+      const auto stream = strata::StreamId::parse("history-" + std::to_string(i / kPerAppend)).value();
+      for (int j = 0; j < kPerAppend; ++j, ++i) {
         if (i % 10 == 9) {
           batch.push_back(strata::to_event_data(Audited{"audit trail entry for the monthly statement run"}));
         } else {

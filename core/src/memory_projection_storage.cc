@@ -101,7 +101,9 @@ Result<std::optional<std::string>> MemoryProjectionStorage::get(std::string_view
   if (pit == impl_->projections.end()) return std::optional<std::string>();
   STRATA_ASSIGN_OR_RETURN(std::optional<Generation> g, Impl::resolve(pit->second, generation));
   if (!g) return std::optional<std::string>();
-  auto it = pit->second.rows.find(encode_row_key(*g, model, key));
+  thread_local std::string encoded;
+  encode_row_key(encoded, *g, model, key);
+  auto it = pit->second.rows.find(encoded);
   if (it == pit->second.rows.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace strata {
 
@@ -62,20 +63,35 @@ std::string describe(const std::optional<ProjectionState>& s) {
 }
 }  // namespace
 
+namespace {
+// Writes the encoded row key into `out` (resized to fit) with one allocation at most: keys are built for
+// every read and write a handler makes.
+void encode_row_key_into(std::string& out, Generation generation, std::string_view model, std::string_view key) {
+  model = model.substr(0, 255);
+  out.resize(9 + model.size() + key.size());
+  char* p = out.data();
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((generation >> (8 * (7 - i))) & 0xff);
+  p[8] = static_cast<char>(static_cast<std::uint8_t>(model.size()));
+  // Byte loops, not memcpy: GCC inlines a memcpy of unknown size as `rep movs`, which costs more than
+  // these few bytes (keys are encoded for every read and write a handler makes).
+  p += 9;
+  for (char c : model) *p++ = c;
+  for (char c : key) *p++ = c;
+}
+}  // namespace
+
+void encode_row_key(std::string& out, Generation generation, std::string_view model, std::string_view key) {
+  encode_row_key_into(out, generation, model, key);
+}
+
 std::string encode_row_key(Generation generation, std::string_view model, std::string_view key) {
-  std::string out = encode_row_prefix(generation, model, {});
-  out += key;
+  std::string out;
+  encode_row_key_into(out, generation, model, key);
   return out;
 }
 
 std::string encode_row_prefix(Generation generation, std::string_view model, std::string_view prefix) {
-  std::string out;
-  out.reserve(8 + 1 + model.size() + prefix.size());
-  put_be(out, generation, 8);
-  out += static_cast<char>(static_cast<std::uint8_t>(std::min<std::size_t>(model.size(), 255)));
-  out += model.substr(0, 255);
-  out += prefix;
-  return out;
+  return encode_row_key(generation, model, prefix);
 }
 
 Result<DecodedRowKey> decode_row_key(std::string_view row_key) {
@@ -199,37 +215,48 @@ ProjectionStorage::~ProjectionStorage() = default;
 
 ProjectionWriteBatch::ProjectionWriteBatch(std::string projection) : projection_(std::move(projection)) {}
 
-void ProjectionWriteBatch::write(std::string key, std::optional<std::string> value) {
-  auto it = rows_.find(key);
+namespace {
+// The scratch buffer row keys are encoded into for lookups, one per thread.
+std::string& scratch_key() {
+  thread_local std::string key;
+  return key;
+}
+}  // namespace
+
+void ProjectionWriteBatch::write(Generation generation, std::string_view model, std::string_view key,
+                                 std::optional<std::string> value) {
+  // An over-long model name is truncated by the encoding and so collides with another: make it empty,
+  // which validate_batch rejects.
+  std::string& encoded = scratch_key();
+  encode_row_key_into(encoded, generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key);
+  auto it = rows_.find(encoded);
   if (it == rows_.end()) {
-    undo_.push_back(Undo{key, false, std::nullopt});
-    rows_.emplace(std::move(key), std::move(value));
+    it = rows_.emplace(encoded, std::move(value)).first;
+    undo_.push_back(Undo{it, false, std::nullopt});
   } else {
-    undo_.push_back(Undo{std::move(key), true, std::move(it->second)});
+    undo_.push_back(Undo{it, true, std::move(it->second)});
     it->second = std::move(value);
   }
 }
 
 void ProjectionWriteBatch::put(Generation generation, std::string_view model, std::string_view key,
                                std::string_view value) {
-  // An over-long model name is truncated by the encoding and so collides with another: make it empty,
-  // which validate_batch rejects.
-  write(encode_row_key(generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key),
-        std::string(value));
+  write(generation, model, key, std::string(value));
 }
 
 void ProjectionWriteBatch::erase(Generation generation, std::string_view model, std::string_view key) {
-  write(encode_row_key(generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key),
-        std::nullopt);
+  write(generation, model, key, std::nullopt);
 }
 
 void ProjectionWriteBatch::rollback(std::size_t mark) {
+  // Newest first: an entry inserted after the mark is erased only after every later undo touching it ran,
+  // so the iterators held by older entries stay valid.
   while (undo_.size() > mark) {
     Undo& u = undo_.back();
     if (u.existed) {
-      rows_[u.key] = std::move(u.previous);
+      u.row->second = std::move(u.previous);
     } else {
-      rows_.erase(u.key);
+      rows_.erase(u.row);
     }
     undo_.pop_back();
   }
@@ -271,7 +298,9 @@ void ProjectionWriteBatch::clear() {
 
 Result<std::optional<std::string>> ProjectionWriteBatch::get(ProjectionStorage& storage, Generation generation,
                                                             std::string_view model, std::string_view key) const {
-  if (auto it = rows_.find(encode_row_key(generation, model, key)); it != rows_.end()) return it->second;
+  std::string& encoded = scratch_key();
+  encode_row_key_into(encoded, generation, model, key);
+  if (auto it = rows_.find(encoded); it != rows_.end()) return it->second;
   return storage.get(projection_, generation, model, key);
 }
 

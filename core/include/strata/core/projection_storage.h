@@ -163,15 +163,16 @@ class ProjectionWriteBatch {
   const std::optional<StateChange>& state_change() const noexcept { return state_; }
 
  private:
+  using RowMap = std::map<std::string, std::optional<std::string>, std::less<>>;
   struct Undo {
-    std::string key;
+    RowMap::iterator row;
     bool existed;
     std::optional<std::string> previous;
   };
-  void write(std::string key, std::optional<std::string> value);
+  void write(Generation generation, std::string_view model, std::string_view key, std::optional<std::string> value);
 
   std::string projection_;
-  std::map<std::string, std::optional<std::string>, std::less<>> rows_;
+  RowMap rows_;
   std::vector<Undo> undo_;
   std::map<std::pair<Generation, Position>, std::optional<ParkedEvent>> parked_;
   std::vector<Generation> dropped_;
@@ -241,6 +242,8 @@ class ProjectionStorage {
 //               metadata:str (encode_metadata)  payload:str
 //   str      := length:be32  bytes{length}
 std::string encode_row_key(Generation generation, std::string_view model, std::string_view key);
+// The same into `out` (replacing its contents, reusing its capacity).
+void encode_row_key(std::string& out, Generation generation, std::string_view model, std::string_view key);
 // The first key of (generation, model) rows whose key starts with `prefix`; every such row key starts
 // with it.
 std::string encode_row_prefix(Generation generation, std::string_view model, std::string_view prefix);
