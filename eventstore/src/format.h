@@ -12,6 +12,11 @@
 //   log        every event, by global position: the source of truth, and what projections scan
 //   event_ids  event id -> log position: durable idempotency
 //   snapshots  aggregate snapshots
+//   projection_state   per projection: its state (generations, checkpoints)
+//   projection_rows    per projection: its read-model rows, by generation and read model
+//   projection_parked  per projection: its parked (dead-lettered) events, by generation and position
+//   (The three projection families were added after format version 1 without raising it: open()
+//   creates them when missing, and a store without them simply has no projections.)
 //
 // Grammar (be64/be32: big-endian fixed width; varint: unsigned LEB128, at most 10 bytes):
 //
@@ -49,6 +54,22 @@
 //                                                                    stream's snapshots are contiguous)
 //               value := core's snapshot encoding (core snapshot.cc)
 //
+//   projection_state:   key   := projection                      1..255 bytes, any bytes; byte order
+//                                                                    is the order of list_projections()
+//                       value := core's state encoding (encode_projection_state, projection_storage.h)
+//
+//   projection_rows:    key   := projection_length:u8  projection  row_key
+//                         row_key  core's row key (encode_row_key): generation:be64  model_length:u8
+//                                  model  key
+//                       value := the row's bytes, as the projection wrote them
+//
+//   projection_parked:  key   := projection_length:u8  projection  generation:be64  position:be64
+//                       value := core's parked-event encoding (encode_parked_event)
+//
+//   The length prefix keeps each projection's rows and parked events one contiguous range (no name is a
+//   prefix of another's keys), each generation a contiguous range inside it, and a read model inside
+//   that: dropping a generation or a projection is one range deletion, a scan one range.
+//
 // Thread safety: functions of their arguments only.
 #pragma once
 
@@ -71,6 +92,9 @@ inline constexpr std::string_view kEventsFamily = "events";
 inline constexpr std::string_view kLogFamily = "log";
 inline constexpr std::string_view kEventIdsFamily = "event_ids";
 inline constexpr std::string_view kSnapshotsFamily = "snapshots";
+inline constexpr std::string_view kProjectionStateFamily = "projection_state";
+inline constexpr std::string_view kProjectionRowsFamily = "projection_rows";
+inline constexpr std::string_view kProjectionParkedFamily = "projection_parked";
 
 // The key of the format version in the default family.
 inline constexpr std::string_view kFormatVersionKey = "strata.format_version";
@@ -276,6 +300,35 @@ inline bool peek_log_record(std::string_view in, std::string_view& stream, std::
   if (!get_length_prefixed(in, stream) || !get_varint(in, version) || in.size() < 24) return false;
   in.remove_prefix(24);
   return get_length_prefixed(in, type);
+}
+
+// The start of every key of `projection` in projection_rows and projection_parked:
+// projection_length:u8 projection. REQUIRES: projection is 1..255 bytes.
+inline std::string projection_key_prefix(std::string_view projection) {
+  std::string out;
+  out.reserve(1 + projection.size() + 8 + 8);
+  out.push_back(static_cast<char>(static_cast<std::uint8_t>(projection.size())));
+  out.append(projection);
+  return out;
+}
+
+// projection_parked key of (generation, position).
+inline std::string parked_key(std::string_view projection, std::uint64_t generation, Position position) {
+  std::string out = projection_key_prefix(projection);
+  char be[16];
+  put_be(be, generation, 8);
+  put_be(be + 8, position, 8);
+  out.append(be, 16);
+  return out;
+}
+
+// The smallest key greater than every key that starts with `prefix`, or "" when there is none (the
+// prefix is all 0xff bytes).
+inline std::string prefix_successor(std::string_view prefix) {
+  std::string out(prefix);
+  while (!out.empty() && static_cast<std::uint8_t>(out.back()) == 0xff) out.pop_back();
+  if (!out.empty()) out.back() = static_cast<char>(static_cast<std::uint8_t>(out.back()) + 1);
+  return out;
 }
 
 }  // namespace strata::detail::format

@@ -23,6 +23,7 @@
 
 #include "format.h"
 #include "rocks_options.h"
+#include "rocks_projection_storage.h"
 #include "rocks_status.h"
 #include "strata/core/append_checks.h"
 
@@ -45,7 +46,7 @@ struct StringHash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-class RocksEventStoreImpl final : public RocksEventStore {
+class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteGate {
  public:
   RocksEventStoreImpl(Options options, std::string path) : options_(std::move(options)), path_(std::move(path)) {}
   ~RocksEventStoreImpl() override;
@@ -77,8 +78,19 @@ class RocksEventStoreImpl final : public RocksEventStore {
   // RocksEventStore
   const std::string& path() const noexcept override { return path_; }
   const Options& options() const noexcept override { return options_; }
+  ProjectionStorage& projection_storage() noexcept override { return *projection_storage_; }
 
  private:
+  // WriteGate: the projection storage shares the store's fail-stop.
+  Status write_refused() override {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  void write_failed(const Status& error) override {
+    std::lock_guard lock(mu_);
+    fail_stop(error);
+  }
+
   // One append waiting for, or being committed by, the commit step (leveldb's DBImpl::Writer).
   struct Writer {
     Writer(const StreamId& s, ExpectedVersion e, std::span<const EventData> ev) : stream(s), expected(e), events(ev) {
@@ -192,7 +204,12 @@ class RocksEventStoreImpl final : public RocksEventStore {
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
   rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_state_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // Uses db_ and the projection families; set once the database is open.
+  std::unique_ptr<detail::RocksProjectionStorage> projection_storage_;
 
   // The committed high-water mark: every position up to it is written and may be read.
   std::atomic<Position> published_{0};
@@ -225,6 +242,7 @@ class RocksEventStoreImpl final : public RocksEventStore {
 // Opening and recovery
 
 RocksEventStoreImpl::~RocksEventStoreImpl() {
+  projection_storage_.reset();
   if (db_ == nullptr) return;
   for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
   // Close() reports trouble flushing nothing the store depends on: every acknowledged append is in
@@ -238,7 +256,11 @@ Status RocksEventStoreImpl::open() {
   block_cache_ = detail::rocks_block_cache(options_);
   write_options_.sync = options_.sync;
   STRATA_RETURN_IF_ERROR(open_database());
-  return recover();
+  STRATA_RETURN_IF_ERROR(recover());
+  projection_storage_ = std::make_unique<detail::RocksProjectionStorage>(
+      *db_, detail::RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_},
+      write_options_, path_, static_cast<detail::WriteGate&>(*this));
+  return {};
 }
 
 Status RocksEventStoreImpl::open_database() {
@@ -264,8 +286,11 @@ Status RocksEventStoreImpl::open_database() {
                       "(no \"{}\" column family)",
                       context, fmtx::kLogFamily));
   }
+  // Families missing from an existing store are created (create_missing_column_families): the
+  // projection families came after format version 1, and a store without them has no projections.
   for (std::string_view family :
-       {fmtx::kStreamsFamily, fmtx::kEventsFamily, fmtx::kLogFamily, fmtx::kEventIdsFamily, fmtx::kSnapshotsFamily})
+       {fmtx::kStreamsFamily, fmtx::kEventsFamily, fmtx::kLogFamily, fmtx::kEventIdsFamily, fmtx::kSnapshotsFamily,
+        fmtx::kProjectionStateFamily, fmtx::kProjectionRowsFamily, fmtx::kProjectionParkedFamily})
     if (std::find(names.begin(), names.end(), family) == names.end()) names.emplace_back(family);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -282,6 +307,9 @@ Status RocksEventStoreImpl::open_database() {
     if (names[i] == fmtx::kLogFamily) log_ = h;
     if (names[i] == fmtx::kEventIdsFamily) event_ids_ = h;
     if (names[i] == fmtx::kSnapshotsFamily) snapshots_ = h;
+    if (names[i] == fmtx::kProjectionStateFamily) projection_state_ = h;
+    if (names[i] == fmtx::kProjectionRowsFamily) projection_rows_ = h;
+    if (names[i] == fmtx::kProjectionParkedFamily) projection_parked_ = h;
   }
   return check_format(!exists);
 }

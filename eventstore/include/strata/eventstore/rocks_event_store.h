@@ -2,11 +2,12 @@
 //
 // It implements the whole EventStore contract (optimistic concurrency, atomic appends, a gap-free global
 // log, idempotent retries by event id) with the semantics and messages of MemoryEventStore, and keeps
-// snapshots (SnapshotStore). Appends from any number of threads go through one commit step with group
-// commit: the writer at the head of the queue commits the appends queued behind it in one atomic
-// RocksDB WriteBatch, durably (fsync) unless Options::sync is false. An append is acknowledged only
-// after its batch is written; readers never see past the last acknowledged position. After a failed
-// write the store refuses appends until it is reopened (fail-stop): it never acknowledges what it could
+// snapshots (SnapshotStore) and projections' read models and checkpoints (projection_storage()).
+// Appends from any number of threads go through one commit step with group commit: the writer at the
+// head of the queue commits the appends queued behind it in one atomic RocksDB WriteBatch, durably
+// (fsync) unless Options::sync is false. An append is acknowledged only after its batch is written;
+// readers never see past the last acknowledged position. After a failed write the store refuses appends
+// (and projection commits) until it is reopened (fail-stop): it never acknowledges what it could
 // not write. The on-disk format is described in eventstore/FORMAT.md.
 //
 //   strata::RocksEventStore::Options options;                 // durable, 1 GiB block cache, LZ4
@@ -27,6 +28,7 @@
 
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
+#include "strata/core/projection_storage.h"
 #include "strata/core/snapshot.h"
 #include "strata/core/status.h"
 #include "strata/core/version.h"
@@ -92,6 +94,15 @@ class RocksEventStore : public EventStore, public SnapshotStore {
 
   // The options the store was opened with.
   virtual const Options& options() const noexcept = 0;
+
+  // Where projections keep their state, read-model rows and parked events: the store's own database
+  // (column families projection_state, projection_rows, projection_parked; see FORMAT.md). Each commit
+  // is one atomic RocksDB write with the store's durability (Options::sync). A failed write stops the
+  // whole store: appends and projection commits are refused until it is reopened. Lives as long as the
+  // store.
+  //
+  //   strata::Projector projector(*store, store->projection_storage(), Balances{});
+  virtual ProjectionStorage& projection_storage() noexcept = 0;
 };
 
 }  // namespace strata
