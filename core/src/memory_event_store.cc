@@ -81,7 +81,6 @@ Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVe
   Timestamp ts = std::max(impl_->now(), impl_->last_timestamp);
   impl_->last_timestamp = ts;
   AppendResult result{head + events.size(), log.size() + 1, log.size() + events.size()};
-  log.reserve(log.size() + events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     const EventData& e = events[i];
     Impl::Stored s{stream.str(), head + i + 1, log.size() + 1, e.id, e.type, ts, {}, e.payload};

@@ -14,9 +14,15 @@
 
 #include "bank/account.h"
 #include "strata/core/memory_event_store.h"
+#include "strata/core/projection_storage.h"
 #include "strata/core/repository.h"
 #ifdef STRATA_HAVE_ROCKS
 #include "strata/eventstore/rocks_event_store.h"
+#endif
+#ifdef STRATA_HAVE_PROJECTIONS
+#include "bank/balances.h"
+#include "movies/catalog.h"
+#include "strata/core/memory_projection_storage.h"
 #endif
 
 namespace {
@@ -25,7 +31,8 @@ std::string money(std::int64_t cents) {
   return fmt::format("{}{}.{:02}", cents < 0 ? "-" : "", std::llabs(cents) / 100, std::llabs(cents) % 100);
 }
 
-strata::Status run(strata::EventStore& store) {
+// `read_models`: where the projections keep their read models and checkpoints; nullptr: in memory.
+strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::ProjectionStorage* read_models) {
   strata::RepositoryOptions options;
   options.snapshots = strata::SnapshotPolicy::every(10);
   strata::Repository<bank::Account> accounts(store, options);
@@ -82,8 +89,17 @@ strata::Status run(strata::EventStore& store) {
   fmt::print("\nas of version 3 the balance was {}\n", money(then.balance()));
 
   STRATA_ASSIGN_OR_RETURN(bank::Account final_state, accounts.load(id));
+#ifdef STRATA_HAVE_PROJECTIONS
+  // The read side: projectors catch up from their checkpoints, then the read models are shown.
+  strata::MemoryProjectionStorage in_memory;
+  if (read_models == nullptr) read_models = &in_memory;
+  STRATA_ASSIGN_OR_RETURN(std::string balances, bank::show_balances(store, *read_models));
+  fmt::print("\nread model bank.balances:\n{}", balances);
+  STRATA_ASSIGN_OR_RETURN(std::string catalog, movies::show_catalog(store, *read_models));
+  fmt::print("\nread model movies.visible:\n{}", catalog);
+#endif
   accounts.flush_snapshots();
-  fmt::print("final balance of {}: {} (version {}, {} events in the log, {} snapshots written this run)\n",
+  fmt::print("\nfinal balance of {}: {} (version {}, {} events in the log, {} snapshots written this run)\n",
              final_state.owner(), money(final_state.balance()), final_state.version(), store.head_position(),
              accounts.snapshot_stats().written.load());
   return {};
@@ -126,7 +142,8 @@ int main(int argc, char** argv) {
     fmt::print("strata bank demo: in-memory event store\n\n");
   }
 
-  strata::Status s = run(*store);
+  strata::ProjectionStorage* read_models = nullptr;
+  strata::Status s = run(*store, read_models);
   if (!s.ok()) {
     fmt::print(stderr, "demo failed: {}\n", s.to_string());
     return 1;

@@ -13,6 +13,8 @@
 #include "strata/core/json.h"
 #include "strata/core/limits.h"
 #include "strata/core/memory_event_store.h"
+#include "strata/core/memory_projection_storage.h"
+#include "strata/core/projection_storage.h"
 #include "strata/core/repository.h"
 #include "strata/core/scenario.h"
 #include "strata/core/snapshot.h"
