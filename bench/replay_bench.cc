@@ -56,9 +56,9 @@ struct Credited {
   std::int64_t amount = 0;
   std::string account;
   std::string memo;
-  static constexpr auto kFields = strata::fields(strata::field("amount", &Credited::amount),
-                                                 strata::field("account", &Credited::account),
-                                                 strata::field("memo", &Credited::memo));
+  static constexpr auto kFields =
+      strata::fields(strata::field("amount", &Credited::amount), strata::field("account", &Credited::account),
+                     strata::field("memo", &Credited::memo));
 };
 
 class Ledger : public Aggregate<Ledger, Events<Credited>> {
@@ -82,9 +82,9 @@ struct DepositedV1 {
   std::int64_t amount = 0;
   std::string account;
   std::string memo;
-  static constexpr auto kFields = strata::fields(strata::field("amount", &DepositedV1::amount),
-                                                 strata::field("account", &DepositedV1::account),
-                                                 strata::field("memo", &DepositedV1::memo));
+  static constexpr auto kFields =
+      strata::fields(strata::field("amount", &DepositedV1::amount), strata::field("account", &DepositedV1::account),
+                     strata::field("memo", &DepositedV1::memo));
 };
 struct Deposited {
   static constexpr std::string_view kType = "wallet.deposited.v2";
@@ -92,9 +92,9 @@ struct Deposited {
   std::string account;
   std::string memo;
   std::string currency;
-  static constexpr auto kFields = strata::fields(
-      strata::field("amount", &Deposited::amount), strata::field("account", &Deposited::account),
-      strata::field("memo", &Deposited::memo), strata::field("currency", &Deposited::currency));
+  static constexpr auto kFields =
+      strata::fields(strata::field("amount", &Deposited::amount), strata::field("account", &Deposited::account),
+                     strata::field("memo", &Deposited::memo), strata::field("currency", &Deposited::currency));
 };
 struct DepositedV1ToV2 {
   using From = DepositedV1;
@@ -155,9 +155,15 @@ void write_stream(EventStore& store, std::string_view stream, Version count, std
   }
 }
 
-Credited make_credited(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)}; }
-DepositedV1 make_v1(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)}; }
-Deposited make_v2(std::uint64_t n) { return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n), "EUR"}; }
+Credited make_credited(std::uint64_t n) {
+  return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)};
+}
+DepositedV1 make_v1(std::uint64_t n) {
+  return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n)};
+}
+Deposited make_v2(std::uint64_t n) {
+  return {static_cast<std::int64_t>(n % 977), fmt::format("account-{:06}", n % 1000), memo(n), "EUR"};
+}
 
 // Snapshots of `stream` every kSnapshotEvery versions, written directly from a fold of the stream.
 void write_snapshots(RocksEventStore& store, std::string_view stream) {
@@ -166,8 +172,8 @@ void write_snapshots(RocksEventStore& store, std::string_view stream) {
   throw_if_error(store.visit_stream(id, 1, kEndOfStream, [&](const EventView& e) -> Status {
     STRATA_RETURN_IF_ERROR(fold.apply(e));
     if (e.version % kSnapshotEvery == 0)
-      return store.save_snapshot(id, SnapshotRecord{e.version, schema_fingerprint<Ledger>(), snapshot_version_of<Ledger>(),
-                                                    to_json(fold.state())});
+      return store.save_snapshot(id, SnapshotRecord{e.version, schema_fingerprint<Ledger>(),
+                                                    snapshot_version_of<Ledger>(), to_json(fold.state())});
     return {};
   }));
 }
@@ -386,25 +392,32 @@ double median(std::vector<double> v) {
 void register_all() {
   for (int round = 1; round <= kRounds; ++round) {
     benchmark::RegisterBenchmark(fmt::format("raw/replay_1m/round:{}", round).c_str(), BM_RawReplay)
-        ->Iterations(2)->Unit(benchmark::kMillisecond);
+        ->Iterations(2)
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(fmt::format("strata/replay_1m/round:{}", round).c_str(), BM_StrataReplay)
-        ->Iterations(2)->Unit(benchmark::kMillisecond);
+        ->Iterations(2)
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(fmt::format("strata/load_snapshot_1m/round:{}", round).c_str(),
                                  [](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", 0); })
-        ->Iterations(2000)->Unit(benchmark::kMicrosecond);
+        ->Iterations(2000)
+        ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(fmt::format("strata/load_10/round:{}", round).c_str(),
                                  [](benchmark::State& s) { load_with_snapshots(s, "ledger-10", 0); })
-        ->Iterations(2000)->Unit(benchmark::kMicrosecond);
+        ->Iterations(2000)
+        ->Unit(benchmark::kMicrosecond);
     for (int pct : {10, 50, 90}) {
       const Version at = kBig * static_cast<Version>(pct) / 100 + 500;
       benchmark::RegisterBenchmark(fmt::format("strata/load_at_{}pct/round:{}", pct, round).c_str(),
                                    [at](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", at); })
-          ->Iterations(500)->Unit(benchmark::kMicrosecond);
+          ->Iterations(500)
+          ->Unit(benchmark::kMicrosecond);
     }
     benchmark::RegisterBenchmark(fmt::format("strata/replay_upcast_v1/round:{}", round).c_str(), BM_ReplayUpcastV1)
-        ->Iterations(2)->Unit(benchmark::kMillisecond);
+        ->Iterations(2)
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(fmt::format("strata/replay_v2/round:{}", round).c_str(), BM_ReplayV2)
-        ->Iterations(2)->Unit(benchmark::kMillisecond);
+        ->Iterations(2)
+        ->Unit(benchmark::kMillisecond);
   }
 }
 
@@ -439,8 +452,8 @@ int main(int argc, char** argv) {
   print_summary("snapshot_load_1m_vs_10", ratio("strata/load_snapshot_1m", "strata/load_10", "us/load"), "ratio");
   print_summary("snapshot_load_1m_us", median(per_round("strata/load_snapshot_1m", "us/load")), "us");
   for (int pct : {10, 50, 90})
-    print_summary(fmt::format("load_at_{}pct", pct), median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")),
-                  "us");
+    print_summary(fmt::format("load_at_{}pct", pct),
+                  median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");
   print_summary("replay_upcast_v1_vs_v2", ratio("strata/replay_upcast_v1", "strata/replay_v2", "events/s"), "ratio");
 
   const Rss rss_1m = peak_rss_mb(data->path(), "ledger-1m", kBig);

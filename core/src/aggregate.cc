@@ -11,9 +11,9 @@ namespace strata {
 namespace detail {
 
 Status unknown_event_type(std::string_view stream, Version version, Position position, std::string_view type) {
-  return Status::unknown_event_type(fmt::format(
-      "stream \"{}\" version {} (position {}) has event type \"{}\", which this aggregate does not handle", stream,
-      version, position, type));
+  return Status::unknown_event_type(
+      fmt::format("stream \"{}\" version {} (position {}) has event type \"{}\", which this aggregate does not handle",
+                  stream, version, position, type));
 }
 
 Status version_beyond_head(const StreamId& id, Version wanted, Version head) {

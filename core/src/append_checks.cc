@@ -46,7 +46,8 @@ void IdempotencyCheck::found(std::size_t i, std::string_view stream, Version ver
     conflict_detail_ = fmt::format("event {} was committed to stream \"{}\"", i, stream);
   } else if (version != first_version_ + i || position != first_position_ + i) {
     consistent_ = false;
-    conflict_detail_ = fmt::format("event {} was committed as version {} at position {}, out of order", i, version, position);
+    conflict_detail_ =
+        fmt::format("event {} was committed as version {} at position {}, out of order", i, version, position);
   }
 }
 
@@ -63,8 +64,7 @@ std::optional<Result<AppendResult>> IdempotencyCheck::verdict() const {
     return Result<AppendResult>(Status::idempotency_conflict(
         fmt::format("append to stream \"{}\": its event ids were already committed differently: {}", stream_.str(),
                     conflict_detail_)));
-  return Result<AppendResult>(
-      AppendResult{first_version_ + count_ - 1, first_position_, first_position_ + count_ - 1});
+  return Result<AppendResult>(AppendResult{first_version_ + count_ - 1, first_position_, first_position_ + count_ - 1});
 }
 
 }  // namespace strata

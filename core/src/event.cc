@@ -4,11 +4,11 @@
 
 #include <unordered_set>
 
+#include "strata/core/append_checks.h"
 #include "strata/core/codec.h"
 #include "strata/core/event_dispatch.h"
 #include "strata/core/event_store.h"
 #include "strata/core/json.h"
-#include "strata/core/append_checks.h"
 
 namespace strata {
 
@@ -158,23 +158,26 @@ Status validate_event(const EventData& e, const Limits& limits) {
                       e.type.substr(0, 64), static_cast<unsigned char>(e.type[i]), i));
   if (e.id.is_nil()) return Status::invalid_argument(fmt::format("invalid event \"{}\": nil event id", e.type));
   if (e.payload.size() > limits.max_payload_bytes)
-    return Status::invalid_argument(fmt::format("invalid event \"{}\": payload of {} bytes exceeds the limit of {} bytes",
-                                                e.type, e.payload.size(), limits.max_payload_bytes));
+    return Status::invalid_argument(
+        fmt::format("invalid event \"{}\": payload of {} bytes exceeds the limit of {} bytes", e.type, e.payload.size(),
+                    limits.max_payload_bytes));
   if (Status s = json::validate_object(e.payload, limits); !s.ok())
     return s.with_context(fmt::format("invalid event \"{}\"", e.type));
   const Metadata& m = e.metadata;
   if (!m.headers.empty()) {
     std::unordered_set<std::string_view> keys;
     for (const auto& [k, v] : m.headers) {
-      if (k.empty()) return Status::invalid_argument(fmt::format("invalid metadata of event \"{}\": empty header key", e.type));
+      if (k.empty())
+        return Status::invalid_argument(fmt::format("invalid metadata of event \"{}\": empty header key", e.type));
       if (!keys.insert(k).second)
         return Status::invalid_argument(
             fmt::format("invalid metadata of event \"{}\": header \"{}\" appears twice", e.type, k));
     }
   }
   if (std::size_t n = encoded_metadata_size(m); n > limits.max_metadata_bytes)
-    return Status::invalid_argument(fmt::format("invalid metadata of event \"{}\": {} bytes exceeds the limit of {} bytes",
-                                                e.type, n, limits.max_metadata_bytes));
+    return Status::invalid_argument(
+        fmt::format("invalid metadata of event \"{}\": {} bytes exceeds the limit of {} bytes", e.type, n,
+                    limits.max_metadata_bytes));
   return {};
 }
 
@@ -219,15 +222,22 @@ Result<Version> EventStore::version_as_of(const StreamId& stream, Timestamp at) 
 namespace detail {
 std::uint32_t schema_version_of_name(std::string_view type) noexcept { return schema_version_of(type); }
 Status undecodable_record(const Status& status, const EventView& e) {
-  return status.with_context(fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version));
+  return status.with_context(
+      fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version));
 }
 Status broken_rule(std::string_view field, std::string_view rule_text) {
   return Status::invalid_argument(
       fmt::format("field \"{}\" {}", field, rule_text.empty() ? std::string_view("breaks its rule") : rule_text));
 }
-Status missing_field(std::string_view name) { return Status::invalid_argument(fmt::format("missing field \"{}\"", name)); }
-Status in_field(const Status& status, std::string_view name) { return status.with_context(fmt::format("field \"{}\"", name)); }
-Status in_element(const Status& status, std::size_t index) { return status.with_context(fmt::format("element {}", index)); }
+Status missing_field(std::string_view name) {
+  return Status::invalid_argument(fmt::format("missing field \"{}\"", name));
+}
+Status in_field(const Status& status, std::string_view name) {
+  return status.with_context(fmt::format("field \"{}\"", name));
+}
+Status in_element(const Status& status, std::size_t index) {
+  return status.with_context(fmt::format("element {}", index));
+}
 }  // namespace detail
 
 }  // namespace strata

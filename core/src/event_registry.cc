@@ -19,7 +19,8 @@ Status EventRegistry::validate(const EventData& event, const Limits& limits) con
   if (entry.info.role != EventTypeInfo::Role::kCurrent || entry.validator == nullptr) {
     return Status::invalid_argument(fmt::format(
         "event type \"{}\" is {}: append its current version instead", event.type,
-        entry.info.role == EventTypeInfo::Role::kRetired ? "retired" : "an old version, read only through an upcaster"));
+        entry.info.role == EventTypeInfo::Role::kRetired ? "retired"
+                                                         : "an old version, read only through an upcaster"));
   }
   Status s = entry.validator(event.payload, limits);
   if (!s.ok()) return s.with_context(fmt::format("event \"{}\" does not match its schema", event.type));

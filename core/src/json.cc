@@ -24,32 +24,48 @@ namespace od = simdjson::ondemand;
 
 std::string_view type_name(od::json_type t) noexcept {
   switch (t) {
-    case od::json_type::array: return "an array";
-    case od::json_type::object: return "an object";
-    case od::json_type::number: return "a number";
-    case od::json_type::string: return "a string";
-    case od::json_type::boolean: return "a boolean";
-    case od::json_type::null: return "null";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
   }
   return "an unknown value";
 }
 
 Status translate(simdjson::error_code error) {
   switch (error) {
-    case simdjson::SUCCESS: return {};
-    case simdjson::DEPTH_ERROR: return Status::invalid_argument("malformed json: nested too deeply");
-    case simdjson::CAPACITY: return Status::invalid_argument("malformed json: document too large");
-    case simdjson::UTF8_ERROR: return Status::invalid_argument("malformed json: invalid utf-8");
-    case simdjson::UNCLOSED_STRING: return Status::invalid_argument("malformed json: unclosed string");
-    case simdjson::STRING_ERROR: return Status::invalid_argument("malformed json: invalid string escape");
-    case simdjson::NUMBER_ERROR: return Status::invalid_argument("malformed json: invalid number");
-    case simdjson::EMPTY: return Status::invalid_argument("malformed json: empty document");
+    case simdjson::SUCCESS:
+      return {};
+    case simdjson::DEPTH_ERROR:
+      return Status::invalid_argument("malformed json: nested too deeply");
+    case simdjson::CAPACITY:
+      return Status::invalid_argument("malformed json: document too large");
+    case simdjson::UTF8_ERROR:
+      return Status::invalid_argument("malformed json: invalid utf-8");
+    case simdjson::UNCLOSED_STRING:
+      return Status::invalid_argument("malformed json: unclosed string");
+    case simdjson::STRING_ERROR:
+      return Status::invalid_argument("malformed json: invalid string escape");
+    case simdjson::NUMBER_ERROR:
+      return Status::invalid_argument("malformed json: invalid number");
+    case simdjson::EMPTY:
+      return Status::invalid_argument("malformed json: empty document");
     case simdjson::TAPE_ERROR:
     case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
     case simdjson::TRAILING_CONTENT:
       return Status::invalid_argument(fmt::format("malformed json: {}", simdjson::error_message(error)));
-    case simdjson::MEMALLOC: return Status::internal("json parser: out of memory");
-    default: return Status::invalid_argument(fmt::format("malformed json: {}", simdjson::error_message(error)));
+    case simdjson::MEMALLOC:
+      return Status::internal("json parser: out of memory");
+    default:
+      return Status::invalid_argument(fmt::format("malformed json: {}", simdjson::error_message(error)));
   }
 }
 
@@ -93,7 +109,8 @@ Status mismatch(od::value& v, od::json_type wanted, std::string_view expected, s
     if (literal != "null" && literal != "true" && literal != "false")
       return Status::invalid_argument(fmt::format("malformed json: invalid literal {}", shown(literal)));
   }
-  if (actual != wanted) return Status::invalid_argument(fmt::format("expected {}, got {}", expected, type_name(actual)));
+  if (actual != wanted)
+    return Status::invalid_argument(fmt::format("expected {}, got {}", expected, type_name(actual)));
   if (actual == od::json_type::number)
     return Status::invalid_argument(fmt::format("expected {}, got {}", expected, shown(token_text(v))));
   return translate(error);
@@ -130,7 +147,8 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
   if (auto err = st.parser.iterate(st.buffer.get(), bytes.size(), st.capacity).get(doc)) return translate(err);
   od::value root;
   if (auto err = doc.get_value().get(root)) {
-    if (err == simdjson::SCALAR_DOCUMENT_AS_VALUE) return Status::invalid_argument("expected a json object, got a scalar");
+    if (err == simdjson::SCALAR_DOCUMENT_AS_VALUE)
+      return Status::invalid_argument("expected a json object, got a scalar");
     return translate(err);
   }
   Slot root_slot{root, 1, limits.max_json_depth};
@@ -176,13 +194,27 @@ void append_escaped(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
         char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
@@ -251,12 +283,18 @@ Result<Type> Value::type() {
   od::json_type t;
   if (auto err = impl(impl_).type().get(t)) return translate(err);
   switch (t) {
-    case od::json_type::array: return Type::kArray;
-    case od::json_type::object: return Type::kObject;
-    case od::json_type::number: return Type::kNumber;
-    case od::json_type::string: return Type::kString;
-    case od::json_type::boolean: return Type::kBoolean;
-    case od::json_type::null: return Type::kNull;
+    case od::json_type::array:
+      return Type::kArray;
+    case od::json_type::object:
+      return Type::kObject;
+    case od::json_type::number:
+      return Type::kNumber;
+    case od::json_type::string:
+      return Type::kString;
+    case od::json_type::boolean:
+      return Type::kBoolean;
+    case od::json_type::null:
+      return Type::kNull;
   }
   return Status::internal("unknown json type");
 }
@@ -309,7 +347,8 @@ Status Value::get(double& out) {
   if (!err) return {};
   od::json_type actual;
   if (impl(impl_).type().get(actual) == simdjson::SUCCESS && actual == od::json_type::number)
-    return Status::invalid_argument(fmt::format("number {} is out of the range of a double", shown(token_text(impl(impl_)))));
+    return Status::invalid_argument(
+        fmt::format("number {} is out of the range of a double", shown(token_text(impl(impl_)))));
   return mismatch(impl(impl_), od::json_type::number, "a number", err);
 }
 

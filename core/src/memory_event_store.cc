@@ -24,9 +24,7 @@ struct MemoryEventStore::Impl {
     std::string metadata;  // encoded
     std::string payload;
 
-    EventView view() const {
-      return EventView{stream, version, position, id, type, timestamp, metadata, payload};
-    }
+    EventView view() const { return EventView{stream, version, position, id, type, timestamp, metadata, payload}; }
   };
 
   explicit Impl(Options o) : options(std::move(o)) {}
@@ -38,10 +36,10 @@ struct MemoryEventStore::Impl {
 
   Options options;
   mutable std::shared_mutex mu;
-  std::vector<Stored> log;                               // GUARDED_BY(mu); log[p - 1] has position p
+  std::vector<Stored> log;                                            // GUARDED_BY(mu); log[p - 1] has position p
   std::map<std::string, std::vector<Position>, std::less<>> streams;  // GUARDED_BY(mu); [v - 1] = position
-  std::unordered_map<EventId, Position> ids;             // GUARDED_BY(mu)
-  Timestamp last_timestamp{};                            // GUARDED_BY(mu)
+  std::unordered_map<EventId, Position> ids;                          // GUARDED_BY(mu)
+  Timestamp last_timestamp{};                                         // GUARDED_BY(mu)
   std::map<std::string, std::map<Version, std::string>, std::less<>> snapshots;  // GUARDED_BY(mu); encoded
 };
 
@@ -73,8 +71,8 @@ Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVe
   auto sit = impl_->streams.find(stream.view());
   const Version head = sit == impl_->streams.end() ? 0 : sit->second.size();
   if (!expected.matches(head)) {
-    return Status::wrong_expected_version(VersionConflict{stream.str(), static_cast<std::uint8_t>(expected.kind()),
-                                                          expected.version(), head});
+    return Status::wrong_expected_version(
+        VersionConflict{stream.str(), static_cast<std::uint8_t>(expected.kind()), expected.version(), head});
   }
   if (sit == impl_->streams.end()) sit = impl_->streams.emplace(stream.str(), std::vector<Position>{}).first;
 

@@ -13,9 +13,9 @@ namespace strata {
 // exercised by every test that uses this storage.
 struct MemoryProjectionStorage::Impl {
   struct Projection {
-    std::optional<std::string> state;                                  // encode_projection_state
-    std::map<std::string, std::string, std::less<>> rows;              // encode_row_key -> value
-    std::map<std::pair<Generation, Position>, std::string> parked;     // encode_parked_event
+    std::optional<std::string> state;                               // encode_projection_state
+    std::map<std::string, std::string, std::less<>> rows;           // encode_row_key -> value
+    std::map<std::pair<Generation, Position>, std::string> parked;  // encode_parked_event
   };
 
   // The generation a read names: kServingGeneration resolves to the stored state's; nullopt when the
@@ -28,11 +28,11 @@ struct MemoryProjectionStorage::Impl {
   }
 
   mutable std::shared_mutex mu;
-  mutable std::condition_variable_any crash_cv;                  // notified when `crashed` turns true
+  mutable std::condition_variable_any crash_cv;                // notified when `crashed` turns true
   std::map<std::string, Projection, std::less<>> projections;  // GUARDED_BY(mu)
-  std::uint64_t commits = 0;                                     // GUARDED_BY(mu)
-  std::uint64_t crash_countdown = 0;                             // GUARDED_BY(mu); 0: no crash armed
-  bool crashed = false;                                          // GUARDED_BY(mu)
+  std::uint64_t commits = 0;                                   // GUARDED_BY(mu)
+  std::uint64_t crash_countdown = 0;                           // GUARDED_BY(mu); 0: no crash armed
+  bool crashed = false;                                        // GUARDED_BY(mu)
 };
 
 MemoryProjectionStorage::MemoryProjectionStorage() : impl_(std::make_unique<Impl>()) {}

@@ -49,9 +49,7 @@ struct Reader {
   std::string_view str() { return bytes(be(4)); }
 };
 
-Timestamp from_micros(std::uint64_t us) {
-  return Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(us)));
-}
+Timestamp from_micros(std::uint64_t us) { return Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(us))); }
 std::uint64_t to_micros(Timestamp t) { return static_cast<std::uint64_t>(t.time_since_epoch().count()); }
 
 std::string describe(const std::optional<ProjectionState>& s) {
@@ -117,7 +115,8 @@ std::string encode_projection_state(const ProjectionState& s) {
 }
 
 Result<ProjectionState> decode_projection_state(std::string_view bytes) {
-  if (bytes.size() != kStateBytes) return Status::corruption(fmt::format("projection state has {} bytes, expected {}", bytes.size(), kStateBytes));
+  if (bytes.size() != kStateBytes)
+    return Status::corruption(fmt::format("projection state has {} bytes, expected {}", bytes.size(), kStateBytes));
   Reader r{bytes};
   if (r.be(1) != kStateFormat) return Status::corruption("projection state has an unknown format");
   ProjectionState s;
@@ -194,15 +193,15 @@ Status validate_batch(const ProjectionWriteBatch& batch) {
   for (const auto& [row_key, value] : batch.rows()) {
     auto d = decode_row_key(row_key);
     if (!d.ok() || d->generation == 0)
-      return Status::invalid_argument(fmt::format(
-          "projection \"{}\": a row write names generation 0 or an empty read-model name", name));
+      return Status::invalid_argument(
+          fmt::format("projection \"{}\": a row write names generation 0 or an empty read-model name", name));
   }
   for (const auto& [key, parked] : batch.parked()) {
     if (key.first == 0)
       return Status::invalid_argument(fmt::format("projection \"{}\": a parked event names generation 0", name));
     if (parked && parked->error.ok())
-      return Status::invalid_argument(fmt::format("projection \"{}\": the parked event at position {} has no error",
-                                                  name, key.second));
+      return Status::invalid_argument(
+          fmt::format("projection \"{}\": the parked event at position {} has no error", name, key.second));
   }
   for (Generation g : batch.dropped_generations())
     if (g == 0) return Status::invalid_argument(fmt::format("projection \"{}\": cannot drop generation 0", name));
@@ -297,7 +296,7 @@ void ProjectionWriteBatch::clear() {
 }
 
 Result<std::optional<std::string>> ProjectionWriteBatch::get(ProjectionStorage& storage, Generation generation,
-                                                            std::string_view model, std::string_view key) const {
+                                                             std::string_view model, std::string_view key) const {
   std::string& encoded = scratch_key();
   encode_row_key_into(encoded, generation, model, key);
   if (auto it = rows_.find(encoded); it != rows_.end()) return it->second;

@@ -8,18 +8,30 @@ namespace strata {
 
 std::string_view status_code_name(StatusCode code) noexcept {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid argument";
-    case StatusCode::kNotFound: return "not found";
-    case StatusCode::kWrongExpectedVersion: return "wrong expected version";
-    case StatusCode::kIdempotencyConflict: return "idempotency conflict";
-    case StatusCode::kRejected: return "rejected";
-    case StatusCode::kUnknownEventType: return "unknown event type";
-    case StatusCode::kCorruption: return "corruption";
-    case StatusCode::kIOError: return "io error";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kCancelled: return "cancelled";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid argument";
+    case StatusCode::kNotFound:
+      return "not found";
+    case StatusCode::kWrongExpectedVersion:
+      return "wrong expected version";
+    case StatusCode::kIdempotencyConflict:
+      return "idempotency conflict";
+    case StatusCode::kRejected:
+      return "rejected";
+    case StatusCode::kUnknownEventType:
+      return "unknown event type";
+    case StatusCode::kCorruption:
+      return "corruption";
+    case StatusCode::kIOError:
+      return "io error";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kCancelled:
+      return "cancelled";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown status code";
 }
@@ -32,19 +44,23 @@ Status::Status(StatusCode code, std::string message) {
 namespace {
 std::string expected_text(const VersionConflict& c) {
   switch (static_cast<ExpectedVersion::Kind>(c.expected_kind)) {
-    case ExpectedVersion::Kind::kAny: return "any";
-    case ExpectedVersion::Kind::kNoStream: return "no stream";
-    case ExpectedVersion::Kind::kStreamExists: return "stream exists";
-    case ExpectedVersion::Kind::kExact: break;
+    case ExpectedVersion::Kind::kAny:
+      return "any";
+    case ExpectedVersion::Kind::kNoStream:
+      return "no stream";
+    case ExpectedVersion::Kind::kStreamExists:
+      return "stream exists";
+    case ExpectedVersion::Kind::kExact:
+      break;
   }
   return std::to_string(c.expected_version);
 }
 }  // namespace
 
 Status Status::wrong_expected_version(VersionConflict conflict) {
-  std::string message = "wrong expected version for stream \"" + conflict.stream + "\": expected " +
-                        expected_text(conflict) + ", actual " +
-                        (conflict.actual_version == 0 ? std::string("no stream") : std::to_string(conflict.actual_version));
+  std::string message =
+      "wrong expected version for stream \"" + conflict.stream + "\": expected " + expected_text(conflict) +
+      ", actual " + (conflict.actual_version == 0 ? std::string("no stream") : std::to_string(conflict.actual_version));
   Status s;
   s.rep_ = std::make_shared<const Rep>(Rep{StatusCode::kWrongExpectedVersion, std::move(message), std::move(conflict)});
   return s;
@@ -78,10 +94,14 @@ void throw_if_error(const Status& status) {
 
 std::string ExpectedVersion::to_string() const {
   switch (kind_) {
-    case Kind::kAny: return "any";
-    case Kind::kNoStream: return "no stream";
-    case Kind::kStreamExists: return "stream exists";
-    case Kind::kExact: break;
+    case Kind::kAny:
+      return "any";
+    case Kind::kNoStream:
+      return "no stream";
+    case Kind::kStreamExists:
+      return "stream exists";
+    case Kind::kExact:
+      break;
   }
   return std::to_string(version_);
 }

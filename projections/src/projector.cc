@@ -22,11 +22,16 @@ namespace asio = boost::asio;
 
 std::string_view projector_state_name(ProjectorState state) noexcept {
   switch (state) {
-    case ProjectorState::kStopped: return "stopped";
-    case ProjectorState::kCatchingUp: return "catching up";
-    case ProjectorState::kLive: return "live";
-    case ProjectorState::kStalled: return "stalled";
-    case ProjectorState::kFailed: return "failed";
+    case ProjectorState::kStopped:
+      return "stopped";
+    case ProjectorState::kCatchingUp:
+      return "catching up";
+    case ProjectorState::kLive:
+      return "live";
+    case ProjectorState::kStalled:
+      return "stalled";
+    case ProjectorState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -121,9 +126,8 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
 
   Status on_handler_thread() const {
     if (strand_.running_in_this_thread())
-      return Status::invalid_argument(
-          fmt::format("projector \"{}\": this call waits for the projector and cannot be made from its handlers",
-                      name_));
+      return Status::invalid_argument(fmt::format(
+          "projector \"{}\": this call waits for the projector and cannot be made from its handlers", name_));
     return {};
   }
   std::chrono::milliseconds backoff(std::uint32_t attempts) const;
@@ -160,24 +164,24 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
   // Held while events are applied and committed (on the strand) and by the calls that change the stored
   // state from other threads (rebuild, retry, skip). Lock order: apply_mu_ before mu_.
   std::mutex apply_mu_;
-  ProjectionState stored_;             // GUARDED_BY(apply_mu_); the state as last committed or loaded
-  bool has_state_ = false;             // GUARDED_BY(apply_mu_)
-  ProjectionWriteBatch batch_;         // GUARDED_BY(apply_mu_); reused for every batch
-  std::optional<Failing> failing_;     // GUARDED_BY(apply_mu_); the event being retried
-  std::uint32_t infra_attempts_ = 0;   // GUARDED_BY(apply_mu_); consecutive store or storage failures
+  ProjectionState stored_;            // GUARDED_BY(apply_mu_); the state as last committed or loaded
+  bool has_state_ = false;            // GUARDED_BY(apply_mu_)
+  ProjectionWriteBatch batch_;        // GUARDED_BY(apply_mu_); reused for every batch
+  std::optional<Failing> failing_;    // GUARDED_BY(apply_mu_); the event being retried
+  std::uint32_t infra_attempts_ = 0;  // GUARDED_BY(apply_mu_); consecutive store or storage failures
 
   // Guards what other threads read, and the start/stop handshake.
   mutable std::mutex mu_;
-  std::condition_variable cv_;         // notified when published_ or started_ change
-  bool started_ = false;               // GUARDED_BY(mu_)
-  std::uint64_t epoch_ = 0;            // GUARDED_BY(mu_); one per start()
+  std::condition_variable cv_;            // notified when published_ or started_ change
+  bool started_ = false;                  // GUARDED_BY(mu_)
+  std::uint64_t epoch_ = 0;               // GUARDED_BY(mu_); one per start()
   std::optional<Position> drain_target_;  // GUARDED_BY(mu_)
-  CommitSubscription subscription_;    // GUARDED_BY(mu_)
-  ProjectorStatus published_;          // GUARDED_BY(mu_); without head and lag, filled in by status()
-  Generation shadow_generation_ = 0;   // GUARDED_BY(mu_)
-  Position shadow_position_ = 0;       // GUARDED_BY(mu_)
-  RateMeter rate_;                     // GUARDED_BY(mu_)
-  RateMeter shadow_rate_;              // GUARDED_BY(mu_)
+  CommitSubscription subscription_;       // GUARDED_BY(mu_)
+  ProjectorStatus published_;             // GUARDED_BY(mu_); without head and lag, filled in by status()
+  Generation shadow_generation_ = 0;      // GUARDED_BY(mu_)
+  Position shadow_position_ = 0;          // GUARDED_BY(mu_)
+  RateMeter rate_;                        // GUARDED_BY(mu_)
+  RateMeter shadow_rate_;                 // GUARDED_BY(mu_)
 };
 
 std::chrono::milliseconds ProjectorCore::backoff(std::uint32_t attempts) const {
@@ -194,8 +198,8 @@ Status ProjectorCore::start() {
     return Status::invalid_argument(
         fmt::format("projection name has {} bytes, expected 1 to {}", name_.size(), kMaxProjectionNameBytes));
   if (options_.batch_size == 0 || options_.errors.max_attempts == 0)
-    return Status::invalid_argument(fmt::format(
-        "projector \"{}\": batch_size and errors.max_attempts must be at least 1", name_));
+    return Status::invalid_argument(
+        fmt::format("projector \"{}\": batch_size and errors.max_attempts must be at least 1", name_));
   std::uint64_t epoch;
   {
     std::lock_guard apply(apply_mu_);
@@ -476,8 +480,8 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
       if (copy.ok()) {
         failed_event = std::move(*copy);
       } else {
-        failed_event = RecordedEvent{std::string(e.stream_id), e.version, e.position, e.id, std::string(e.type),
-                                     e.timestamp, {}, std::string(e.payload)};
+        failed_event = RecordedEvent{std::string(e.stream_id), e.version,   e.position, e.id,
+                                     std::string(e.type),      e.timestamp, {},         std::string(e.payload)};
       }
       return Status::cancelled("stopped at a failing event");
     }
@@ -536,8 +540,7 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
       return o;
     }
     infra_attempts_ = 0;
-    if (parked_now || (failing_ && failing_->generation == generation && last >= failing_->position))
-      failing_.reset();
+    if (parked_now || (failing_ && failing_->generation == generation && last >= failing_->position)) failing_.reset();
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
     (shadow ? shadow_rate_ : rate_).add(now, last - done);

@@ -86,9 +86,9 @@ class Account : public strata::Aggregate<Account, strata::Events<Opened, Deposit
  public:
   // The state's field table: it makes Account snapshottable.
   static constexpr std::uint32_t kSnapshotVersion = 1;
-  static constexpr auto kFields = strata::fields(strata::field("opened", &Account::opened_),
-                                                 strata::field("owner", &Account::owner_),
-                                                 strata::field("balance", &Account::balance_));
+  static constexpr auto kFields =
+      strata::fields(strata::field("opened", &Account::opened_), strata::field("owner", &Account::owner_),
+                     strata::field("balance", &Account::balance_));
 };
 
 }  // namespace bank

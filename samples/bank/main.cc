@@ -79,8 +79,8 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
   }
 
   STRATA_ASSIGN_OR_RETURN(strata::Version head, store.stream_head(id));
-  STRATA_ASSIGN_OR_RETURN(strata::StreamSlice tail, store.read_stream(id, strata::ReadDirection::kBackward,
-                                                                      strata::kEndOfStream, 6));
+  STRATA_ASSIGN_OR_RETURN(strata::StreamSlice tail,
+                          store.read_stream(id, strata::ReadDirection::kBackward, strata::kEndOfStream, 6));
   fmt::print("\nstream account-alice, the last {} of its {} events:\n", tail.events.size(), head);
   for (auto it = tail.events.rbegin(); it != tail.events.rend(); ++it)
     fmt::print("  v{:<3} #{:<4} {:<18} {}\n", it->version, it->position, it->type, it->payload);

@@ -41,7 +41,8 @@ struct Added {
   static constexpr std::string_view kType = "movies.added.v1";
   std::string title;
   std::int32_t year = 0;
-  static constexpr auto kFields = strata::fields(strata::field("title", &Added::title), strata::field("year", &Added::year));
+  static constexpr auto kFields =
+      strata::fields(strata::field("title", &Added::title), strata::field("year", &Added::year));
   bool operator==(const Added&) const = default;
 };
 
@@ -132,7 +133,8 @@ struct VisibleTitle {
   bool operator==(const VisibleTitle&) const = default;
 };
 
-class VisibleMovies : public strata::Projection<VisibleMovies, strata::Events<Added, Licensed, MadeVisible, Withdrawn>> {
+class VisibleMovies
+    : public strata::Projection<VisibleMovies, strata::Events<Added, Licensed, MadeVisible, Withdrawn>> {
  public:
   static constexpr std::string_view kName = "movies.visible";
   static constexpr strata::ReadModel<CatalogEntry> kCatalog{"catalog"};
@@ -184,11 +186,11 @@ class VisibleMovies : public strata::Projection<VisibleMovies, strata::Events<Ad
 inline strata::Result<std::vector<std::string>> titles_visible_in(const strata::ReadModelSource& source,
                                                                   std::string_view region) {
   std::vector<std::string> titles;
-  STRATA_RETURN_IF_ERROR(VisibleMovies::kVisible.scan(
-      source, std::string(region) + "/", [&](std::string_view, const VisibleTitle& t) -> strata::Status {
-        titles.push_back(t.title + " (" + std::to_string(t.year) + ")");
-        return {};
-      }));
+  STRATA_RETURN_IF_ERROR(VisibleMovies::kVisible.scan(source, std::string(region) + "/",
+                                                      [&](std::string_view, const VisibleTitle& t) -> strata::Status {
+                                                        titles.push_back(t.title + " (" + std::to_string(t.year) + ")");
+                                                        return {};
+                                                      }));
   return titles;
 }
 
@@ -256,7 +258,7 @@ inline strata::Result<std::string> show_catalog(strata::EventStore& store, strat
   std::string hidden;
   for (const auto& [id, m] : catalog) {
     if (m.visible()) continue;
-    const std::string why = m.withdrawn ? "withdrawn: " + *m.withdrawn
+    const std::string why = m.withdrawn         ? "withdrawn: " + *m.withdrawn
                             : m.regions.empty() ? std::string("not licensed")
                                                 : std::string("not made visible");
     hidden += (hidden.empty() ? "" : ", ") + m.title + " (" + why + ")";

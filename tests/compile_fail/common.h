@@ -1,8 +1,8 @@
 // Shared by the compile-fail cases: a well-formed event list to break in one place each.
 #pragma once
 #include <strata/core/aggregate.h>
-#include <strata/core/scenario.h>
 #include <strata/core/repository.h>
+#include <strata/core/scenario.h>
 
 struct Started {
   static constexpr std::string_view kType = "cf.started.v1";

@@ -6,6 +6,7 @@
 class Machine : public strata::Aggregate<Machine, strata::Events<Started, Stopped>> {
  public:
   void start() { record(Started{1}); }
+
  private:
   friend Aggregate;
   void apply(const Started&) {}

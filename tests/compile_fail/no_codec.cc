@@ -1,7 +1,9 @@
 // expect: this field type has no Codec
 #include "common.h"
 
-struct Point { int x; };  // no field table, no Codec<Point>
+struct Point {
+  int x;
+};  // no field table, no Codec<Point>
 struct Moved {
   static constexpr std::string_view kType = "cf.moved.v1";
   Point to{};

@@ -1,6 +1,6 @@
 // expect: the second argument of Aggregate must be strata::Events<E1, E2, \.\.\.>
-#include "common.h"
 #include <tuple>
+#include "common.h"
 
 class Machine : public strata::Aggregate<Machine, std::tuple<Started>> {};
 

@@ -4,10 +4,14 @@
 class Machine : public strata::Aggregate<Machine, strata::Events<Started, Stopped>> {
  public:
   void oops() { record(Unlisted{}); }
+
  private:
   friend Aggregate;
   void apply(const Started&) {}
   void apply(const Stopped&) {}
 };
 
-int main() { Machine m; m.oops(); }
+int main() {
+  Machine m;
+  m.oops();
+}

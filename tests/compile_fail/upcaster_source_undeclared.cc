@@ -1,7 +1,9 @@
 // expect: an upcaster's source \(From\) is not a declared event type
 #include "common.h"
 
-struct Raw { int n = 0; };  // no kType, no field table
+struct Raw {
+  int n = 0;
+};  // no kType, no field table
 struct FromRaw {
   using From = Raw;
   static Started upcast(const Raw& r) { return Started{r.n}; }

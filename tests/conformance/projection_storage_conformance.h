@@ -42,10 +42,11 @@ inline std::string render_batch_rows(const ProjectionWriteBatch& batch, Projecti
                                      Generation generation, std::string_view model, std::string_view prefix = {},
                                      ScanOptions options = {}) {
   std::string out;
-  Status s = batch.scan(storage, generation, model, prefix, options, [&](std::string_view k, std::string_view v) -> Status {
-    out.append(k).append("=").append(v).append("\n");
-    return {};
-  });
+  Status s =
+      batch.scan(storage, generation, model, prefix, options, [&](std::string_view k, std::string_view v) -> Status {
+        out.append(k).append("=").append(v).append("\n");
+        return {};
+      });
   if (!s.ok()) return "error: " + s.to_string();
   return out;
 }
@@ -186,10 +187,13 @@ TEST_CASE_TEMPLATE_DEFINE("projection storage conformance", Fixture, projection_
     b.put(1, "m", "b", "next");
     REQUIRE(storage->commit(b).ok());
     std::vector<std::string> keys;
-    REQUIRE(storage->scan(p, 1, "m", "a", {}, [&](std::string_view k, std::string_view) -> Status {
-                     keys.emplace_back(k);
-                     return {};
-                   }).ok());
+    REQUIRE(storage
+                ->scan(p, 1, "m", "a", {},
+                       [&](std::string_view k, std::string_view) -> Status {
+                         keys.emplace_back(k);
+                         return {};
+                       })
+                .ok());
     CHECK(keys == std::vector<std::string>{"a", zero, high});
     CHECK(storage->get(p, 1, "m", zero).value() == std::optional<std::string>("zero"));
   }
@@ -225,14 +229,15 @@ TEST_CASE_TEMPLATE_DEFINE("projection storage conformance", Fixture, projection_
     std::vector<std::string> keys;
     std::string values;
     REQUIRE(b.scan(*storage, 1, "m", "", {}, [&](std::string_view k, std::string_view v) -> Status {
-                 keys.emplace_back(k);
-                 if (v != "old") values.append(k).append("=").append(v).append(" ");
-                 return {};
-               }).ok());
+               keys.emplace_back(k);
+               if (v != "old") values.append(k).append("=").append(v).append(" ");
+               return {};
+             }).ok());
     CHECK(keys.size() == 600 - 2 + 2);
     CHECK(std::is_sorted(keys.begin(), keys.end()));
     CHECK(values == "k0005=new k0300x=between k0600=added ");
-    CHECK(render_batch_rows(b, *storage, 1, "m", "k000", ScanOptions{"k0004", 3}) == "k0005=new\nk0007=old\nk0008=old\n");
+    CHECK(render_batch_rows(b, *storage, 1, "m", "k000", ScanOptions{"k0004", 3}) ==
+          "k0005=new\nk0007=old\nk0008=old\n");
     CHECK(render_batch_rows(b, *storage, 1, "m", "", ScanOptions{"k0599", 10}) == "k0600=added\n");
   }
 

@@ -116,7 +116,8 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     CHECK(rest.events.size() == 2);
     CHECK(rest.end_of_stream);
     auto back = store->read_stream(a, ReadDirection::kBackward, kEndOfStream, 2).value();
-    CHECK(render(back.events) == "account-1@5#5 test.happened.v1 {\"n\":4}\naccount-1@4#4 test.happened.v1 {\"n\":3}\n");
+    CHECK(render(back.events) ==
+          "account-1@5#5 test.happened.v1 {\"n\":4}\naccount-1@4#4 test.happened.v1 {\"n\":3}\n");
     CHECK(back.next_version == 3);
     auto back2 = store->read_stream(a, ReadDirection::kBackward, 2, 10).value();
     CHECK(back2.events.size() == 2);
@@ -139,10 +140,13 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
   SUBCASE("visit a range of a stream without copying, and stop at a visitor's error") {
     REQUIRE(store->append(a, ExpectedVersion::no_stream(), events(10)).ok());
     std::vector<Version> seen;
-    REQUIRE(store->visit_stream(a, 3, 6, [&](const EventView& e) {
-      seen.push_back(e.version);
-      return Status();
-    }).ok());
+    REQUIRE(store
+                ->visit_stream(a, 3, 6,
+                               [&](const EventView& e) {
+                                 seen.push_back(e.version);
+                                 return Status();
+                               })
+                .ok());
     CHECK(seen == std::vector<Version>{3, 4, 5, 6});
     seen.clear();
     Status s = store->visit_stream(a, 1, kEndOfStream, [&](const EventView& e) {
@@ -155,7 +159,8 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
 
   SUBCASE("read the log from a position with a limit and with type and category filters") {
     REQUIRE(store->append(a, ExpectedVersion::any(), std::vector<EventData>{event("bank.opened.v1")}).ok());
-    REQUIRE(store->append(sid("movie-9"), ExpectedVersion::any(), std::vector<EventData>{event("movie.added.v1")}).ok());
+    REQUIRE(
+        store->append(sid("movie-9"), ExpectedVersion::any(), std::vector<EventData>{event("movie.added.v1")}).ok());
     REQUIRE(store->append(a, ExpectedVersion::any(), std::vector<EventData>{event("bank.deposited.v1")}).ok());
     REQUIRE(store->append(b, ExpectedVersion::any(), std::vector<EventData>{event("bank.deposited.v1")}).ok());
     auto page = store->read_log(2, 2).value();

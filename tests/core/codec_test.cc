@@ -21,8 +21,8 @@ namespace {
 struct Address {
   std::string street;
   std::uint32_t zip = 0;
-  static constexpr auto kFields = strata::fields(strata::field("street", &Address::street),
-                                                 strata::field("zip", &Address::zip));
+  static constexpr auto kFields =
+      strata::fields(strata::field("street", &Address::street), strata::field("zip", &Address::zip));
   bool operator==(const Address&) const = default;
 };
 
@@ -38,12 +38,12 @@ struct Person {
   std::vector<Address> history;
   std::map<std::string, std::int64_t> scores;
   std::vector<bool> flags;
-  static constexpr auto kFields = strata::fields(
-      strata::field("name", &Person::name), strata::field("age", &Person::age), strata::field("active", &Person::active),
-      strata::field("home", &Person::home), strata::field("work", &Person::work),
-      strata::field("referrer", &Person::referrer), strata::field("tags", &Person::tags),
-      strata::field("history", &Person::history), strata::field("scores", &Person::scores),
-      strata::field("flags", &Person::flags));
+  static constexpr auto kFields =
+      strata::fields(strata::field("name", &Person::name), strata::field("age", &Person::age),
+                     strata::field("active", &Person::active), strata::field("home", &Person::home),
+                     strata::field("work", &Person::work), strata::field("referrer", &Person::referrer),
+                     strata::field("tags", &Person::tags), strata::field("history", &Person::history),
+                     strata::field("scores", &Person::scores), strata::field("flags", &Person::flags));
   bool operator==(const Person&) const = default;
 };
 
@@ -53,10 +53,9 @@ struct Numbers {
   std::int32_t i32 = 0;
   std::uint32_t u32 = 0;
   double d = 0;
-  static constexpr auto kFields =
-      strata::fields(strata::field("i64", &Numbers::i64), strata::field("u64", &Numbers::u64),
-                     strata::field("i32", &Numbers::i32), strata::field("u32", &Numbers::u32),
-                     strata::field("d", &Numbers::d));
+  static constexpr auto kFields = strata::fields(
+      strata::field("i64", &Numbers::i64), strata::field("u64", &Numbers::u64), strata::field("i32", &Numbers::i32),
+      strata::field("u32", &Numbers::u32), strata::field("d", &Numbers::d));
   bool operator==(const Numbers&) const = default;
 };
 
@@ -186,7 +185,8 @@ TEST_CASE("\\u escapes and surrogate pairs in the input decode to utf-8") {
   CHECK(decoded<Text>(R"({"s":"\u0041\u00e9\u20ac\ud83d\ude00\u0000"})").s ==
         std::string("A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0", 11));
   CHECK(decoded<Text>(R"({"s":"\uD834\uDD1E"})").s == "\xf0\x9d\x84\x9e");
-  CHECK(decode_error<Text>(R"({"s":"\ud834"})") == "invalid argument: field \"s\": malformed json: invalid string escape");
+  CHECK(decode_error<Text>(R"({"s":"\ud834"})") ==
+        "invalid argument: field \"s\": malformed json: invalid string escape");
   CHECK(decode_error<Text>(R"({"s":"\ud834\u0041"})") ==
         "invalid argument: field \"s\": malformed json: invalid string escape");
 }
@@ -197,7 +197,8 @@ TEST_CASE("multi-byte utf-8 passes through unescaped and invalid utf-8 is kInval
   CHECK(decoded<Text>(strata::to_json(Text{s})).s == s);
   for (std::string_view bad : {"\xff", "\xc3", "\xc0\xaf", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
     CAPTURE(bad);
-    CHECK(decode_error<Text>("{\"s\":\"" + std::string(bad) + "\"}") == "invalid argument: malformed json: invalid utf-8");
+    CHECK(decode_error<Text>("{\"s\":\"" + std::string(bad) + "\"}") ==
+          "invalid argument: malformed json: invalid utf-8");
   }
   // Invalid utf-8 in a field the codec skips is still refused: the whole input is checked up front.
   CHECK(decode_error<Text>("{\"other\":\"\xff\",\"s\":\"\"}") == "invalid argument: malformed json: invalid utf-8");
@@ -218,7 +219,8 @@ TEST_CASE("integer limits round-trip and one past a limit is an error naming the
   CHECK(decoded<Numbers>(strata::to_json(hi)) == hi);
 
   auto one = [](std::string_view field, std::string_view value) {
-    std::string text = R"({"i64":0,"u64":0,"i32":0,"u32":0,"d":0,")" + std::string(field) + "\":" + std::string(value) + "}";
+    std::string text =
+        R"({"i64":0,"u64":0,"i32":0,"u32":0,"d":0,")" + std::string(field) + "\":" + std::string(value) + "}";
     return decode_error<Numbers>(text);
   };
   CHECK(one("i64", "9223372036854775808") ==
@@ -228,7 +230,8 @@ TEST_CASE("integer limits round-trip and one past a limit is an error naming the
   CHECK(one("u64", "18446744073709551616") ==
         "invalid argument: field \"u64\": expected an unsigned 64-bit integer, got 18446744073709551616");
   CHECK(one("u64", "-1") == "invalid argument: field \"u64\": expected an unsigned 64-bit integer, got -1");
-  CHECK(one("i32", "2147483648") == "invalid argument: field \"i32\": expected a signed 32-bit integer, got 2147483648");
+  CHECK(one("i32", "2147483648") ==
+        "invalid argument: field \"i32\": expected a signed 32-bit integer, got 2147483648");
   CHECK(one("i32", "-2147483649") ==
         "invalid argument: field \"i32\": expected a signed 32-bit integer, got -2147483649");
   CHECK(one("u32", "4294967296") ==
@@ -280,14 +283,16 @@ TEST_CASE("a missing or null optional field decodes to nullopt, also over a valu
 }
 
 TEST_CASE("unknown fields are skipped, whatever they hold") {
-  CHECK(decoded<Text>(R"({"before":{"deep":[1,{"x":null}]},"s":"kept","after":[[[]]],"n":1.5e9,"t":true})").s == "kept");
+  CHECK(decoded<Text>(R"({"before":{"deep":[1,{"x":null}]},"s":"kept","after":[[[]]],"n":1.5e9,"t":true})").s ==
+        "kept");
 }
 
 TEST_CASE("a field of the wrong type is kInvalidArgument naming the field, the expected and the actual type") {
   CHECK(decode_error<Text>(R"({"s":5})") == "invalid argument: field \"s\": expected a string, got a number");
   CHECK(decode_error<Numbers>(R"({"i64":"5"})") ==
         "invalid argument: field \"i64\": expected a signed 64-bit integer, got a string");
-  CHECK(decode_error<Person>(R"({"active":"yes"})") == "invalid argument: field \"active\": expected a boolean, got a string");
+  CHECK(decode_error<Person>(R"({"active":"yes"})") ==
+        "invalid argument: field \"active\": expected a boolean, got a string");
   CHECK(decode_error<Person>(R"({"home":[]})") == "invalid argument: field \"home\": expected an object, got an array");
   CHECK(decode_error<Person>(R"({"tags":{}})") == "invalid argument: field \"tags\": expected an array, got an object");
   CHECK(decode_error<Person>(R"({"tags":["a",2]})") ==
@@ -305,10 +310,12 @@ TEST_CASE("a field of the wrong type is kInvalidArgument naming the field, the e
 
 TEST_CASE("an oversize payload is kInvalidArgument naming both sizes") {
   std::string big = R"({"s":")" + std::string(Limits{}.max_payload_bytes, 'x') + "\"}";
-  CHECK(decode_error<Text>(big) == "invalid argument: json document of 1048584 bytes exceeds the limit of 1048576 bytes");
+  CHECK(decode_error<Text>(big) ==
+        "invalid argument: json document of 1048584 bytes exceeds the limit of 1048576 bytes");
   Limits small;
   small.max_payload_bytes = 10;
-  CHECK(decode_error<Text>(R"({"s":"123"})", small) == "invalid argument: json document of 11 bytes exceeds the limit of 10 bytes");
+  CHECK(decode_error<Text>(R"({"s":"123"})", small) ==
+        "invalid argument: json document of 11 bytes exceeds the limit of 10 bytes");
   Text t;
   CHECK(strata::decode_json(R"({"s":"12"})", t, small).ok());
 }
@@ -327,14 +334,16 @@ TEST_CASE("a payload nested deeper than the limit is kInvalidArgument, never a c
   CHECK(t.children.size() == 1);
   std::string path;
   for (int i = 0; i < 32; ++i) path += "field \"children\": element 0: ";
-  CHECK(decode_error<Tree>(tree(33)) == "invalid argument: " + path + "malformed json: nested deeper than the limit of 64");
+  CHECK(decode_error<Tree>(tree(33)) ==
+        "invalid argument: " + path + "malformed json: nested deeper than the limit of 64");
   const std::size_t levels = Limits{}.max_payload_bytes / 30;
   std::string huge = tree(levels);
   REQUIRE(huge.size() <= Limits{}.max_payload_bytes);
   CHECK(decode_error<Tree>(huge).find("malformed json: nested deeper than the limit of 64") != std::string::npos);
   Limits shallow;
   shallow.max_json_depth = 2;
-  CHECK(decode_error<Person>(R"({"home":{"street":"s","zip":1}})", shallow) == "invalid argument: missing field \"name\"");
+  CHECK(decode_error<Person>(R"({"home":{"street":"s","zip":1}})", shallow) ==
+        "invalid argument: missing field \"name\"");
   CHECK(decode_error<Person>(R"({"history":[{"street":"s","zip":1}]})", shallow) ==
         "invalid argument: field \"history\": element 0: malformed json: nested deeper than the limit of 2");
 }
@@ -350,13 +359,16 @@ TEST_CASE("malformed json is kInvalidArgument") {
 }
 
 TEST_CASE("a malformed literal where an optional value is expected is kInvalidArgument, not an exception") {
-  CHECK(decode_error<Person>(R"({"referrer":nul})") == "invalid argument: field \"referrer\": malformed json: invalid literal nul");
+  CHECK(decode_error<Person>(R"({"referrer":nul})") ==
+        "invalid argument: field \"referrer\": malformed json: invalid literal nul");
   CHECK(decode_error<Person>(R"({"referrer":nullx})") ==
         "invalid argument: field \"referrer\": malformed json: invalid literal nullx");
   CHECK(decode_error<Person>(R"({"work":nul,"name":"x"})") ==
         "invalid argument: field \"work\": malformed json: invalid literal nul");
-  CHECK(decode_error<Person>(R"({"active":tru})") == "invalid argument: field \"active\": malformed json: invalid literal tru");
-  CHECK(decode_error<Person>(R"({"active":null})") == "invalid argument: field \"active\": expected a boolean, got null");
+  CHECK(decode_error<Person>(R"({"active":tru})") ==
+        "invalid argument: field \"active\": malformed json: invalid literal tru");
+  CHECK(decode_error<Person>(R"({"active":null})") ==
+        "invalid argument: field \"active\": expected a boolean, got null");
 }
 
 TEST_CASE("decoding into a reused value reuses its storage: vectors shrink, maps and optionals reset") {
@@ -434,10 +446,18 @@ std::string random_text(std::mt19937_64& rng) {
   for (std::uint64_t i = 0; i < length; ++i) {
     std::uint32_t cp = 0;
     switch (rng() % 4) {
-      case 0: cp = static_cast<std::uint32_t>(rng() % 0x80); break;
-      case 1: cp = std::string_view("\"\\/\b\f\n\r\t\x01\x1f\x7f u")[rng() % 14]; break;
-      case 2: cp = static_cast<std::uint32_t>(0x80 + rng() % (0xd800 - 0x80)); break;
-      default: cp = static_cast<std::uint32_t>(0xe000 + rng() % (0x110000 - 0xe000)); break;
+      case 0:
+        cp = static_cast<std::uint32_t>(rng() % 0x80);
+        break;
+      case 1:
+        cp = std::string_view("\"\\/\b\f\n\r\t\x01\x1f\x7f u")[rng() % 14];
+        break;
+      case 2:
+        cp = static_cast<std::uint32_t>(0x80 + rng() % (0xd800 - 0x80));
+        break;
+      default:
+        cp = static_cast<std::uint32_t>(0xe000 + rng() % (0x110000 - 0xe000));
+        break;
     }
     append_utf8(s, cp);
   }

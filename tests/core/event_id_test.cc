@@ -28,8 +28,8 @@ TEST_CASE("generated ids are unique over many") {
 }
 
 TEST_CASE("to_string is lower-case 8-4-4-4-12 and parse reverses it") {
-  auto id = EventId(std::array<std::uint8_t, 16>{0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2, 0x88, 0x3f, 0x00,
-                                                 0x16, 0xd3, 0xcc, 0xa4, 0x27});
+  auto id = EventId(std::array<std::uint8_t, 16>{0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2, 0x88, 0x3f, 0x00, 0x16,
+                                                 0xd3, 0xcc, 0xa4, 0x27});
   CHECK(id.to_string() == "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
   CHECK(EventId::parse("1b4e28ba-2fa1-41d2-883f-0016d3cca427").value() == id);
   for (int i = 0; i < 100; ++i) {

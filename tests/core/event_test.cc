@@ -56,7 +56,8 @@ TEST_CASE("validate_event refuses bad type names naming the byte, the offset or 
   Limits limits;
   limits.max_type_bytes = 4;
   CHECK(validate(event("abcd"), limits) == "ok");
-  CHECK(validate(event("abcde"), limits) == "invalid argument: invalid event type \"abcde...\": 5 bytes, at most 4 allowed");
+  CHECK(validate(event("abcde"), limits) ==
+        "invalid argument: invalid event type \"abcde...\": 5 bytes, at most 4 allowed");
 }
 
 TEST_CASE("validate_event refuses a nil event id") {
@@ -68,8 +69,10 @@ TEST_CASE("validate_event refuses a nil event id") {
 TEST_CASE("validate_event refuses payloads that are not one json object within the limits") {
   CHECK(validate(event("t.v1", "[]")) == "invalid argument: invalid event \"t.v1\": payload must be a json object");
   CHECK(validate(event("t.v1", "")) == "invalid argument: invalid event \"t.v1\": malformed json: empty document");
-  CHECK(validate(event("t.v1", R"({"a":1} {})")).rfind("invalid argument: invalid event \"t.v1\": malformed json", 0) == 0);
-  CHECK(validate(event("t.v1", "{\"a\":\"\xfe\"}")) == "invalid argument: invalid event \"t.v1\": malformed json: invalid utf-8");
+  CHECK(validate(event("t.v1", R"({"a":1} {})")).rfind("invalid argument: invalid event \"t.v1\": malformed json", 0) ==
+        0);
+  CHECK(validate(event("t.v1", "{\"a\":\"\xfe\"}")) ==
+        "invalid argument: invalid event \"t.v1\": malformed json: invalid utf-8");
   Limits limits;
   limits.max_payload_bytes = 10;
   CHECK(validate(event("t.v1", R"({"a":"123456"})"), limits) ==
@@ -145,7 +148,7 @@ TEST_CASE("corrupted metadata bytes are kCorruption, never a crash") {
   }
   CHECK(code(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12)) == StatusCode::kCorruption);
   CHECK(code(std::string("\x01\x00\x00\xff\xff\xff\xff\x0f", 8)) == StatusCode::kCorruption);  // huge header count
-  CHECK(code(std::string("\x01\x05\x61", 3)) == StatusCode::kCorruption);                     // length past the end
+  CHECK(code(std::string("\x01\x05\x61", 3)) == StatusCode::kCorruption);                      // length past the end
   Metadata m;
   CHECK(strata::decode_metadata("\x07", m).to_string() == "corruption: event metadata is not in a known encoding");
   // Flipping any single byte never crashes; it decodes or is kCorruption.
@@ -168,12 +171,14 @@ TEST_CASE("header() finds a header's value by key") {
 TEST_CASE("an event view decodes its metadata and copies itself into a recorded event") {
   const std::string meta = encoded(full_metadata());
   const EventId id = EventId::generate();
-  strata::EventView view{"account-1", 3, 9, id, "bank.deposited.v2", strata::Timestamp(std::chrono::microseconds(42)),
-                         meta, R"({"cents":1})"};
+  strata::EventView view{
+      "account-1",     3, 9, id, "bank.deposited.v2", strata::Timestamp(std::chrono::microseconds(42)), meta,
+      R"({"cents":1})"};
   CHECK(view.metadata().value() == full_metadata());
   strata::RecordedEvent r = view.to_recorded().value();
   CHECK(r == strata::RecordedEvent{"account-1", 3, 9, id, "bank.deposited.v2",
-                                   strata::Timestamp(std::chrono::microseconds(42)), full_metadata(), R"({"cents":1})"});
+                                   strata::Timestamp(std::chrono::microseconds(42)), full_metadata(),
+                                   R"({"cents":1})"});
   CHECK(r.schema_version() == 2);
   view.encoded_metadata = "\x09garbage";
   CHECK(view.metadata().status().code() == StatusCode::kCorruption);

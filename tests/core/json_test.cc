@@ -31,9 +31,8 @@ std::string validate(std::string_view text, const Limits& limits = {}) {
 std::string read_string_field(std::string_view text) {
   std::string out;
   Status s = json::read(text, Limits{}, [&](json::Value& root) {
-    return root.for_each_field([&](std::string_view key, json::Value& v) -> Status {
-      return key == "v" ? v.get(out) : Status();
-    });
+    return root.for_each_field(
+        [&](std::string_view key, json::Value& v) -> Status { return key == "v" ? v.get(out) : Status(); });
   });
   return s.ok() ? out : "error: " + s.to_string();
 }
@@ -200,9 +199,8 @@ TEST_CASE("reading a value as the wrong type names the expected and the actual t
     return root.for_each_element([&](json::Value& e) { return e.get_string_view(view); });
   });
   CHECK(s.to_string() == "invalid argument: expected a string, got an array");
-  s = json::read(R"({"a":1})", Limits{}, [&](json::Value& root) {
-    return root.for_each_element([](json::Value&) { return Status(); });
-  });
+  s = json::read(R"({"a":1})", Limits{},
+                 [&](json::Value& root) { return root.for_each_element([](json::Value&) { return Status(); }); });
   CHECK(s.to_string() == "invalid argument: expected an array, got an object");
   s = json::read(R"([1])", Limits{}, [&](json::Value& root) {
     return root.for_each_field([](std::string_view, json::Value&) { return Status(); });
@@ -212,15 +210,15 @@ TEST_CASE("reading a value as the wrong type names the expected and the actual t
 
 TEST_CASE("get_raw_json gives a value's text unparsed") {
   std::vector<std::string> raws;
-  Status s = json::read(R"({"o":{"x":[1, 2]},"a":[ {} ],"n":-1.5e2 ,"s":"q\"","t":true})", Limits{},
-                        [&](json::Value& root) {
-                          return root.for_each_field([&](std::string_view, json::Value& v) -> Status {
-                            std::string_view raw;
-                            STRATA_RETURN_IF_ERROR(v.get_raw_json(raw));
-                            raws.emplace_back(raw);
-                            return {};
-                          });
-                        });
+  Status s =
+      json::read(R"({"o":{"x":[1, 2]},"a":[ {} ],"n":-1.5e2 ,"s":"q\"","t":true})", Limits{}, [&](json::Value& root) {
+        return root.for_each_field([&](std::string_view, json::Value& v) -> Status {
+          std::string_view raw;
+          STRATA_RETURN_IF_ERROR(v.get_raw_json(raw));
+          raws.emplace_back(raw);
+          return {};
+        });
+      });
   REQUIRE(s.ok());
   CHECK(raws == std::vector<std::string>{R"({"x":[1, 2]})", "[ {} ]", "-1.5e2", R"("q\"")", "true"});
 }
@@ -265,7 +263,8 @@ TEST_CASE("read is lazy: it does not check content after the root value or in pa
 TEST_CASE("read refuses a document larger than max_payload_bytes before parsing it") {
   Limits limits;
   limits.max_payload_bytes = 16;
-  CHECK(render(R"({"a":"123456789"})", limits) == "error: invalid argument: json document of 17 bytes exceeds the limit of 16 bytes");
+  CHECK(render(R"({"a":"123456789"})", limits) ==
+        "error: invalid argument: json document of 17 bytes exceeds the limit of 16 bytes");
   CHECK(render(R"({"a":"12345678"})", limits) == "{a:s12345678;}");
   CHECK(render(std::string(Limits{}.max_payload_bytes + 1, ' ')) ==
         "error: invalid argument: json document of 1048577 bytes exceeds the limit of 1048576 bytes");
@@ -294,7 +293,8 @@ TEST_CASE("a read may start another read from inside its callback") {
   Status s = json::read(R"({"outer":"x","after":"y"})", Limits{}, [&](json::Value& root) {
     return root.for_each_field([&](std::string_view key, json::Value& v) -> Status {
       if (key == "outer") {
-        STRATA_RETURN_IF_ERROR(json::read(R"({"inner":"z"})", Limits{}, [&](json::Value& r) { return render(r, inner); }));
+        STRATA_RETURN_IF_ERROR(
+            json::read(R"({"inner":"z"})", Limits{}, [&](json::Value& r) { return render(r, inner); }));
       }
       std::string value;
       STRATA_RETURN_IF_ERROR(v.get(value));

@@ -150,8 +150,7 @@ TEST_CASE("saving over a concurrent modification is kWrongExpectedVersion with b
 
   REQUIRE(mine.add(100).ok());
   auto r = repo.save(mine);
-  CHECK(r.status().to_string() ==
-        "wrong expected version for stream \"counter-1\": expected 3, actual 5");
+  CHECK(r.status().to_string() == "wrong expected version for stream \"counter-1\": expected 3, actual 5");
   REQUIRE(r.status().version_conflict() != nullptr);
   CHECK(r.status().version_conflict()->expected_version == 3);
   CHECK(r.status().version_conflict()->actual_version == 5);
@@ -226,7 +225,8 @@ TEST_CASE("an undecodable stored payload is kInvalidArgument saying which event 
         "expected a signed 64-bit integer, got a string");
   append_raw(store, sid("counter-2"), "test.counter.opened.v1", R"({"title":"no name"})");
   CHECK(repo.load(sid("counter-2")).status().to_string() ==
-        "invalid argument: decoding \"test.counter.opened.v1\" at stream \"counter-2\" version 1: missing field \"name\"");
+        "invalid argument: decoding \"test.counter.opened.v1\" at stream \"counter-2\" version 1: missing field "
+        "\"name\"");
 }
 
 TEST_CASE("saving an aggregate without a stream id is kInvalidArgument") {
@@ -249,7 +249,8 @@ TEST_CASE("saving an event that breaks the store's limits is kInvalidArgument an
   REQUIRE(c.open(std::string(40, 'n')).ok());
   auto r = repo.save(c);
   CHECK(r.status().code() == StatusCode::kInvalidArgument);
-  CHECK(std::string(r.status().message()).find("payload of 51 bytes exceeds the limit of 32 bytes") != std::string::npos);
+  CHECK(std::string(r.status().message()).find("payload of 51 bytes exceeds the limit of 32 bytes") !=
+        std::string::npos);
   CHECK(c.version() == 0);
   CHECK(c.pending_events().size() == 1);
   CHECK(store.head_position() == 0);

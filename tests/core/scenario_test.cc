@@ -48,10 +48,8 @@ TEST_CASE("given folds history as stored events and when sees the resulting stat
 }
 
 TEST_CASE("a command returning void counts as success") {
-  auto outcome = Scenario<Counter>()
-                     .given(Opened{"x"})
-                     .when([](Counter& c) { (void)c.add(1); })
-                     .then(Added{1, std::nullopt});
+  auto outcome =
+      Scenario<Counter>().given(Opened{"x"}).when([](Counter& c) { (void)c.add(1); }).then(Added{1, std::nullopt});
   CHECK(outcome);
 }
 

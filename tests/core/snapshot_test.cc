@@ -47,9 +47,9 @@ class Ledger : public strata::Aggregate<Ledger, strata::Events<Credited, Debited
   std::string last_memo_;
 
  public:
-  static constexpr auto kFields = strata::fields(strata::field("balance", &Ledger::balance_),
-                                                 strata::field("entries", &Ledger::entries_),
-                                                 strata::field("last_memo", &Ledger::last_memo_));
+  static constexpr auto kFields =
+      strata::fields(strata::field("balance", &Ledger::balance_), strata::field("entries", &Ledger::entries_),
+                     strata::field("last_memo", &Ledger::last_memo_));
 };
 
 // The same events with another state shape: its snapshots must not be used by Ledger.
@@ -202,7 +202,8 @@ TEST_CASE("a snapshot of another schema, or an undecodable one, is ignored and t
   CHECK(problems[1] == strata::SnapshotProblem::kUndecodable);
 
   // A snapshot version other than the aggregate's is another schema too.
-  REQUIRE(store.save_snapshot(id, {6, strata::schema_fingerprint<Ledger>(), 2, strata::to_json(repo.load(id).value())}).ok());
+  REQUIRE(store.save_snapshot(id, {6, strata::schema_fingerprint<Ledger>(), 2, strata::to_json(repo.load(id).value())})
+              .ok());
   CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 6));
   CHECK(problems.back() == strata::SnapshotProblem::kFingerprintMismatch);
 }
@@ -214,7 +215,8 @@ class FailingSnapshots final : public strata::SnapshotStore {
   strata::Status save_snapshot(const strata::StreamId&, const strata::SnapshotRecord&) override {
     return strata::Status::io_error("disk full");
   }
-  strata::Result<std::optional<strata::SnapshotRecord>> load_snapshot(const strata::StreamId&, strata::Version) override {
+  strata::Result<std::optional<strata::SnapshotRecord>> load_snapshot(const strata::StreamId&,
+                                                                      strata::Version) override {
     return std::optional<strata::SnapshotRecord>();
   }
   strata::Status retain_snapshots(const strata::StreamId&, std::size_t) override { return {}; }
@@ -232,7 +234,8 @@ TEST_CASE("a failing snapshot write never fails a save, and is counted and repor
   options.snapshots = strata::SnapshotPolicy::every(2);
   options.snapshot_store = &failing;
   options.on_snapshot_incident = [&](const strata::SnapshotIncident& i) {
-    if (i.problem == strata::SnapshotProblem::kWriteFailed && i.status.code() == strata::StatusCode::kIOError) ++reported;
+    if (i.problem == strata::SnapshotProblem::kWriteFailed && i.status.code() == strata::StatusCode::kIOError)
+      ++reported;
   };
   strata::Repository<Ledger> repo(store, options);
   const auto id = sid("ledger-5");

@@ -54,8 +54,7 @@ TEST_CASE("a stream id of 128 bytes is accepted and one of 129 bytes is kInvalid
 }
 
 TEST_CASE("a bad byte is named with its offset, printable ones quoted and others in hex") {
-  CHECK(parse("account 42") ==
-        "invalid stream id \"account 42\": byte ' ' at offset 7 is not one of [A-Za-z0-9_.:-]");
+  CHECK(parse("account 42") == "invalid stream id \"account 42\": byte ' ' at offset 7 is not one of [A-Za-z0-9_.:-]");
   CHECK(parse("a/b") == "invalid stream id \"a/b\": byte '/' at offset 1 is not one of [A-Za-z0-9_.:-]");
   CHECK(parse("a\"b") == "invalid stream id \"a?b\": byte '\"' at offset 1 is not one of [A-Za-z0-9_.:-]");
   CHECK(parse("tab\there") == "invalid stream id \"tab?here\": byte 0x09 at offset 3 is not one of [A-Za-z0-9_.:-]");

@@ -91,13 +91,16 @@ struct SplitOpenedWithPayment {
   }
 };
 
-class Shop : public strata::Aggregate<Shop, strata::Events<Opened, Paid>,
-                                      strata::Upcasters<PaidV1ToV2, PaidV2ToV3, SplitOpenedWithPayment,
-                                                        strata::Retired<"shop.audited.v1">>> {
+class Shop
+    : public strata::Aggregate<
+          Shop, strata::Events<Opened, Paid>,
+          strata::Upcasters<PaidV1ToV2, PaidV2ToV3, SplitOpenedWithPayment, strata::Retired<"shop.audited.v1">>> {
  public:
   void pay(std::int64_t cents, std::string currency) { record(Paid{Money{cents, std::move(currency)}}); }
   // The state rendered for comparisons.
-  std::string render() const { return owner_ + " paid " + std::to_string(total_) + " in " + std::to_string(payments_) + " payments"; }
+  std::string render() const {
+    return owner_ + " paid " + std::to_string(total_) + " in " + std::to_string(payments_) + " payments";
+  }
 
  private:
   friend Aggregate;
@@ -153,8 +156,9 @@ TEST_CASE("v1 code meeting a v3 event fails with kUnknownEventType naming the ty
   strata::Repository<v1::Shop> old_code(store);
   auto loaded = old_code.load(id);
   CHECK(loaded.status().code() == strata::StatusCode::kUnknownEventType);
-  CHECK(loaded.status().message() ==
-        "stream \"shop-2\" version 1 (position 1) has event type \"shop.paid.v3\", which this aggregate does not handle");
+  CHECK(
+      loaded.status().message() ==
+      "stream \"shop-2\" version 1 (position 1) has event type \"shop.paid.v3\", which this aggregate does not handle");
 }
 
 TEST_CASE("the dispatcher tells which types it knows, so projections can skip the rest unparsed") {
@@ -171,9 +175,9 @@ TEST_CASE("the registry lists every known type with its version and role") {
   registry.add_aggregate<v3::Shop>();
   std::string listing;
   for (const auto& t : registry.types()) {
-    const char* role = t.role == strata::EventTypeInfo::Role::kCurrent ? "current"
+    const char* role = t.role == strata::EventTypeInfo::Role::kCurrent  ? "current"
                        : t.role == strata::EventTypeInfo::Role::kUpcast ? "upcast"
-                                                                         : "retired";
+                                                                        : "retired";
     listing += std::string(t.type) + " v" + std::to_string(t.schema_version) + " " + role + "\n";
   }
   CHECK(listing ==

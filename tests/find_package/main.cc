@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   {
     auto rocks = strata::RocksEventStore::open({}, dir.string());
     std::vector<strata::EventData> one{strata::to_event_data(Pinged{7})};
-    if (!rocks.ok() || !(*rocks)->append(strata::StreamId::parse("ping-2").value(), strata::ExpectedVersion::no_stream(), one).ok()) {
+    if (!rocks.ok() ||
+        !(*rocks)->append(strata::StreamId::parse("ping-2").value(), strata::ExpectedVersion::no_stream(), one).ok()) {
       std::puts("consumer: rocks append failed");
       return 1;
     }

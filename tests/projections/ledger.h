@@ -61,9 +61,9 @@ struct Row {
   std::int64_t balance = 0;
   std::int64_t entries = 0;
   std::uint64_t last_position = 0;
-  static constexpr auto kFields = strata::fields(
-      strata::field("owner", &Row::owner), strata::field("balance", &Row::balance),
-      strata::field("entries", &Row::entries), strata::field("last_position", &Row::last_position));
+  static constexpr auto kFields =
+      strata::fields(strata::field("owner", &Row::owner), strata::field("balance", &Row::balance),
+                     strata::field("entries", &Row::entries), strata::field("last_position", &Row::last_position));
   bool operator==(const Row&) const = default;
 };
 
@@ -138,8 +138,8 @@ inline void append_history(strata::EventStore& store, int n, int streams = 5, in
 inline std::string render(const std::vector<std::pair<std::string, Row>>& rows) {
   std::string out;
   for (const auto& [key, r] : rows)
-    out += key + " owner=" + r.owner + " balance=" + std::to_string(r.balance) + " entries=" +
-           std::to_string(r.entries) + " last=" + std::to_string(r.last_position) + "\n";
+    out += key + " owner=" + r.owner + " balance=" + std::to_string(r.balance) +
+           " entries=" + std::to_string(r.entries) + " last=" + std::to_string(r.last_position) + "\n";
   return out;
 }
 
@@ -149,8 +149,8 @@ inline std::string render(const strata::ReadModelSource& source) {
   return render(*rows);
 }
 
-// The ledger fold computed from the log, positions `from` to `through`, leaving out the positions in `excluded`: what the
-// read model must equal.
+// The ledger fold computed from the log, positions `from` to `through`, leaving out the positions in `excluded`: what
+// the read model must equal.
 inline std::string fold(strata::EventStore& store, strata::Position from = 1,
                         strata::Position through = strata::kEndOfLog,
                         const std::vector<strata::Position>& excluded = {}) {

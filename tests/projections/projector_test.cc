@@ -72,9 +72,9 @@ class IoThread {
 class CorruptingStore final : public strata::EventStore {
  public:
   CorruptingStore(strata::EventStore& inner, std::string_view corrupt_type)
-      : inner_(inner), type_(corrupt_type), relay_(inner.subscribe_commits([this](strata::Position p) {
-          publish_commit(p);
-        })) {}
+      : inner_(inner),
+        type_(corrupt_type),
+        relay_(inner.subscribe_commits([this](strata::Position p) { publish_commit(p); })) {}
 
   strata::Result<strata::AppendResult> append(const strata::StreamId& s, strata::ExpectedVersion v,
                                               std::span<const strata::EventData> e) override {
@@ -88,8 +88,7 @@ class CorruptingStore final : public strata::EventStore {
                               strata::EventVisitor visitor) override {
     return inner_.visit_stream(s, from, to, visitor);
   }
-  strata::Result<strata::LogSlice> read_log(strata::Position from, std::size_t n,
-                                            const strata::LogFilter& f) override {
+  strata::Result<strata::LogSlice> read_log(strata::Position from, std::size_t n, const strata::LogFilter& f) override {
     return inner_.read_log(from, n, f);
   }
   strata::Result<strata::Position> visit_log(strata::Position from, std::size_t n, const strata::LogFilter& f,
@@ -386,8 +385,7 @@ TEST_CASE("several projectors follow one store from different positions") {
   const strata::Position start_of_new = store.head_position() + 1;
 
   append_history(store, 100, 5, 4);
-  for (Projector* p : {&from_start, &from_middle, &only_new})
-    REQUIRE(p->wait_for(store.head_position(), kWait).ok());
+  for (Projector* p : {&from_start, &from_middle, &only_new}) REQUIRE(p->wait_for(store.head_position(), kWait).ok());
   CHECK(render(from_start.reader()) == fold(store));
   CHECK(render(from_middle.reader()) == fold(store, 201));
   CHECK(render(only_new.reader()) == fold(store, start_of_new));

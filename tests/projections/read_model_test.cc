@@ -79,12 +79,15 @@ TEST_CASE("a reader scanning a read model may read it again from inside its visi
   batch.set_state(std::nullopt, state);
   REQUIRE(storage.commit(batch).ok());
   std::int64_t sum = 0;
-  REQUIRE(kRows.scan(reader, "", [&](std::string_view key, const Row&) -> Status {
-                  STRATA_ASSIGN_OR_RETURN(std::optional<Row> again, kRows.get(reader, key));
-                  if (!again) return Status::not_found(std::string(key));
-                  sum += again->balance;
-                  return {};
-                }).ok());
+  REQUIRE(kRows
+              .scan(reader, "",
+                    [&](std::string_view key, const Row&) -> Status {
+                      STRATA_ASSIGN_OR_RETURN(std::optional<Row> again, kRows.get(reader, key));
+                      if (!again) return Status::not_found(std::string(key));
+                      sum += again->balance;
+                      return {};
+                    })
+              .ok());
   CHECK(sum == 3);
 }
 

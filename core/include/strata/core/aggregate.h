@@ -115,10 +115,11 @@ class Aggregate<Derived, Events<Es...>, Upcasters<Us...>> {
 
   template <class E>
   static constexpr void check_apply() {
-    static_assert(requires(Derived& d, const E& e) { d.apply(e); },
-                  "strata: the aggregate has no apply(const E&) for an event in its Events<...> list; add "
-                  "`void apply(const E&)` (it may be private, with `friend Aggregate;`)");
-    if constexpr (requires(Derived& d, const E& e) { d.apply(e); }) {
+    static_assert(
+        requires(Derived & d, const E& e) { d.apply(e); },
+        "strata: the aggregate has no apply(const E&) for an event in its Events<...> list; add "
+        "`void apply(const E&)` (it may be private, with `friend Aggregate;`)");
+    if constexpr (requires(Derived & d, const E& e) { d.apply(e); }) {
       static_assert(std::is_void_v<decltype(std::declval<Derived&>().apply(std::declval<const E&>()))>,
                     "strata: apply() must return void: folds cannot fail; validate in the command instead");
     }
@@ -131,7 +132,8 @@ class Aggregate<Derived, Events<Es...>, Upcasters<Us...>> {
   // context) when its payload does not decode.
   Status apply_stored(const EventView& e, Dispatcher& dispatcher, const Limits& limits) {
     bool known = false;
-    Status s = dispatcher.dispatch(e, limits, [this](const auto& event) { derived().apply(event); }, known);
+    Status s = dispatcher.dispatch(
+        e, limits, [this](const auto& event) { derived().apply(event); }, known);
     if (!s.ok()) return s;
     if (!known) return detail::unknown_event_type(e.stream_id, e.version, e.position, e.type);
     version_ = e.version;
@@ -161,7 +163,7 @@ struct AggregateAccess {
   static void set_id(A& a, StreamId id) {
     a.id_ = std::move(id);
   }
-    template <class A>
+  template <class A>
   static Status apply_stored(A& a, const EventView& e, typename A::Dispatcher& dispatcher, const Limits& limits) {
     return a.apply_stored(e, dispatcher, limits);
   }
@@ -185,7 +187,8 @@ concept IsAggregate = requires {
   typename T::Dispatcher;
   typename T::Event;
   typename T::PendingEvent;
-} && std::is_default_constructible_v<T>;
+}
+&&std::is_default_constructible_v<T>;
 
 }  // namespace detail
 

@@ -85,7 +85,9 @@ constexpr std::tuple<Defs...> fields(Defs... defs) noexcept {
 
 // A type with a field table: `static constexpr auto kFields = strata::fields(...)`.
 template <class T>
-concept HasFieldTable = requires { std::tuple_size<std::remove_cvref_t<decltype(T::kFields)>>::value; };
+concept HasFieldTable = requires {
+  std::tuple_size<std::remove_cvref_t<decltype(T::kFields)>>::value;
+};
 
 // An event type: a field table and a persisted type name `static constexpr std::string_view kType`.
 template <class T>
@@ -128,11 +130,11 @@ struct Codec {
                 "(static constexpr auto kFields = strata::fields(...)) or specialize strata::Codec<T>");
 };
 
-#define STRATA_SCALAR_CODEC_(T, writer_call)                                    \
-  template <>                                                                   \
-  struct Codec<T> {                                                             \
-    static void write(json::Writer& w, const T& v) { w.writer_call(v); }        \
-    static Status read(json::Value& in, T& out) { return in.get(out); }         \
+#define STRATA_SCALAR_CODEC_(T, writer_call)                             \
+  template <>                                                            \
+  struct Codec<T> {                                                      \
+    static void write(json::Writer& w, const T& v) { w.writer_call(v); } \
+    static Status read(json::Value& in, T& out) { return in.get(out); }  \
   }
 STRATA_SCALAR_CODEC_(bool, boolean);
 STRATA_SCALAR_CODEC_(std::int32_t, int64);
@@ -241,8 +243,7 @@ struct Codec<T> {
                            [[maybe_unused]] T& out, [[maybe_unused]] std::uint64_t& seen, std::index_sequence<I...>) {
     Status result;
     (void)((key == std::get<I>(T::kFields).name
-                ? (seen |= std::uint64_t{1} << I,
-                   result = read_member(std::get<I>(T::kFields), value, out), true)
+                ? (seen |= std::uint64_t{1} << I, result = read_member(std::get<I>(T::kFields), value, out), true)
                 : false) ||
            ...);
     return result;
@@ -280,11 +281,8 @@ template <class T>
 Status check_fields(const T& value) {
   if constexpr (HasFieldTable<T>) {
     Status result;
-    std::apply(
-        [&](const auto&... def) {
-          (void)((result = check_field(value, def), !result.ok()) || ...);
-        },
-        T::kFields);
+    std::apply([&](const auto&... def) { (void)((result = check_field(value, def), !result.ok()) || ...); },
+               T::kFields);
     return result;
   } else {
     return {};

@@ -37,8 +37,8 @@ struct Events {
 // What the registry says of one persisted event type.
 struct EventTypeInfo {
   enum class Role : std::uint8_t { kCurrent = 0, kUpcast = 1, kRetired = 2 };
-  std::string_view type;           // the persisted name
-  std::uint32_t schema_version;    // from the name's ".v<N>" suffix
+  std::string_view type;         // the persisted name
+  std::uint32_t schema_version;  // from the name's ".v<N>" suffix
   Role role;
   friend bool operator==(const EventTypeInfo&, const EventTypeInfo&) = default;
 };
@@ -51,14 +51,19 @@ template <class E, class... Es>
 inline constexpr bool kContains = (std::is_same_v<E, Es> || ...);
 
 template <class U>
-concept IsRetired = requires { U::kRetiredType; };
+concept IsRetired = requires {
+  U::kRetiredType;
+};
 
 template <class U>
-concept IsUpcaster = !IsRetired<U> && requires { typename U::From; };
+concept IsUpcaster = !IsRetired<U> && requires {
+  typename U::From;
+};
 
 template <class U>
-concept IsOneToOne = IsUpcaster<U> && requires(const typename U::From& e) { U::upcast(e); } &&
-                     !std::is_void_v<decltype(U::upcast(std::declval<const typename U::From&>()))>;
+concept IsOneToOne = IsUpcaster<U> && requires(const typename U::From& e) {
+  U::upcast(e);
+} && !std::is_void_v<decltype(U::upcast(std::declval<const typename U::From&>()))>;
 
 // The persisted name an entry of Upcasters<...> recognises.
 template <class U>
@@ -123,16 +128,16 @@ class EventDispatcher<Events<Es...>, Upcasters<Us...>> {
                 "`static constexpr auto kFields = strata::fields(...)`");
   static_assert((std::is_default_constructible_v<Es> && ...),
                 "strata: events must be default-constructible (replay decodes into a reused value)");
-  static_assert(((IsRetired<Us> || IsUpcaster<Us>) && ...),
+  static_assert(((IsRetired<Us> || IsUpcaster<Us>)&&...),
                 "strata: each entry of Upcasters<...> must be an upcaster (with `using From = <older event>;` and "
                 "a static upcast function) or strata::Retired<\"type\">");
-  static_assert(((IsRetired<Us> || EventType<typename SourceSlot<Us>::type>) && ...),
+  static_assert(((IsRetired<Us> || EventType<typename SourceSlot<Us>::type>)&&...),
                 "strata: an upcaster's source (From) is not a declared event type: it needs "
                 "`static constexpr std::string_view kType` and a field table");
-  static_assert(((IsRetired<Us> || !kContains<typename SourceSlot<Us>::type, Es...>) && ...),
+  static_assert(((IsRetired<Us> || !kContains<typename SourceSlot<Us>::type, Es...>)&&...),
                 "strata: an upcaster's source (From) is also in Events<...>: upcast from older types only");
-  static_assert(all_distinct(std::array<std::string_view, sizeof...(Es) + sizeof...(Us)>{
-                    std::string_view(Es::kType)..., recognised_type<Us>()...}),
+  static_assert(all_distinct(std::array<std::string_view, sizeof...(Es) + sizeof...(Us)>{std::string_view(Es::kType)...,
+                                                                                         recognised_type<Us>()...}),
                 "strata: two events in this Events<...> list, or among the upcasters' sources and retired types, "
                 "have the same kType; persisted names must be unique");
 
@@ -163,17 +168,20 @@ class EventDispatcher<Events<Es...>, Upcasters<Us...>> {
     Status result;
     known = false;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((e.type == Es::kType ? (known = true, result = decode_and_deliver(e, std::get<I>(current_), limits, fn), true)
-                                  : false) ||
+      (void)((e.type == Es::kType
+                  ? (known = true, result = decode_and_deliver(e, std::get<I>(current_), limits, fn), true)
+                  : false) ||
              ...);
-    }(std::index_sequence_for<Es...>{});
+    }
+    (std::index_sequence_for<Es...>{});
     if (known || sizeof...(Us) == 0) return result;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (void)((e.type == recognised_type<Us>()
                   ? (known = true, result = upcast_entry<Us>(e, std::get<I>(sources_), limits, fn), true)
                   : false) ||
              ...);
-    }(std::index_sequence_for<Us...>{});
+    }
+    (std::index_sequence_for<Us...>{});
     return result;
   }
 

@@ -37,9 +37,7 @@ class EventId {
 
   bool is_nil() const noexcept;
   const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
-  std::string_view as_bytes() const noexcept {
-    return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
-  }
+  std::string_view as_bytes() const noexcept { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
   // Lower-case canonical form: 8-4-4-4-12 hex digits.
   std::string to_string() const;
 

@@ -21,8 +21,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -145,14 +145,13 @@ class EventStore {
 
   // Up to `max_count` events of `stream`: forward from version `from` (0 is read as 1), or backward
   // from `from` (kEndOfStream = from the head). kNotFound when the stream has no events.
-  [[nodiscard]] virtual Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction,
-                                                        Version from, std::size_t max_count) = 0;
+  [[nodiscard]] virtual Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                                        std::size_t max_count) = 0;
 
   // Calls `visitor` for each event of `stream` with version in [from, to], in version order, without
   // copying. Stops at the first non-OK status a visitor returns and returns it. kNotFound when the
   // stream has no events; OK with no calls when `from` is past the head.
-  [[nodiscard]] virtual Status visit_stream(const StreamId& stream, Version from, Version to,
-                                            EventVisitor visitor) = 0;
+  [[nodiscard]] virtual Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) = 0;
 
   // Up to `max_count` events of the global log that pass `filter`, from position `from` (0 is read as 1),
   // in position order, never past the committed high-water mark.

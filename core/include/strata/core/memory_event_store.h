@@ -39,8 +39,7 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
   [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                 std::size_t max_count) override;
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
-  [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count,
-                                             const LogFilter& filter = {}) override;
+  [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter = {}) override;
   [[nodiscard]] Result<Position> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                            EventVisitor visitor) override;
   [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;

@@ -213,9 +213,8 @@ class ProjectionStorage {
 
   // Up to `max_count` parked events of `generation` (kServingGeneration: the serving one) with position
   // after `after`, in position order.
-  [[nodiscard]] virtual Result<std::vector<ParkedEvent>> list_parked(std::string_view projection,
-                                                                     Generation generation, Position after,
-                                                                     std::size_t max_count) = 0;
+  [[nodiscard]] virtual Result<std::vector<ParkedEvent>> list_parked(std::string_view projection, Generation generation,
+                                                                     Position after, std::size_t max_count) = 0;
 
   // The parked event of `generation` (kServingGeneration: the serving one) at `position`, or
   // std::nullopt.

@@ -67,13 +67,16 @@ void report_snapshot_incident(const RepositoryOptions& options, SnapshotStats& s
 //   fold.state().balance();
 template <class A>
 class Fold {
-  static_assert(detail::IsAggregate<A>, "strata: Fold<A> needs A to derive from strata::Aggregate<A, strata::Events<...>>");
+  static_assert(detail::IsAggregate<A>,
+                "strata: Fold<A> needs A to derive from strata::Aggregate<A, strata::Events<...>>");
 
  public:
   explicit Fold(Limits limits = {}) : limits_(limits) {}
   // Decodes `e` and folds it in. kUnknownEventType for a type A does not list; kInvalidArgument when the
   // payload does not decode (the state is then unchanged only if the failure came before apply).
-  [[nodiscard]] Status apply(const EventView& e) { return detail::AggregateAccess::apply_stored(state_, e, scratch_, limits_); }
+  [[nodiscard]] Status apply(const EventView& e) {
+    return detail::AggregateAccess::apply_stored(state_, e, scratch_, limits_);
+  }
   const A& state() const noexcept { return state_; }
   Version version() const noexcept { return state_.version(); }
 
@@ -141,9 +144,9 @@ class Repository {
   // its pending events are cleared, and a snapshot is queued when the policy's interval was crossed.
   // With no pending events, nothing is written and the result's positions are 0.
   // Fails with kInvalidArgument when the aggregate has no stream id (make it with create()), an event
-  // breaks a field rule (naming the event type and the field) or the store's limits; kWrongExpectedVersion when another writer got there first (reload and
-  // retry the command); or the store's errors. On failure the aggregate is unchanged, so the same save
-  // may be retried: the event ids make a retry after a lost acknowledgement idempotent.
+  // breaks a field rule (naming the event type and the field) or the store's limits; kWrongExpectedVersion when another
+  // writer got there first (reload and retry the command); or the store's errors. On failure the aggregate is
+  // unchanged, so the same save may be retried: the event ids make a retry after a lost acknowledgement idempotent.
   [[nodiscard]] Result<AppendResult> save(A& aggregate, const Metadata& metadata = {}) const {
     if (!aggregate.has_id())
       return Status::invalid_argument("aggregate has no stream id: make new aggregates with Repository::create(id)");
@@ -249,9 +252,11 @@ class Repository {
       return Status::invalid_argument("cannot snapshot an aggregate with no saved events");
     SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
     Status s = snapshots_->save_snapshot(state.id(), record);
-    if (s.ok() && options_.snapshots.keep_last > 0) s = snapshots_->retain_snapshots(state.id(), options_.snapshots.keep_last);
+    if (s.ok() && options_.snapshots.keep_last > 0)
+      s = snapshots_->retain_snapshots(state.id(), options_.snapshots.keep_last);
     if (!s.ok()) {
-      detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kWriteFailed, state.id(), state.version(), s);
+      detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kWriteFailed, state.id(), state.version(),
+                                       s);
       return s;
     }
     stats_->written.fetch_add(1, std::memory_order_relaxed);

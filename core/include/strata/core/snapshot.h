@@ -106,11 +106,13 @@ template <class T>
 constexpr std::uint64_t fingerprint_of(std::uint64_t h) noexcept {
   if constexpr (HasFieldTable<T>) {
     h = fnv1a(h, "{");
-    h = std::apply([&](const auto&... def) {
-      std::uint64_t x = h;
-      ((x = fingerprint_field(x, def), x = fnv1a(x, ",")), ...);
-      return x;
-    }, T::kFields);
+    h = std::apply(
+        [&](const auto&... def) {
+          std::uint64_t x = h;
+          ((x = fingerprint_field(x, def), x = fnv1a(x, ",")), ...);
+          return x;
+        },
+        T::kFields);
     return fnv1a(h, "}");
   } else {
     return fnv1a(h, type_spelling<T>());

@@ -53,10 +53,10 @@ struct SnapshotIncident {
 
 // Counters, readable while the repository works.
 struct SnapshotStats {
-  std::atomic<std::uint64_t> loaded{0};     // loads that started from a snapshot
+  std::atomic<std::uint64_t> loaded{0};  // loads that started from a snapshot
   std::atomic<std::uint64_t> written{0};
   std::atomic<std::uint64_t> write_failures{0};
-  std::atomic<std::uint64_t> ignored{0};    // mismatched, corrupt or undecodable snapshots passed over
+  std::atomic<std::uint64_t> ignored{0};  // mismatched, corrupt or undecodable snapshots passed over
 };
 
 struct RepositoryOptions {
@@ -84,8 +84,8 @@ class SnapshotWriter {
  private:
   void run();
   std::mutex mu_;
-  std::condition_variable wake_;  // signalled on post and stop
-  std::condition_variable idle_;  // signalled when the queue empties
+  std::condition_variable wake_;             // signalled on post and stop
+  std::condition_variable idle_;             // signalled when the queue empties
   std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
   bool busy_ = false;                        // GUARDED_BY(mu_)
   bool stop_ = false;                        // GUARDED_BY(mu_)

@@ -83,9 +83,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kIdempotencyConflict, std::move(message)};
   }
   static Status rejected(std::string message) { return {StatusCode::kRejected, std::move(message)}; }
-  static Status unknown_event_type(std::string message) {
-    return {StatusCode::kUnknownEventType, std::move(message)};
-  }
+  static Status unknown_event_type(std::string message) { return {StatusCode::kUnknownEventType, std::move(message)}; }
   static Status corruption(std::string message) { return {StatusCode::kCorruption, std::move(message)}; }
   static Status io_error(std::string message) { return {StatusCode::kIOError, std::move(message)}; }
   static Status unavailable(std::string message) { return {StatusCode::kUnavailable, std::move(message)}; }
@@ -149,9 +147,10 @@ class [[nodiscard]] Result {
   Result(const T& value) : value_(value) {}        // NOLINT(google-explicit-constructor)
   Result(T&& value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   template <class U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Status> && !std::is_same_v<std::remove_cvref_t<U>, Result>)
-  Result(U&& value) : value_(std::forward<U>(value)) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Status> && !std::is_same_v<std::remove_cvref_t<U>, Result>)
+      Result(U&& value)
+      : value_(std::forward<U>(value)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return ok(); }
@@ -206,10 +205,10 @@ Status to_status(const Result<T>& r) {
 // Nests: `expr` may hold a lambda that uses the macro again (each use names its own variable).
 #define STRATA_RETURN_IF_ERROR(expr) \
   STRATA_RETURN_IF_ERROR_IMPL_(STRATA_CONCAT_(strata_status_or_result_, __COUNTER__), expr)
-#define STRATA_RETURN_IF_ERROR_IMPL_(tmp, expr)                          \
-  do {                                                                  \
-    auto&& tmp = (expr);                                                \
-    if (!tmp.ok()) return ::strata::detail::to_status(tmp);             \
+#define STRATA_RETURN_IF_ERROR_IMPL_(tmp, expr)             \
+  do {                                                      \
+    auto&& tmp = (expr);                                    \
+    if (!tmp.ok()) return ::strata::detail::to_status(tmp); \
   } while (false)
 
 // `lhs` = the value of the Result `expr`, or return its Status from the enclosing function.

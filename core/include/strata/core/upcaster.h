@@ -48,7 +48,9 @@ struct Upcasters {};
 template <std::size_t N>
 struct FixedString {
   char chars[N]{};
-  constexpr FixedString(const char (&s)[N]) noexcept { std::copy_n(s, N, chars); }  // NOLINT(google-explicit-constructor)
+  constexpr FixedString(const char (&s)[N]) noexcept {
+    std::copy_n(s, N, chars);
+  }  // NOLINT(google-explicit-constructor)
   constexpr std::string_view view() const noexcept { return {chars, N - 1}; }
 };
 

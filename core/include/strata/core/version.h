@@ -47,10 +47,14 @@ class ExpectedVersion {
   // Whether a stream whose head is `head` (0 = no stream) satisfies this expectation.
   constexpr bool matches(Version head) const noexcept {
     switch (kind_) {
-      case Kind::kAny: return true;
-      case Kind::kNoStream: return head == 0;
-      case Kind::kStreamExists: return head != 0;
-      case Kind::kExact: return head == version_;
+      case Kind::kAny:
+        return true;
+      case Kind::kNoStream:
+        return head == 0;
+      case Kind::kStreamExists:
+        return head != 0;
+      case Kind::kExact:
+        return head == version_;
     }
     return false;
   }

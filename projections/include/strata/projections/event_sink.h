@@ -10,8 +10,8 @@
 //   class SearchIndexSink : public strata::EventSink {
 //    public:
 //     bool wants(std::string_view type) const noexcept override { return type.starts_with("movies."); }
-//     strata::Status deliver(const strata::EventView& e) override { return index_.upsert(e.stream_id, e.position, e.payload); }
-//     strata::Status acknowledge() override { return index_.flush(); }
+//     strata::Status deliver(const strata::EventView& e) override { return index_.upsert(e.stream_id, e.position,
+//     e.payload); } strata::Status acknowledge() override { return index_.flush(); }
 //   };
 //   strata::Projector relay(store, storage, strata::make_sink_handler(sink, "search-index"));
 //

@@ -134,7 +134,7 @@ concept IsProjection = std::derived_from<P, ProjectionBase> && requires {
 
 template <class P, class E>
 constexpr bool check_handler() {
-  constexpr bool kHasHandle = requires(P& p, const E& e, const EventContext& ctx, ReadModelTx& tx) {
+  constexpr bool kHasHandle = requires(P & p, const E& e, const EventContext& ctx, ReadModelTx& tx) {
     p.handle(e, ctx, tx);
   };
   static_assert(kHasHandle,
@@ -208,8 +208,9 @@ class TypedProjectionHandler final : public ProjectionHandler {
 // when `name` is empty. A projector refuses to start under an empty name (kInvalidArgument).
 template <class P>
 std::unique_ptr<ProjectionHandler> make_projection_handler(P projection, std::string name = {}) {
-  static_assert(detail::IsProjection<P>,
-                "strata: make_projection_handler needs a class derived from strata::Projection<P, strata::Events<...>>");
+  static_assert(
+      detail::IsProjection<P>,
+      "strata: make_projection_handler needs a class derived from strata::Projection<P, strata::Events<...>>");
   if constexpr (requires { std::string_view(P::kName); }) {
     if (name.empty()) name = std::string(P::kName);
   }

@@ -146,8 +146,8 @@ class Projector {
             ProjectorOptions options = {});
   // Runs a typed projection under its kName.
   template <class P>
-    requires detail::IsProjection<P>
-  Projector(EventStore& store, ProjectionStorage& storage, P projection, ProjectorOptions options = {})
+  requires detail::IsProjection<P> Projector(EventStore& store, ProjectionStorage& storage, P projection,
+                                             ProjectorOptions options = {})
       : Projector(store, storage, make_projection_handler(std::move(projection)), std::move(options)) {}
   ~Projector();
   Projector(const Projector&) = delete;

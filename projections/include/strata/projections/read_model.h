@@ -47,8 +47,7 @@ namespace strata {
 class ReadModelSource {
  public:
   // The row's bytes, or std::nullopt when there is none. Fails with the storage's errors.
-  [[nodiscard]] virtual Result<std::optional<std::string>> get(std::string_view model,
-                                                               std::string_view key) const = 0;
+  [[nodiscard]] virtual Result<std::optional<std::string>> get(std::string_view model, std::string_view key) const = 0;
   // Calls `visitor` for each row of `model` whose key starts with `prefix`, in key order (see
   // ProjectionStorage::scan). The visitor may read through this source but not write.
   [[nodiscard]] virtual Status scan(std::string_view model, std::string_view prefix, const ScanOptions& options,
