@@ -5,7 +5,9 @@
 //                    row read and written per event, committed with the checkpoint every 1000 events, each
 //                    commit one fsynced WriteBatch), divided by a raw iteration of the store's `log` family
 //                    with the store's RocksDB options that parses every payload with simdjson, as
-//                    replay_bench.cc does for streams (target >= 0.4); median of three interleaved rounds
+//                    replay_bench.cc does for streams (target >= 0.4); median of three interleaved rounds.
+//                    Also reported: the same with sync off, and with MemoryProjectionStorage over the same
+//                    store, which separates what the projector costs from what the RocksDB storage costs
 //   live_lag_p50_ms  from an append's commit timestamp to the commit of the read model that includes it,
 //   live_lag_p99_ms  one event per append at 10k events/s from four threads (group commit: one fsynced
 //                    appender reaches only ~5k/s) (target p99 < 10 ms)
@@ -33,6 +35,7 @@
 #include "format.h"
 #include "rocks_options.h"
 #include "strata/core/codec.h"
+#include "strata/core/memory_projection_storage.h"
 #include "strata/eventstore/rocks_event_store.h"
 #include "strata/projections/projector.h"
 
@@ -190,8 +193,9 @@ void BM_raw_log_scan_parse(benchmark::State& state) {
 }
 
 // A projector catching up from position 1 under a fresh name each time: the read model and the checkpoint
-// are committed every 1000 events, fsynced when `sync` (the store's default) and not otherwise.
-void BM_projection_catchup(benchmark::State& state, bool sync) {
+// are committed every 1000 events, fsynced when `sync` (the store's default) and not otherwise, into the
+// store's projection storage or, with `memory_storage`, into a MemoryProjectionStorage.
+void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_storage = false) {
   static int run = 0;
   strata::RocksEventStore::Options store_options;
   store_options.sync = sync;
@@ -200,7 +204,9 @@ void BM_projection_catchup(benchmark::State& state, bool sync) {
   for (auto _ : state) {
     strata::ProjectorOptions options;
     options.batch_size = 1000;
-    strata::Projector projector(*store, store->projection_storage(),
+    strata::MemoryProjectionStorage memory;
+    strata::ProjectionStorage& storage = memory_storage ? memory : store->projection_storage();
+    strata::Projector projector(*store, storage,
                                 strata::make_projection_handler(Balances{}, fmt::format("bench.balances.{}", ++run)),
                                 options);
     const auto start = Clock::now();
@@ -340,6 +346,11 @@ void register_all() {
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1)
         ->UseManualTime();
+    benchmark::RegisterBenchmark(fmt::format("strata/catchup_memory/round:{}", round).c_str(),
+                                 [](benchmark::State& s) { BM_projection_catchup(s, false, true); })
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseManualTime();
     benchmark::RegisterBenchmark(fmt::format("strata/catchup_sync_off/round:{}", round).c_str(),
                                  [](benchmark::State& s) { BM_projection_catchup(s, false); })
         ->Unit(benchmark::kMillisecond)
@@ -370,15 +381,18 @@ int main(int argc, char** argv) {
     return v;
   };
   const auto raw = per_round("raw/log_scan_parse"), projected = per_round("strata/catchup"),
-             projected_sync_off = per_round("strata/catchup_sync_off");
-  std::vector<double> ratios, ratios_sync_off;
+             projected_sync_off = per_round("strata/catchup_sync_off"),
+             projected_memory = per_round("strata/catchup_memory");
+  std::vector<double> ratios, ratios_sync_off, ratios_memory;
   for (int i = 0; i < kRounds; ++i) {
     ratios.push_back(projected[i] / raw[i]);
     ratios_sync_off.push_back(projected_sync_off[i] / raw[i]);
+    ratios_memory.push_back(projected_memory[i] / raw[i]);
   }
   using strata::bench::print_summary;
   print_summary("catchup_vs_raw", median(ratios), "ratio");
   print_summary("catchup_sync_off_vs_raw", median(ratios_sync_off), "ratio");
+  print_summary("catchup_memory_storage_vs_raw", median(ratios_memory), "ratio");
   print_summary("catchup_events_per_s", median(projected), "events/s");
   print_summary("raw_log_scan_parse_events_per_s", median(raw), "events/s");
   print_summary("live_lag_p50_ms", reporter.counter("strata/live_lag_10k_per_s", "p50_ms"), "ms");

@@ -3,6 +3,8 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
+
 #include "format.h"
 #include "point_lookup_memtable.h"
 
@@ -72,6 +74,9 @@ rocksdb::ColumnFamilyOptions rocks_family_options(std::string_view family, const
   if (point_lookups) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  if (family == format::kProjectionRowsFamily) {
+    cf.write_buffer_size = std::min<std::size_t>(options.write_buffer_bytes, std::size_t{4} << 20);
+  }
   if (family == format::kEventIdsFamily) {
     // Random 16-byte keys: a skip list costs O(log n) cache misses per insert; this memtable inserts
     // in O(1) and sorts once at flush (see point_lookup_memtable.h for the figures). Random bytes do
