@@ -66,7 +66,7 @@ Result<std::optional<ProjectionState>> RocksProjectionStorage::read_state(const 
   std::string value;
   rocksdb::Status s = db_.Get(read, families_.state, slice(projection), &value);
   if (s.IsNotFound()) return std::optional<ProjectionState>();
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read the state of projection \"{}\"", projection)));
+  if (!s.ok()) return from_rocksdb(s, fmt::format("read the state of projection \"{}\"", projection));
   auto state = decode_projection_state(value);
   if (!state.ok())
     return state.status().with_context(fmt::format("event store \"{}\": state of projection \"{}\"", path_, projection));
@@ -102,7 +102,10 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   // WriteBatch a later write wins over an earlier range deletion, so a dropped generation can be
   // filled again by the same batch.
   const std::string prefix = fmtx::projection_key_prefix(name);
-  auto staged = [&](const rocksdb::Status& s) { return from_rocksdb(s, fmt::format("stage projection \"{}\"", name)); };
+  // Formats its message only on failure: it runs for every row.
+  auto staged = [&](const rocksdb::Status& s) {
+    return s.ok() ? Status() : from_rocksdb(s, fmt::format("stage projection \"{}\"", name));
+  };
   rocksdb::WriteBatch wb;
   for (Generation g : batch.dropped_generations()) {
     const std::string generation = generation_prefix(name, g);
@@ -159,7 +162,7 @@ Result<std::optional<std::string>> RocksProjectionStorage::get(std::string_view 
   std::string value;
   rocksdb::Status s = db_.Get(view.options, families_.rows, slice(row_key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read a row of projection \"{}\"", projection)));
+  if (!s.ok()) return from_rocksdb(s, fmt::format("read a row of projection \"{}\"", projection));
   return std::optional<std::string>(std::move(value));
 }
 
