@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<strata::EventStore> store;
+  // The durable store keeps the read models and checkpoints in its own database; in memory otherwise.
+  strata::ProjectionStorage* read_models = nullptr;
 #ifdef STRATA_HAVE_ROCKS
   if (!memory) {
     std::error_code ec;
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "cannot open the store at {}: {}\n", data_dir, opened.status().to_string());
       return 1;
     }
+    read_models = &(*opened)->projection_storage();
     store = std::move(*opened);
     fmt::print("strata bank demo: RocksDB event store in {}\n\n", data_dir);
   }
@@ -142,7 +145,6 @@ int main(int argc, char** argv) {
     fmt::print("strata bank demo: in-memory event store\n\n");
   }
 
-  strata::ProjectionStorage* read_models = nullptr;
   strata::Status s = run(*store, read_models);
   if (!s.ok()) {
     fmt::print(stderr, "demo failed: {}\n", s.to_string());
