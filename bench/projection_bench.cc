@@ -173,7 +173,8 @@ void BM_raw_log_scan_parse(benchmark::State& state) {
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok()) throw std::runtime_error("no store");
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const auto& name : names) families.emplace_back(name, strata::detail::rocks_family_options(name, options, cache));
+  for (const auto& name : names)
+    families.emplace_back(name, strata::detail::rocks_family_options(name, options, cache));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, path, families, &handles, &raw);
@@ -206,9 +207,8 @@ void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_stora
     options.batch_size = 1000;
     strata::MemoryProjectionStorage memory;
     strata::ProjectionStorage& storage = memory_storage ? memory : store->projection_storage();
-    strata::Projector projector(*store, storage,
-                                strata::make_projection_handler(Balances{}, fmt::format("bench.balances.{}", ++run)),
-                                options);
+    strata::Projector projector(
+        *store, storage, strata::make_projection_handler(Balances{}, fmt::format("bench.balances.{}", ++run)), options);
     const auto start = Clock::now();
     if (!projector.start().ok() || !projector.wait_for(store->head_position(), std::chrono::minutes(10)).ok()) {
       state.SkipWithError("the projector did not catch up");
@@ -280,9 +280,9 @@ void BM_live_lag_10k_per_s(benchmark::State& state) {
   constexpr int kAppenders = 4;
   static int run = 0;
   for (auto _ : state) {
-    auto store = strata::RocksEventStore::open(strata::RocksEventStore::Options(),
-                                               data->sub(fmt::format("live-{}", ++run)))
-                     .value();
+    auto store =
+        strata::RocksEventStore::open(strata::RocksEventStore::Options(), data->sub(fmt::format("live-{}", ++run)))
+            .value();
     TimedStorage storage(store->projection_storage());
     strata::Projector projector(*store, storage, Balances{});
     if (!projector.start().ok()) {

@@ -69,7 +69,8 @@ Result<std::optional<ProjectionState>> RocksProjectionStorage::read_state(const 
   if (!s.ok()) return from_rocksdb(s, fmt::format("read the state of projection \"{}\"", projection));
   auto state = decode_projection_state(value);
   if (!state.ok())
-    return state.status().with_context(fmt::format("event store \"{}\": state of projection \"{}\"", path_, projection));
+    return state.status().with_context(
+        fmt::format("event store \"{}\": state of projection \"{}\"", path_, projection));
   return std::optional<ProjectionState>(*state);
 }
 
@@ -115,8 +116,8 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   std::string key;
   for (const auto& [row_key, value] : batch.rows()) {
     key.assign(prefix).append(row_key);
-    STRATA_RETURN_IF_ERROR(staged(value ? wb.Put(families_.rows, slice(key), slice(*value))
-                                        : wb.Delete(families_.rows, slice(key))));
+    STRATA_RETURN_IF_ERROR(
+        staged(value ? wb.Put(families_.rows, slice(key), slice(*value)) : wb.Delete(families_.rows, slice(key))));
   }
   for (const auto& [at, parked] : batch.parked()) {
     key = fmtx::parked_key(name, at.first, at.second);
@@ -124,16 +125,14 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
                                          : wb.Delete(families_.parked, slice(key))));
   }
   if (const auto& change = batch.state_change(); change)
-    STRATA_RETURN_IF_ERROR(
-        staged(wb.Put(families_.state, slice(name), slice(encode_projection_state(change->next)))));
+    STRATA_RETURN_IF_ERROR(staged(wb.Put(families_.state, slice(name), slice(encode_projection_state(change->next)))));
   return write(wb, fmt::format("commit of projection \"{}\"", name));
 }
 
 Status RocksProjectionStorage::delete_prefix(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* family,
                                              std::string_view prefix) {
   const std::string end = fmtx::prefix_successor(prefix);
-  if (!end.empty())
-    return from_rocksdb(batch.DeleteRange(family, slice(prefix), slice(end)), "stage a range deletion");
+  if (!end.empty()) return from_rocksdb(batch.DeleteRange(family, slice(prefix), slice(end)), "stage a range deletion");
   // Only a prefix of 0xff bytes has no successor (a 255-byte name of 0xff bytes): delete key by key.
   // The caller holds commit_mu_, so no commit adds keys meanwhile.
   std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions(), family));
@@ -147,9 +146,9 @@ Status RocksProjectionStorage::write(rocksdb::WriteBatch& batch, std::string_vie
   if (s.ok()) return {};
   const Status error = from_rocksdb(s, fmt::format("event store \"{}\": write", path_));
   gate_.write_failed(error);
-  return Status::io_error(fmt::format(
-      "{} failed, nothing of it was committed (the store now refuses writes until it is reopened): {}", what,
-      error.message()));
+  return Status::io_error(
+      fmt::format("{} failed, nothing of it was committed (the store now refuses writes until it is reopened): {}",
+                  what, error.message()));
 }
 
 Result<std::optional<std::string>> RocksProjectionStorage::get(std::string_view projection, Generation generation,
@@ -192,9 +191,8 @@ Status RocksProjectionStorage::scan(std::string_view projection, Generation gene
   return from_rocksdb(it->status(), fmt::format("scan read model \"{}\" of projection \"{}\"", model, projection));
 }
 
-Result<std::vector<ParkedEvent>> RocksProjectionStorage::list_parked(std::string_view projection,
-                                                                     Generation generation, Position after,
-                                                                     std::size_t max_count) {
+Result<std::vector<ParkedEvent>> RocksProjectionStorage::list_parked(std::string_view projection, Generation generation,
+                                                                     Position after, std::size_t max_count) {
   std::vector<ParkedEvent> out;
   if (!storable(projection) || max_count == 0) return out;
   ReadView view(db_, generation == kServingGeneration);

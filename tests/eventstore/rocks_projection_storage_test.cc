@@ -82,8 +82,7 @@ std::string render_projection(ProjectionStorage& storage) {
   std::string out = state ? "checkpoint " + std::to_string(state->checkpoint) + "\n" : "no state\n";
   out += render_rows(storage, "bank.balances", kServingGeneration, "accounts");
   const std::vector<ParkedEvent> parked = storage.list_parked("bank.balances", 1, 0, 100).value();
-  for (const ParkedEvent& p : parked)
-    out += "parked " + std::to_string(p.event.position) + "\n";
+  for (const ParkedEvent& p : parked) out += "parked " + std::to_string(p.event.position) + "\n";
   return out;
 }
 
@@ -124,8 +123,7 @@ TEST_CASE("a store created before the projection families existed opens, keeps i
     REQUIRE(storage.commit(batch_at(0, 3, std::nullopt)).ok());
   }
   auto store = testing::open_store(dir.path());
-  CHECK(render_projection(store->projection_storage()) ==
-        "checkpoint 3\na=balance at 3\nrow-3=added at 3\nparked 3\n");
+  CHECK(render_projection(store->projection_storage()) == "checkpoint 3\na=balance at 3\nrow-3=added at 3\nparked 3\n");
 }
 
 TEST_CASE("a projection commit whose write fails is an error, nothing of it is applied, and a reopen recovers") {
@@ -185,7 +183,9 @@ TEST_CASE("a projection commit whose write fails is an error, nothing of it is a
 
 TEST_CASE("projection rows live in their own families, keyed by the projection's length-prefixed name") {
   // The persisted layout (format.h): a name that is a prefix of another's keys cannot see its rows.
-  CHECK(detail::format::projection_key_prefix("ab") == std::string("\x02" "ab", 3));
+  CHECK(detail::format::projection_key_prefix("ab") == std::string("\x02"
+                                                                   "ab",
+                                                                   3));
   CHECK(detail::format::parked_key("p", 2, 7) == std::string("\x01p\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x07", 18));
   CHECK(detail::format::prefix_successor(std::string("a\xff\xff", 3)) == "b");
   CHECK(detail::format::prefix_successor(std::string("\xff\xff", 2)).empty());
