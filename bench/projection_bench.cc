@@ -2,8 +2,8 @@
 // (RocksEventStore::projection_storage()), durable as users get it by default (Options::sync on).
 //
 //   catchup_vs_raw   a Projector catching up over 1M ~200-byte events into a per-account read model (one
-//                    row read and written per event, committed with the checkpoint every 1000 events, each
-//                    commit one fsynced WriteBatch), divided by a raw iteration of the store's `log` family
+//                    row read and written per event, committed with the checkpoint every batch of the
+//                    default ProjectorOptions::batch_size events, each commit one fsynced WriteBatch), divided by a raw iteration of the store's `log` family
 //                    with the store's RocksDB options that parses every payload with simdjson, as
 //                    replay_bench.cc does for streams (target >= 0.4); median of three interleaved rounds.
 //                    Also reported: the same with sync off, and with MemoryProjectionStorage over the same
@@ -193,9 +193,10 @@ void BM_raw_log_scan_parse(benchmark::State& state) {
   for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
 }
 
-// A projector catching up from position 1 under a fresh name each time: the read model and the checkpoint
-// are committed every 1000 events, fsynced when `sync` (the store's default) and not otherwise, into the
-// store's projection storage or, with `memory_storage`, into a MemoryProjectionStorage.
+// A projector catching up from position 1 under a fresh name each time, with default options: the read
+// model and the checkpoint are committed every ProjectorOptions::batch_size events, fsynced when `sync`
+// (the store's default) and not otherwise, into the store's projection storage or, with
+// `memory_storage`, into a MemoryProjectionStorage.
 void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_storage = false) {
   static int run = 0;
   strata::RocksEventStore::Options store_options;
@@ -204,7 +205,6 @@ void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_stora
   double seconds = 0;
   for (auto _ : state) {
     strata::ProjectorOptions options;
-    options.batch_size = 1000;
     strata::MemoryProjectionStorage memory;
     strata::ProjectionStorage& storage = memory_storage ? memory : store->projection_storage();
     strata::Projector projector(

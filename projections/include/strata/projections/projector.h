@@ -74,7 +74,10 @@ struct ProjectorOptions {
   // Where the projector runs (it serializes its own work on a strand). Empty: on a thread of its own.
   std::optional<boost::asio::any_io_executor> executor;
   // Events read and committed per batch during catch-up (live batches are whatever has arrived, up to this).
-  std::size_t batch_size = 1000;
+  // Larger batches rewrite each touched row once per batch and read it from storage once: on a 1M-event
+  // catch-up over 1,000 rows, 10,000 ran at 0.29 of the raw log scan against 0.06 with 1,000
+  // (bench_projection). Memory grows with the distinct rows a batch touches, not with its events.
+  std::size_t batch_size = 10'000;
   // Where a projection with no stored state starts: the first position it applies. kEndOfLog: only events
   // committed after start(). Ignored once the projection has a checkpoint.
   Position start_from = 1;
