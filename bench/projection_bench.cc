@@ -3,10 +3,10 @@
 //
 //   catchup_vs_raw   a Projector catching up over 1M ~200-byte events into a per-account read model (one
 //                    row read and written per event, committed with the checkpoint every batch of the
-//                    default ProjectorOptions::batch_size events, each commit one fsynced WriteBatch), divided by a raw iteration of the store's `log` family
-//                    with the store's RocksDB options that parses every payload with simdjson, as
-//                    replay_bench.cc does for streams (target >= 0.4); median of three interleaved rounds.
-//                    Also reported: the same with sync off, and with MemoryProjectionStorage over the same
+//                    default ProjectorOptions::batch_size events, each commit one fsynced WriteBatch), divided by a raw
+//                    iteration of the store's `log` family with the store's RocksDB options that parses every payload
+//                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three interleaved
+//                    rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over the same
 //                    store, which separates what the projector costs from what the RocksDB storage costs
 //   live_lag_p50_ms  from an append's commit timestamp to the commit of the read model that includes it,
 //   live_lag_p99_ms  one event per append at 10k events/s from four threads (group commit: one fsynced
