@@ -44,23 +44,6 @@ std::string payload(std::size_t n) {
       n % 100000, 1000 + n % 99991, n, n % 17);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "strata-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 RocksEventStore::Options store_options(bool sync) {
   RocksEventStore::Options o;
   o.sync = sync;
@@ -71,7 +54,7 @@ RocksEventStore::Options store_options(bool sync) {
 // measured loop and drops it after; Google Benchmark's barriers at the loop's start and end order this
 // with the other threads.
 struct Setup {
-  TempDir dir;
+  strata::bench::TempDir dir{"strata-bench"};
   // raw
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyHandle* events = nullptr;
@@ -209,13 +192,6 @@ void register_all() {
             if (round == 1 || headline(kind, batch, sync, writers)) register_one(kind, batch, sync, writers, round);
 }
 
-double median(std::vector<double> v) {
-  std::erase_if(v, [](double x) { return std::isnan(x); });
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,12 +215,12 @@ int main(int argc, char** argv) {
   auto events_per_s = [&](Config c) {
     std::vector<double> v;
     for (int round = 1; round <= kRounds; ++round) v.push_back(rate(c, round));
-    return median(v);
+    return strata::bench::median(v);
   };
   auto ratio = [&](Config a, Config b) {
     std::vector<double> v;
     for (int round = 1; round <= kRounds; ++round) v.push_back(rate(a, round) / rate(b, round));
-    return median(v);
+    return strata::bench::median(v);
   };
   const Config batch100{"strata", 100, false, 1}, raw_batch100{"raw", 100, false, 1};
   const Config durable1{"strata", 1, true, 1}, durable16{"strata", 1, true, kMaxWriters};

@@ -13,11 +13,15 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +61,36 @@ inline void print_summary(std::string_view name, double value, std::string_view 
               static_cast<int>(unit.size()), unit.data());
   std::fflush(stdout);
 }
+
+// The median of the values that are not NaN; NaN when there are none. Headline ratios are medians of
+// per-round ratios: the machines are shared, and one round can measure the neighbours.
+inline double median(std::vector<double> v) {
+  std::erase_if(v, [](double x) { return std::isnan(x); });
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// A fresh directory under the system's temporary directory, removed with everything in it on
+// destruction. Benchmarks remove only what they made.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "strata-bench") {
+    std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(std::string_view name) const { return (std::filesystem::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace strata::bench

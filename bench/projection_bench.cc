@@ -90,34 +90,14 @@ strata::EventData moved(int i) {
   return strata::to_event_data(m);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "strata-projection-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(std::string_view name) const { return (std::filesystem::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<TempDir> data;  // "history": 1M events; "live-<n>": a store per live-lag run
+std::unique_ptr<strata::bench::TempDir> data;  // "history": 1M events; "live-<n>": a store per live-lag run
 
 constexpr int kHistory = 1'000'000;
 
 // The 1M events (~200-byte payloads), 100 per append over 100 streams, every tenth one unhandled; the
 // store is closed afterwards, so every benchmark opens it as a restarted process would.
 void build_history() {
-  data = std::make_unique<TempDir>();
+  data = std::make_unique<strata::bench::TempDir>("strata-projection-bench");
   strata::RocksEventStore::Options options;
   options.sync = false;  // building the data set is not what is measured
   auto store = strata::RocksEventStore::open(options, data->sub("history")).value();
@@ -328,13 +308,6 @@ void BM_live_lag_10k_per_s(benchmark::State& state) {
 
 constexpr int kRounds = 3;
 
-double median(std::vector<double> v) {
-  std::erase_if(v, [](double x) { return std::isnan(x); });
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 void register_all() {
   for (int round = 1; round <= kRounds; ++round) {
     benchmark::RegisterBenchmark(fmt::format("raw/log_scan_parse/round:{}", round).c_str(), BM_raw_log_scan_parse)
@@ -390,11 +363,11 @@ int main(int argc, char** argv) {
     ratios_memory.push_back(projected_memory[i] / raw[i]);
   }
   using strata::bench::print_summary;
-  print_summary("catchup_vs_raw", median(ratios), "ratio");
-  print_summary("catchup_sync_off_vs_raw", median(ratios_sync_off), "ratio");
-  print_summary("catchup_memory_storage_vs_raw", median(ratios_memory), "ratio");
-  print_summary("catchup_events_per_s", median(projected), "events/s");
-  print_summary("raw_log_scan_parse_events_per_s", median(raw), "events/s");
+  print_summary("catchup_vs_raw", strata::bench::median(ratios), "ratio");
+  print_summary("catchup_sync_off_vs_raw", strata::bench::median(ratios_sync_off), "ratio");
+  print_summary("catchup_memory_storage_vs_raw", strata::bench::median(ratios_memory), "ratio");
+  print_summary("catchup_events_per_s", strata::bench::median(projected), "events/s");
+  print_summary("raw_log_scan_parse_events_per_s", strata::bench::median(raw), "events/s");
   print_summary("live_lag_p50_ms", reporter.counter("strata/live_lag_10k_per_s", "p50_ms"), "ms");
   print_summary("live_lag_p99_ms", reporter.counter("strata/live_lag_10k_per_s", "p99_ms"), "ms");
   data.reset();

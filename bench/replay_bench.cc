@@ -120,23 +120,6 @@ std::string memo(std::uint64_t n) {
   return fmt::format("monthly subscription renewal, premium plan, invoice 2024-{:07}, booked via web", n);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "strata-replay-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 RocksEventStore::Options fast_options() {
   RocksEventStore::Options o;
   o.sync = false;
@@ -178,12 +161,12 @@ void write_snapshots(RocksEventStore& store, std::string_view stream) {
   }));
 }
 
-std::unique_ptr<TempDir> data;       // ledger-1m (with snapshots), ledger-10, wallet-v1, wallet-v2
-std::unique_ptr<TempDir> huge_data;  // ledger-10m
+std::unique_ptr<strata::bench::TempDir> data;       // ledger-1m (with snapshots), ledger-10, wallet-v1, wallet-v2
+std::unique_ptr<strata::bench::TempDir> huge_data;  // ledger-10m
 
 void build_data() {
   auto started = std::chrono::steady_clock::now();
-  data = std::make_unique<TempDir>();
+  data = std::make_unique<strata::bench::TempDir>("strata-replay");
   {
     auto store = RocksEventStore::open(fast_options(), data->path()).value();
     write_stream(*store, "ledger-1m", kBig, 10, make_credited);
@@ -192,7 +175,7 @@ void build_data() {
     write_stream(*store, "wallet-v2", kBig, 10, make_v2);
     write_snapshots(*store, "ledger-1m");
   }
-  huge_data = std::make_unique<TempDir>();
+  huge_data = std::make_unique<strata::bench::TempDir>("strata-replay");
   {
     auto store = RocksEventStore::open(fast_options(), huge_data->path()).value();
     write_stream(*store, "ledger-10m", kHuge, 100, make_credited);
@@ -382,13 +365,6 @@ Rss peak_rss_mb(const std::string& dir, const char* stream, Version expected) {
 
 constexpr int kRounds = 3;
 
-double median(std::vector<double> v) {
-  std::erase_if(v, [](double x) { return std::isnan(x); });
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 void register_all() {
   for (int round = 1; round <= kRounds; ++round) {
     benchmark::RegisterBenchmark(fmt::format("raw/replay_1m/round:{}", round).c_str(), BM_RawReplay)
@@ -443,17 +419,17 @@ int main(int argc, char** argv) {
     auto x = per_round(a, counter), y = per_round(b, counter);
     std::vector<double> r;
     for (std::size_t i = 0; i < x.size(); ++i) r.push_back(x[i] / y[i]);
-    return median(r);
+    return strata::bench::median(r);
   };
   using strata::bench::print_summary;
   print_summary("replay_vs_raw", ratio("strata/replay_1m", "raw/replay_1m", "events/s"), "ratio");
-  print_summary("replay_events_per_s", median(per_round("strata/replay_1m", "events/s")), "events/s");
-  print_summary("raw_replay_events_per_s", median(per_round("raw/replay_1m", "events/s")), "events/s");
+  print_summary("replay_events_per_s", strata::bench::median(per_round("strata/replay_1m", "events/s")), "events/s");
+  print_summary("raw_replay_events_per_s", strata::bench::median(per_round("raw/replay_1m", "events/s")), "events/s");
   print_summary("snapshot_load_1m_vs_10", ratio("strata/load_snapshot_1m", "strata/load_10", "us/load"), "ratio");
-  print_summary("snapshot_load_1m_us", median(per_round("strata/load_snapshot_1m", "us/load")), "us");
+  print_summary("snapshot_load_1m_us", strata::bench::median(per_round("strata/load_snapshot_1m", "us/load")), "us");
   for (int pct : {10, 50, 90})
     print_summary(fmt::format("load_at_{}pct", pct),
-                  median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");
+                  strata::bench::median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");
   print_summary("replay_upcast_v1_vs_v2", ratio("strata/replay_upcast_v1", "strata/replay_v2", "events/s"), "ratio");
 
   const Rss rss_1m = peak_rss_mb(data->path(), "ledger-1m", kBig);
