@@ -6,6 +6,7 @@
 
 #include "strata/core/append_checks.h"
 #include "strata/core/codec.h"
+#include "strata/core/encoding.h"
 #include "strata/core/event_dispatch.h"
 #include "strata/core/event_store.h"
 #include "strata/core/json.h"
@@ -20,35 +21,11 @@ namespace strata {
 //   string      := length:varint bytes{length}
 //   varint      := unsigned LEB128, at most 10 bytes
 namespace {
+using encoding::get_varint;
+using encoding::put_varint;
+using encoding::varint_size;
+
 constexpr std::uint8_t kMetadataFormat = 1;
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-std::size_t varint_size(std::uint64_t v) noexcept {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) noexcept {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= std::uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
 
 void put_string(std::string& out, std::string_view s) {
   put_varint(out, s.size());

@@ -1,5 +1,7 @@
 #include "strata/core/projection_storage.h"
 
+#include "strata/core/encoding.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,9 +15,7 @@ constexpr std::uint8_t kStateFormat = 1;
 constexpr std::uint8_t kParkedFormat = 1;
 constexpr std::size_t kStateBytes = 1 + 4 * 8;
 
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
+using encoding::put_be;
 void put_str(std::string& out, std::string_view s) {
   put_be(out, s.size(), 4);
   out += s;
@@ -32,8 +32,7 @@ struct Reader {
       ok = false;
       return 0;
     }
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+    const std::uint64_t v = encoding::get_be(in.data(), bytes);
     in.remove_prefix(bytes);
     return v;
   }

@@ -2,6 +2,8 @@
 
 #include <boost/crc.hpp>
 
+#include "strata/core/encoding.h"
+
 namespace strata {
 
 // Snapshot encoding. Persisted by every store: never change it incompatibly.
@@ -10,17 +12,14 @@ namespace strata {
 //               payload_length:be32  payload{payload_length}  crc:be32
 //   crc      := CRC-32C (Castagnoli) of every byte before it
 namespace {
+using encoding::put_be;
+
+// The big-endian number of `bytes` bytes at offset `at` of `in`. REQUIRES: they are in `in`.
+std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) { return encoding::get_be(in.data() + at, bytes); }
+
 constexpr std::uint8_t kSnapshotFormat = 1;
 constexpr std::size_t kHeader = 1 + 8 + 8 + 4 + 4;
 
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
-}
 std::uint32_t crc32c(std::string_view bytes) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(bytes.data(), bytes.size());

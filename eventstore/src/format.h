@@ -80,6 +80,7 @@
 #include <string>
 #include <string_view>
 
+#include "strata/core/encoding.h"
 #include "strata/core/event.h"
 #include "strata/core/event_id.h"
 #include "strata/core/version.h"
@@ -110,37 +111,10 @@ inline constexpr std::size_t kCopyBelow = 16;
 
 // ---- fixed-width and varint primitives ----
 
-inline void put_be(char* out, std::uint64_t v, int bytes) noexcept {
-  for (int i = bytes - 1; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-inline std::uint64_t get_be(const char* in, int bytes) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-
-inline void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-// Reads a varint from the front of `in`, advancing it; false when `in` does not start with one.
-inline bool get_varint(std::string_view& in, std::uint64_t& v) noexcept {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= std::uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
+using encoding::get_be;
+using encoding::get_varint;
+using encoding::put_be;
+using encoding::put_varint;
 
 // Reads `length:varint bytes{length}` from the front of `in`.
 inline bool get_length_prefixed(std::string_view& in, std::string_view& out) noexcept {

@@ -5,6 +5,7 @@
 #include "strata/core/aggregate.h"
 #include "strata/core/append_checks.h"
 #include "strata/core/codec.h"
+#include "strata/core/encoding.h"
 #include "strata/core/event.h"
 #include "strata/core/event_dispatch.h"
 #include "strata/core/event_id.h"
