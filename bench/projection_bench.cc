@@ -33,6 +33,7 @@
 
 #include "bench_summary.h"
 #include "format.h"
+#include "raw_parse.h"
 #include "rocks_options.h"
 #include "strata/core/codec.h"
 #include "strata/core/memory_projection_storage.h"
@@ -128,18 +129,7 @@ std::uint64_t raw_log_scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, si
     if (!strata::detail::format::decode_log_record(std::string_view(it->value().data(), it->value().size()), view))
       throw std::runtime_error("raw log scan: not a log record");
     if (view.type != Moved::kType) continue;
-    padded.assign(view.payload);
-    padded.append(simdjson::SIMDJSON_PADDING, '\0');
-    auto doc = parser.iterate(padded.data(), view.payload.size(), padded.size());
-    for (auto field : doc.get_object()) {
-      std::string_view key = field.unescaped_key();
-      if (key == "cents") {
-        checksum += std::int64_t(field.value());
-      } else {
-        std::string_view value = field.value();
-        checksum += static_cast<std::int64_t>(value.size());
-      }
-    }
+    checksum += strata::bench::parse_every_field(parser, padded, view.payload, "cents");
   }
   if (!it->status().ok()) throw std::runtime_error(it->status().ToString());
   return n;

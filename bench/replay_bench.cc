@@ -39,6 +39,7 @@
 
 #include "bench_summary.h"
 #include "format.h"
+#include "raw_parse.h"
 #include "rocks_options.h"
 #include "strata/core/repository.h"
 #include "strata/eventstore/rocks_event_store.h"
@@ -214,18 +215,7 @@ std::uint64_t raw_replay(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, s
     if (!detail::format::decode_events_entry(std::string_view(it->value().data(), it->value().size()), entry) ||
         !detail::format::decode_body(entry.body, view))
       throw std::runtime_error("raw replay: not a copy row");
-    padded.assign(view.payload);
-    padded.append(simdjson::SIMDJSON_PADDING, '\0');
-    auto doc = parser.iterate(padded.data(), view.payload.size(), padded.size());
-    for (auto field : doc.get_object()) {
-      std::string_view key = field.unescaped_key();
-      if (key == "amount") {
-        checksum += std::int64_t(field.value());
-      } else {
-        std::string_view s = field.value();
-        checksum += static_cast<std::int64_t>(s.size());
-      }
-    }
+    checksum += strata::bench::parse_every_field(parser, padded, view.payload, "amount");
     ++n;
   }
   if (!it->status().ok()) throw std::runtime_error(it->status().ToString());
