@@ -211,55 +211,111 @@ Status validate_batch(const ProjectionWriteBatch& batch) {
 
 ProjectionStorage::~ProjectionStorage() = default;
 
+RowObject::~RowObject() = default;
+
 ProjectionWriteBatch::ProjectionWriteBatch(std::string projection) : projection_(std::move(projection)) {}
 
-namespace {
-// The scratch buffer row keys are encoded into for lookups, one per thread.
-std::string& scratch_key() {
-  thread_local std::string key;
-  return key;
-}
-}  // namespace
-
-void ProjectionWriteBatch::write(Generation generation, std::string_view model, std::string_view key,
-                                 std::optional<std::string> value) {
-  // An over-long model name is truncated by the encoding and so collides with another: make it empty,
-  // which validate_batch rejects.
-  std::string& encoded = scratch_key();
+// The scratch buffer row keys are encoded into, one per thread. An over-long model name is truncated by
+// the encoding and so collides with another: it is encoded as empty instead, which validate_batch
+// rejects.
+const std::string& ProjectionWriteBatch::encoded_key(Generation generation, std::string_view model,
+                                                     std::string_view key) const {
+  thread_local std::string encoded;
   encode_row_key_into(encoded, generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key);
+  return encoded;
+}
+
+void ProjectionWriteBatch::write(const std::string& encoded, std::optional<std::string> value) const {
   auto it = rows_.find(encoded);
   if (it == rows_.end()) {
     it = rows_.emplace(encoded, std::move(value)).first;
-    undo_.push_back(Undo{it, false, std::nullopt});
+    undo_.emplace_back(RowUndo{it, false, std::nullopt});
   } else {
-    undo_.push_back(Undo{it, true, std::move(it->second)});
+    undo_.emplace_back(RowUndo{it, true, std::move(it->second)});
     it->second = std::move(value);
   }
 }
 
+void ProjectionWriteBatch::set_object(const std::string& encoded, ObjectEntry entry) {
+  auto [it, inserted] = objects_.try_emplace(encoded);
+  dirty_objects_ = dirty_objects_ - (it->second.dirty ? 1 : 0) + (entry.dirty ? 1 : 0);
+  ObjectEntry previous = std::exchange(it->second, std::move(entry));
+  undo_.emplace_back(ObjectUndo{&*it, !inserted, false, std::move(previous)});
+}
+
+void ProjectionWriteBatch::encode_object(ObjectMap::value_type& entry) const {
+  std::optional<std::string> bytes;
+  if (entry.second.row) entry.second.row->encode(bytes.emplace());
+  write(entry.first, std::move(bytes));
+  entry.second.dirty = false;
+  --dirty_objects_;
+  undo_.emplace_back(ObjectUndo{&entry, true, true, {}});
+}
+
+void ProjectionWriteBatch::encode_objects() const {
+  if (dirty_objects_ == 0) return;
+  for (auto& entry : objects_)
+    if (entry.second.dirty) encode_object(entry);
+}
+
 void ProjectionWriteBatch::put(Generation generation, std::string_view model, std::string_view key,
                                std::string_view value) {
-  write(generation, model, key, std::string(value));
+  const std::string& encoded = encoded_key(generation, model, key);
+  if (objects_.contains(encoded)) set_object(encoded, ObjectEntry{});  // the bytes are the row now
+  write(encoded, std::string(value));
 }
 
 void ProjectionWriteBatch::erase(Generation generation, std::string_view model, std::string_view key) {
-  write(generation, model, key, std::nullopt);
+  const std::string& encoded = encoded_key(generation, model, key);
+  if (objects_.contains(encoded)) set_object(encoded, ObjectEntry{});
+  write(encoded, std::nullopt);
+}
+
+void ProjectionWriteBatch::put_object(Generation generation, std::string_view model, std::string_view key,
+                                      std::unique_ptr<RowObject> row) {
+  set_object(encoded_key(generation, model, key), ObjectEntry{std::move(row), true, true});
+}
+
+void ProjectionWriteBatch::cache_object(Generation generation, std::string_view model, std::string_view key,
+                                        std::unique_ptr<RowObject> row) {
+  set_object(encoded_key(generation, model, key), ObjectEntry{std::move(row), true, false});
+}
+
+ProjectionWriteBatch::ObjectLookup ProjectionWriteBatch::find_object(Generation generation, std::string_view model,
+                                                                     std::string_view key) const {
+  auto it = objects_.find(std::string_view(encoded_key(generation, model, key)));
+  if (it == objects_.end() || !it->second.known) return {};
+  return ObjectLookup{true, it->second.row.get()};
 }
 
 void ProjectionWriteBatch::rollback(std::size_t mark) {
   // Newest first: an entry inserted after the mark is erased only after every later undo touching it ran,
-  // so the iterators held by older entries stay valid.
+  // so the iterators and nodes held by older entries stay valid.
   while (undo_.size() > mark) {
-    Undo& u = undo_.back();
-    if (u.existed) {
-      u.row->second = std::move(u.previous);
+    if (auto* r = std::get_if<RowUndo>(&undo_.back())) {
+      if (r->existed) {
+        r->row->second = std::move(r->previous);
+      } else {
+        rows_.erase(r->row);
+      }
     } else {
-      rows_.erase(u.row);
+      auto& o = std::get<ObjectUndo>(undo_.back());
+      ObjectEntry& current = o.object->second;
+      if (o.cleaned_only) {
+        current.dirty = true;
+        ++dirty_objects_;
+      } else {
+        dirty_objects_ = dirty_objects_ - (current.dirty ? 1 : 0) + (o.previous.dirty ? 1 : 0);
+        if (o.existed) {
+          current = std::move(o.previous);
+        } else {
+          objects_.erase(objects_.find(o.object->first));
+        }
+      }
     }
     undo_.pop_back();
   }
 }
-
 void ProjectionWriteBatch::park(ParkedEvent parked) {
   auto key = std::make_pair(parked.generation, parked.event.position);
   parked_[key] = std::move(parked);
@@ -274,6 +330,9 @@ void ProjectionWriteBatch::drop_generation(Generation generation) {
   // Writes made earlier in this batch to the dropped generation go with it.
   const std::string prefix = encode_row_prefix(generation, {}, {}).substr(0, 8);
   for (auto it = rows_.lower_bound(prefix); it != rows_.end() && it->first.starts_with(prefix);) it = rows_.erase(it);
+  std::erase_if(objects_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  dirty_objects_ = static_cast<std::size_t>(
+      std::count_if(objects_.begin(), objects_.end(), [](const auto& entry) { return entry.second.dirty; }));
   undo_.clear();
   std::erase_if(parked_, [generation](const auto& entry) { return entry.first.first == generation; });
 }
@@ -283,11 +342,13 @@ void ProjectionWriteBatch::set_state(std::optional<ProjectionState> expected, Pr
 }
 
 bool ProjectionWriteBatch::empty() const noexcept {
-  return rows_.empty() && parked_.empty() && dropped_.empty() && !state_.has_value();
+  return rows_.empty() && dirty_objects_ == 0 && parked_.empty() && dropped_.empty() && !state_.has_value();
 }
 
 void ProjectionWriteBatch::clear() {
   rows_.clear();
+  objects_.clear();
+  dirty_objects_ = 0;
   undo_.clear();
   parked_.clear();
   dropped_.clear();
@@ -296,14 +357,15 @@ void ProjectionWriteBatch::clear() {
 
 Result<std::optional<std::string>> ProjectionWriteBatch::get(ProjectionStorage& storage, Generation generation,
                                                              std::string_view model, std::string_view key) const {
-  std::string& encoded = scratch_key();
-  encode_row_key_into(encoded, generation, model, key);
+  const std::string& encoded = encoded_key(generation, model, key);
+  if (auto it = objects_.find(encoded); it != objects_.end() && it->second.dirty) encode_object(*it);
   if (auto it = rows_.find(encoded); it != rows_.end()) return it->second;
   return storage.get(projection_, generation, model, key);
 }
 
 Status ProjectionWriteBatch::scan(ProjectionStorage& storage, Generation generation, std::string_view model,
                                   std::string_view prefix, const ScanOptions& options, RowVisitor visitor) const {
+  encode_objects();
   // The committed rows are read a page at a time and merged with this batch's writes, both in key order.
   // Pages are copied out before the visitor runs, so the visitor may read the storage.
   constexpr std::size_t kPage = 256;

@@ -123,6 +123,21 @@ Status ReadModelTx::erase(std::string_view model, std::string_view key) {
   return {};
 }
 
+ProjectionWriteBatch::ObjectLookup ReadModelTx::find_object(std::string_view model, std::string_view key) const {
+  if (!check_model(model).ok()) return {};
+  return batch_.find_object(generation_, model, key);
+}
+
+Status ReadModelTx::put_object(std::string_view model, std::string_view key, std::unique_ptr<RowObject> row) {
+  STRATA_RETURN_IF_ERROR(check_model(model));
+  batch_.put_object(generation_, model, key, std::move(row));
+  return {};
+}
+
+void ReadModelTx::cache_object(std::string_view model, std::string_view key, std::unique_ptr<RowObject> row) {
+  batch_.cache_object(generation_, model, key, std::move(row));
+}
+
 Result<std::optional<std::string>> ReadModelReader::get(std::string_view model, std::string_view key) const {
   STRATA_RETURN_IF_ERROR(check_model(model));
   return storage_->get(projection_, generation_, model, key);

@@ -485,6 +485,7 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
       }
       return Status::cancelled("stopped at a failing event");
     }
+    batch_.forget_undo();  // only the event being applied is ever rolled back
     ++applied;
     last = e.position;
     return {};

@@ -111,3 +111,120 @@ TEST_CASE("an event context decodes metadata only when asked, once") {
   EventContext bad(damaged);
   CHECK(bad.metadata().status().code() == StatusCode::kCorruption);
 }
+
+namespace {
+// Another row type over the same read model: the owner only (decoding skips the other fields).
+struct OwnerOnly {
+  std::string owner;
+  static constexpr auto kFields = strata::fields(strata::field("owner", &OwnerOnly::owner));
+};
+constexpr strata::ReadModel<OwnerOnly> kOwners{"rows"};
+}  // namespace
+
+TEST_CASE("a batch keeps typed rows decoded, encodes them when read as bytes, and rolls them back") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  {
+    ProjectionWriteBatch seed("test.rows");
+    seed.put(1, "rows", "a", to_json(Row{"Al", 1, 1, 1}));
+    REQUIRE(storage.commit(seed).ok());
+  }
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx tx(storage, batch, 1);
+
+  // A read is kept decoded, and changes nothing.
+  CHECK(!batch.find_object(1, "rows", "a").known);
+  CHECK(kRows.get(tx, "a").value() == std::optional<Row>(Row{"Al", 1, 1, 1}));
+  CHECK(batch.find_object(1, "rows", "a").known);
+  CHECK(!kRows.get(tx, "none").value().has_value());
+  CHECK(batch.find_object(1, "rows", "none").known);
+  CHECK(batch.find_object(1, "rows", "none").row == nullptr);
+  CHECK(batch.empty());
+
+  // A write stays an object until the batch is read as bytes.
+  REQUIRE(kRows.put(tx, "a", Row{"Al", 2, 2, 2}).ok());
+  CHECK(!batch.empty());
+  CHECK(kRows.get(tx, "a").value()->balance == 2);
+
+  // Everything after a mark goes back on rollback: typed and raw writes, reads, and encodings.
+  const std::size_t mark = batch.mark();
+  REQUIRE(kRows.put(tx, "a", Row{"Al", 3, 3, 3}).ok());
+  REQUIRE(kRows.put(tx, "b", Row{"Bea", 5, 1, 3}).ok());
+  REQUIRE(tx.put("rows", "c", to_json(Row{"Cy", 7, 1, 3})).ok());
+  CHECK(kRows.get(tx, "c").value()->balance == 7);  // raw bytes, decoded and kept
+  CHECK(tx.get("rows", "a").value() == to_json(Row{"Al", 3, 3, 3}));  // encodes the object
+  REQUIRE(kRows.erase(tx, "a").ok());
+  CHECK(!kRows.get(tx, "a").value().has_value());
+  batch.rollback(mark);
+  CHECK(kRows.get(tx, "a").value()->balance == 2);
+  CHECK(!kRows.get(tx, "b").value().has_value());
+  CHECK(!kRows.get(tx, "c").value().has_value());
+  CHECK(!tx.get("rows", "c").value().has_value());
+
+  // What the batch commits is the encoding of the objects as they stand.
+  const auto& rows = batch.rows();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows.begin()->first == encode_row_key(1, "rows", "a"));
+  CHECK(rows.begin()->second == to_json(Row{"Al", 2, 2, 2}));
+  CHECK(keys(kRows.list(tx).value()) == "a:2 ");
+
+  // A raw write replaces the object; the next typed read decodes the new bytes.
+  REQUIRE(tx.put("rows", "a", to_json(Row{"Al", 9, 9, 9})).ok());
+  CHECK(!batch.find_object(1, "rows", "a").known);
+  CHECK(kRows.get(tx, "a").value()->balance == 9);
+
+  REQUIRE(storage.commit(batch).ok());
+  ReadModelReader reader(storage, "test.rows", 1);
+  CHECK(kRows.get(reader, "a").value()->balance == 9);
+}
+
+TEST_CASE("two row types over one read model each read what the other wrote") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx tx(storage, batch, 1);
+  REQUIRE(kRows.put(tx, "a", Row{"Al", 4, 1, 1}).ok());
+  CHECK(kOwners.get(tx, "a").value()->owner == "Al");
+  CHECK(kRows.get(tx, "a").value()->balance == 4);
+  REQUIRE(kRows.put(tx, "a", Row{"Alma", 5, 2, 2}).ok());
+  CHECK(kOwners.get(tx, "a").value()->owner == "Alma");
+  REQUIRE(kOwners.put(tx, "b", OwnerOnly{"Bea"}).ok());
+  CHECK(kRows.get(tx, "b").status().code() == StatusCode::kCorruption);  // a Row needs every field
+  REQUIRE(storage.commit(batch).ok());
+  ReadModelReader reader(storage, "test.rows", 1);
+  CHECK(kRows.get(reader, "a").value() == std::optional<Row>(Row{"Alma", 5, 2, 2}));
+  CHECK(kOwners.get(reader, "b").value()->owner == "Bea");
+}
+
+TEST_CASE("a stored row that does not decode is kCorruption through a batch too, and is not kept") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  ProjectionWriteBatch seed("test.rows");
+  seed.put(1, "rows", "bad", R"({"owner":7})");
+  REQUIRE(storage.commit(seed).ok());
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx tx(storage, batch, 1);
+  CHECK(kRows.get(tx, "bad").status().code() == StatusCode::kCorruption);
+  CHECK(!batch.find_object(1, "rows", "bad").known);
+  CHECK(!ReadModel<Row>("").get(tx, "a").ok());
+  CHECK(ReadModel<Row>("").put(tx, "a", Row{}).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("dropping a generation drops its objects, and forgotten undo is not rolled back") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx one(storage, batch, 1);
+  ReadModelTx two(storage, batch, 2);
+  REQUIRE(kRows.put(one, "a", Row{"Al", 1, 1, 1}).ok());
+  REQUIRE(kRows.put(two, "a", Row{"Al", 2, 1, 1}).ok());
+  const std::size_t mark = batch.mark();
+  REQUIRE(kRows.put(two, "b", Row{"Bea", 3, 1, 1}).ok());
+  batch.forget_undo();
+  batch.rollback(mark);  // nothing to undo any more
+  CHECK(kRows.get(two, "b").value()->balance == 3);
+  batch.drop_generation(1);
+  CHECK(!batch.find_object(1, "rows", "a").known);
+  CHECK(batch.find_object(2, "rows", "a").known);
+  CHECK(batch.rows().size() == 2);
+}

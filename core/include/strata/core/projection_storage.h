@@ -30,10 +30,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "strata/core/event.h"
@@ -97,6 +100,22 @@ struct ScanOptions {
 
 class ProjectionStorage;
 
+// A decoded read-model row kept in a ProjectionWriteBatch (see ProjectionWriteBatch::put_object): the
+// typed read models of projections/read_model.h implement it for their row types.
+class RowObject {
+ public:
+  virtual ~RowObject();
+  // Identifies the C++ type of the row: objects with equal tags hold the same type.
+  virtual const void* type_tag() const noexcept = 0;
+  // Appends the row's bytes (what ProjectionWriteBatch::put would be given) to `out`.
+  virtual void encode(std::string& out) const = 0;
+
+ protected:
+  RowObject() = default;
+  RowObject(const RowObject&) = default;
+  RowObject& operator=(const RowObject&) = default;
+};
+
 // The changes one commit makes to one projection: row writes and erases (per generation and read
 // model), parked events added and removed, generations dropped, and the new state, guarded by the state
 // it expects to replace. Committed atomically by ProjectionStorage::commit, in this order: dropped
@@ -124,10 +143,37 @@ class ProjectionWriteBatch {
   [[nodiscard]] Status scan(ProjectionStorage& storage, Generation generation, std::string_view model,
                             std::string_view prefix, const ScanOptions& options, RowVisitor visitor) const;
 
-  // A point to roll row writes back to: rollback(mark()) undoes every put and erase made after mark().
-  // Projectors use it to drop the writes of an event whose handler failed, keeping the batch's others.
+  // Rows as objects. A handler that reads and writes the same row for many events of a batch would
+  // decode and encode it for every event; kept as a decoded object instead, the row is decoded once
+  // when first read and encoded once, when the batch is read as bytes (rows(), get(), scan(), which
+  // is what commit() does). Objects and bytes are two views of the same rows: a put() or erase()
+  // replaces the row's object, a get() or scan() of a row with an unencoded object encodes it first.
+  //
+  // Sets the row to `row` (nullptr: erases it), encoded later with row->encode().
+  // REQUIRES as put().
+  void put_object(Generation generation, std::string_view model, std::string_view key,
+                  std::unique_ptr<RowObject> row);
+  // Records that the row, as the batch and the storage hold it now, decodes to `row` (nullptr: there is
+  // no row), so that find_object() returns it. Changes no row.
+  void cache_object(Generation generation, std::string_view model, std::string_view key,
+                    std::unique_ptr<RowObject> row);
+  // What the batch knows of the row as an object: `known` is false when it holds none (read the bytes
+  // with get() instead); otherwise `row` is the row's object, or nullptr when there is no row. Valid
+  // until the next change to the batch.
+  struct ObjectLookup {
+    bool known = false;
+    const RowObject* row = nullptr;
+  };
+  ObjectLookup find_object(Generation generation, std::string_view model, std::string_view key) const;
+
+  // A point to roll row writes back to: rollback(mark()) undoes every put, erase, put_object and
+  // cache_object made after mark(). Projectors use it to drop the writes of an event whose handler
+  // failed, keeping the batch's others.
   std::size_t mark() const noexcept { return undo_.size(); }
   void rollback(std::size_t mark);
+  // Makes the changes so far final within the batch: rollback() can no longer undo them, and what they
+  // replaced is freed. Marks taken before are void.
+  void forget_undo() noexcept { undo_.clear(); }
 
   // Adds (or replaces) a parked event, keyed by (parked.generation, parked.event.position).
   void park(ParkedEvent parked);
@@ -153,8 +199,12 @@ class ProjectionWriteBatch {
     std::optional<ProjectionState> expected;
     ProjectionState next;
   };
-  // Row writes keyed by encode_row_key(); a value of std::nullopt erases the row.
-  const std::map<std::string, std::optional<std::string>, std::less<>>& rows() const noexcept { return rows_; }
+  // Row writes keyed by encode_row_key(); a value of std::nullopt erases the row. Encodes the rows held
+  // as objects first.
+  const std::map<std::string, std::optional<std::string>, std::less<>>& rows() const {
+    encode_objects();
+    return rows_;
+  }
   // Parked events keyed by (generation, position); std::nullopt unparks.
   const std::map<std::pair<Generation, Position>, std::optional<ParkedEvent>>& parked() const noexcept {
     return parked_;
@@ -164,16 +214,39 @@ class ProjectionWriteBatch {
 
  private:
   using RowMap = std::map<std::string, std::optional<std::string>, std::less<>>;
-  struct Undo {
+  struct ObjectEntry {
+    std::unique_ptr<RowObject> row;  // nullptr: no row
+    bool known = false;              // false: the bytes are the row (an entry only kept for undo)
+    bool dirty = false;              // changed since the row's bytes were last written
+  };
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using ObjectMap = std::unordered_map<std::string, ObjectEntry, StringHash, std::equal_to<>>;
+  struct RowUndo {
     RowMap::iterator row;
     bool existed;
     std::optional<std::string> previous;
   };
-  void write(Generation generation, std::string_view model, std::string_view key, std::optional<std::string> value);
+  struct ObjectUndo {
+    ObjectMap::value_type* object;  // nodes stay put across rehashing
+    bool existed;
+    bool cleaned_only;  // encode_objects() wrote the row's bytes: only `dirty` changed
+    ObjectEntry previous;
+  };
+  const std::string& encoded_key(Generation generation, std::string_view model, std::string_view key) const;
+  void write(const std::string& encoded, std::optional<std::string> value) const;
+  void set_object(const std::string& encoded, ObjectEntry entry);
+  void encode_object(ObjectMap::value_type& entry) const;
+  void encode_objects() const;
 
   std::string projection_;
-  RowMap rows_;
-  std::vector<Undo> undo_;
+  // Mutable: reading the batch as bytes encodes its objects (a cache of encodings, not a change).
+  mutable RowMap rows_;
+  mutable ObjectMap objects_;
+  mutable std::size_t dirty_objects_ = 0;  // how many entries of objects_ are dirty
+  mutable std::vector<std::variant<RowUndo, ObjectUndo>> undo_;
   std::map<std::pair<Generation, Position>, std::optional<ParkedEvent>> parked_;
   std::vector<Generation> dropped_;
   std::optional<StateChange> state_;

@@ -16,6 +16,8 @@
 //   // in a handler, through the ReadModelTx it is given (sees the batch's own writes):
 //   STRATA_ASSIGN_OR_RETURN(std::optional<Balance> row, kBalances.get(tx, ctx.stream_id()));
 //   STRATA_RETURN_IF_ERROR(kBalances.put(tx, ctx.stream_id(), Balance{...}));
+//   // Through a tx, rows stay decoded in the batch: a row read and written by many events of a batch
+//   // is read from storage and decoded once, and encoded once, when the batch commits.
 //   // in a query, through a reader of the serving generation:
 //   strata::ReadModelReader reader(storage, "bank.balances");
 //   STRATA_ASSIGN_OR_RETURN(auto all, kBalances.list(reader));
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +81,13 @@ class ReadModelTx final : public ReadModelSource {
   // Removes the row (OK when there is none). kInvalidArgument for a bad model name.
   [[nodiscard]] Status erase(std::string_view model, std::string_view key);
 
+  // Rows as decoded objects, for ReadModel<Row>: see ProjectionWriteBatch::put_object. find_object
+  // reports nothing known for a bad model name (get() then says why).
+  [[nodiscard]] ProjectionWriteBatch::ObjectLookup find_object(std::string_view model, std::string_view key) const;
+  [[nodiscard]] Status put_object(std::string_view model, std::string_view key, std::unique_ptr<RowObject> row);
+  // REQUIRES: `model` is a valid name (a get() of the row succeeded).
+  void cache_object(std::string_view model, std::string_view key, std::unique_ptr<RowObject> row);
+
   // The generation written: the serving one, or the shadow during a rebuild.
   Generation generation() const noexcept { return generation_; }
   const std::string& projection() const noexcept { return batch_.projection(); }
@@ -112,6 +122,19 @@ namespace detail {
 // Compiled: rows are decoded with these limits (rows may be larger than events), and their errors.
 const Limits& read_model_row_limits() noexcept;
 Status undecodable_row(const Status& status, std::string_view model, std::string_view key);
+
+// A Row held decoded in a batch; its tag is the address of a variable of its own per row type.
+template <class Row>
+inline constexpr char kRowTypeTag = 0;
+template <class Row>
+class RowOf final : public RowObject {
+ public:
+  RowOf() = default;
+  explicit RowOf(Row r) : row(std::move(r)) {}
+  const void* type_tag() const noexcept override { return &kRowTypeTag<Row>; }
+  void encode(std::string& out) const override { encode_json(row, out); }
+  Row row{};
+};
 }  // namespace detail
 
 // A typed read model: a name and a row type. Rows are JSON through codec.h.
@@ -136,15 +159,39 @@ class ReadModel {
     return row;
   }
 
+  // The same through a handler's batch, which keeps the rows it decodes: a row read and written for many
+  // events of a batch is decoded once and encoded once, when the batch commits.
+  [[nodiscard]] Result<std::optional<Row>> get(ReadModelTx& tx, std::string_view key) const {
+    if (auto known = tx.find_object(name_, key); known.known) {
+      if (known.row == nullptr) return std::optional<Row>();
+      if (known.row->type_tag() == &detail::kRowTypeTag<Row>)
+        return std::optional<Row>(static_cast<const detail::RowOf<Row>*>(known.row)->row);
+    }
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> bytes, tx.get(name_, key));
+    if (!bytes) {
+      tx.cache_object(name_, key, nullptr);
+      return std::optional<Row>();
+    }
+    auto decoded = std::make_unique<detail::RowOf<Row>>();
+    Status s = decode_json(*bytes, decoded->row, detail::read_model_row_limits());
+    if (!s.ok()) return detail::undecodable_row(s, name_, key);
+    std::optional<Row> row(decoded->row);
+    tx.cache_object(name_, key, std::move(decoded));
+    return row;
+  }
+
   // Writes `row` at `key` into the handler's batch.
   [[nodiscard]] Status put(ReadModelTx& tx, std::string_view key, const Row& row) const {
-    std::string json;
-    encode_json(row, json);
-    return tx.put(name_, key, json);
+    return tx.put_object(name_, key, std::make_unique<detail::RowOf<Row>>(row));
+  }
+  [[nodiscard]] Status put(ReadModelTx& tx, std::string_view key, Row&& row) const {
+    return tx.put_object(name_, key, std::make_unique<detail::RowOf<Row>>(std::move(row)));
   }
 
   // Removes the row at `key` (OK when there is none).
-  [[nodiscard]] Status erase(ReadModelTx& tx, std::string_view key) const { return tx.erase(name_, key); }
+  [[nodiscard]] Status erase(ReadModelTx& tx, std::string_view key) const {
+    return tx.put_object(name_, key, nullptr);
+  }
 
   // Calls fn(key, row) for each row whose key starts with `prefix`, in key order; stops at the first
   // non-OK status fn returns and returns it. kCorruption for a row that does not decode.
