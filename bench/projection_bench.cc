@@ -2,11 +2,11 @@
 // (RocksEventStore::projection_storage()), durable as users get it by default (Options::sync on).
 //
 //   catchup_vs_raw   a Projector catching up over 1M ~200-byte events into a per-account read model (one
-//                    row read and written per event, committed with the checkpoint every batch of the
-//                    default ProjectorOptions::batch_size events, each commit one fsynced WriteBatch), divided by a raw
-//                    iteration of the store's `log` family with the store's RocksDB options that parses every payload
-//                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three interleaved
-//                    rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over the same
+//                    row read and written per event, committed with the checkpoint in batches bounded by the
+//                    default ProjectorOptions, each commit one fsynced WriteBatch), divided by a raw iteration
+//                    of the store's `log` family with the store's RocksDB options that parses every payload
+//                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three
+//                    interleaved rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over the same
 //                    store, which separates what the projector costs from what the RocksDB storage costs
 //   live_lag_p50_ms  from an append's commit timestamp to the commit of the read model that includes it,
 //   live_lag_p99_ms  one event per append at 10k events/s from four threads (group commit: one fsynced
@@ -164,7 +164,7 @@ void BM_raw_log_scan_parse(benchmark::State& state) {
 }
 
 // A projector catching up from position 1 under a fresh name each time, with default options: the read
-// model and the checkpoint are committed every ProjectorOptions::batch_size events, fsynced when `sync`
+// model and the checkpoint are committed once per batch (ProjectorOptions), fsynced when `sync`
 // (the store's default) and not otherwise, into the store's projection storage or, with
 // `memory_storage`, into a MemoryProjectionStorage.
 void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_storage = false) {

@@ -197,9 +197,9 @@ Status ProjectorCore::start() {
   if (name_.empty() || name_.size() > kMaxProjectionNameBytes)
     return Status::invalid_argument(
         fmt::format("projection name has {} bytes, expected 1 to {}", name_.size(), kMaxProjectionNameBytes));
-  if (options_.batch_size == 0 || options_.errors.max_attempts == 0)
-    return Status::invalid_argument(
-        fmt::format("projector \"{}\": batch_size and errors.max_attempts must be at least 1", name_));
+  if (options_.batch_size == 0 || options_.errors.max_attempts == 0 || options_.batch_duration.count() < 0)
+    return Status::invalid_argument(fmt::format(
+        "projector \"{}\": batch_size and errors.max_attempts must be at least 1, batch_duration at least 0", name_));
   std::uint64_t epoch;
   {
     std::lock_guard apply(apply_mu_);
@@ -465,7 +465,16 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
   std::uint64_t applied = 0, skipped = 0;
   std::optional<RecordedEvent> failed_event;
   Status failure;
+  // A batch also ends when its time is up: the clock is read every kClockEvery events.
+  constexpr std::uint64_t kClockEvery = 16;
+  const auto deadline = Clock::now() + options_.batch_duration;
+  bool time_up = false;
   auto visited = store_.visit_log(done + 1, max_count, LogFilter{}, [&](const EventView& e) -> Status {
+    if ((applied + skipped) % kClockEvery == kClockEvery - 1 && options_.batch_duration.count() > 0 &&
+        Clock::now() >= deadline) {
+      time_up = true;
+      return Status::cancelled("the batch's time is up");
+    }
     if (!handler_->knows(e.type)) {  // skipped before the payload is parsed
       ++skipped;
       last = e.position;
@@ -490,7 +499,7 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
     last = e.position;
     return {};
   });
-  if (!visited.ok() && !failed_event) {
+  if (!visited.ok() && !failed_event && !time_up) {
     o.error = visited.status().with_context(fmt::format("projector \"{}\": reading the log at {}", name_, done + 1));
     o.backoff = backoff(++infra_attempts_);
     return o;

@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "strata/core/codec.h"
@@ -71,6 +73,7 @@ struct Faults {
   std::atomic<bool> poison_fails{true};
   std::atomic<bool> poison_throws{false};
   std::atomic<int> poison_attempts{0};
+  std::atomic<int> credit_delay_us{0};  // every credit takes at least this long
 };
 
 class Ledger : public strata::Projection<Ledger, strata::Events<Opened, Credited, Debited>> {
@@ -84,6 +87,8 @@ class Ledger : public strata::Projection<Ledger, strata::Events<Opened, Credited
     return kAccounts.put(tx, ctx.stream_id(), Row{e.owner, 0, 0, ctx.position()});
   }
   strata::Status handle(const Credited& e, const strata::EventContext& ctx, strata::ReadModelTx& tx) {
+    if (faults_ != nullptr && faults_->credit_delay_us.load() > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(faults_->credit_delay_us.load()));
     if (e.poison && faults_ != nullptr) {
       faults_->poison_attempts.fetch_add(1);
       if (faults_->poison_throws.load()) throw std::runtime_error("ledger handler exploded");

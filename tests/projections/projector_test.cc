@@ -229,6 +229,35 @@ TEST_CASE("rows a projector keeps decoded between batches follow what retrying a
   CHECK(render(projector.reader()).find("balance=1011") != std::string::npos);
 }
 
+TEST_CASE("a batch ends at its time bound, so slow handlers commit as they go and stop() does not wait long") {
+  MemoryEventStore store;
+  MemoryProjectionStorage storage;
+  Faults faults;
+  faults.credit_delay_us = 2'000;
+  append(store, "ledger-1", Opened{"owner1"});
+  for (int i = 0; i < 300; ++i) append(store, "ledger-1", Credited{1, false});
+  ProjectorOptions options;
+  options.batch_size = 1'000'000;
+  options.batch_duration = 20ms;
+  Projector projector(store, storage, Ledger{&faults}, options);
+  REQUIRE(projector.start().ok());
+  // The first commit comes after a batch of about 20 ms (ten credits), long before the 600 ms of all.
+  REQUIRE(projector.wait_for(1, kWait).ok());
+  CHECK(projector.status().position < store.head_position());
+  REQUIRE(projector.stop().ok());
+  const auto stopped_at = projector.status().position;
+  CHECK(stopped_at < store.head_position());
+
+  faults.credit_delay_us = 0;
+  REQUIRE(projector.start().ok());
+  REQUIRE(projector.wait_for(store.head_position(), kWait).ok());
+  CHECK(render(projector.reader()) == fold(store));
+
+  options.batch_duration = -1ms;
+  Projector invalid(store, storage, Ledger{}, options);
+  CHECK(invalid.start().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("with the stop policy a poison event fails the projector, and start() resumes at that event") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;
