@@ -24,7 +24,8 @@
 // implementation passes tests/conformance/projection_storage_conformance.h.
 //
 // Thread safety: ProjectionStorage methods may be called concurrently from any thread; a visitor must
-// not call back into the same storage. A ProjectionWriteBatch is a value used by one thread at a time.
+// not call back into the same storage. A ProjectionWriteBatch is a move-only value used by one thread at a time
+// (its const reads may encode row objects, so they too are for that thread only).
 #pragma once
 
 #include <cstddef>
