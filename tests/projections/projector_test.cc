@@ -444,7 +444,7 @@ TEST_CASE("several projectors follow one store from different positions") {
   CHECK(storage.list_projections().value() == std::vector<std::string>{"ledger.all", "ledger.new", "ledger.recent"});
 }
 
-TEST_CASE("drain applies every event committed before it and stops; stop during a backoff does not wait for it") {
+TEST_CASE("drain applies every event committed before it and stops, and stop during a backoff does not wait for it") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;
   Faults faults;
