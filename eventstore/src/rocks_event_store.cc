@@ -277,6 +277,9 @@ Status RocksEventStoreImpl::open_database() {
     if (std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) return from_rocksdb(listed, context);
     if (!options_.create_if_missing)
       return Status::not_found(fmt::format("{}: no store there, and create_if_missing is off", context));
+    // RocksDB creates the store's own directory only, not its parents.
+    std::filesystem::create_directories(path_, ec);
+    if (ec) return Status::io_error(fmt::format("{}: cannot create the directory: {}", context, ec.message()));
     names = {rocksdb::kDefaultColumnFamilyName};
   } else {
     const bool has_log = std::find(names.begin(), names.end(), fmtx::kLogFamily) != names.end();

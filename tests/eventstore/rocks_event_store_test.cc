@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,22 @@ TEST_CASE("a RocksDB database that is not a strata store is refused, and so is a
   options.create_if_missing = false;
   auto missing = RocksEventStore::open(options, dir.sub("nothing-here"));
   CHECK(missing.status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a new store creates the directories above it, and a path it cannot create is kIOError naming it") {
+  TempDir dir;
+  {
+    auto nested = RocksEventStore::open(test_options(), dir.sub("a/b/store"));
+    REQUIRE(nested.ok());
+    CHECK((*nested)->append(sid("account-1"), ExpectedVersion::no_stream(), events(1)).ok());
+  }
+  CHECK(open_store(dir.sub("a/b/store"))->head_position() == 1);
+
+  std::ofstream(dir.sub("file")) << "not a directory";
+  auto blocked = RocksEventStore::open(test_options(), dir.sub("file/store"));
+  REQUIRE_FALSE(blocked.ok());
+  CHECK(blocked.status().code() == StatusCode::kIOError);
+  CHECK(std::string(blocked.status().message()).find("file/store") != std::string::npos);
 }
 
 TEST_CASE("a second open of a directory in use fails with kUnavailable saying the directory is in use") {
