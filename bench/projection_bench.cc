@@ -8,6 +8,10 @@
 //                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three
 //                    interleaved rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over the same
 //                    store, which separates what the projector costs from what the RocksDB storage costs
+//   catchup_{1m,10m}_peak_rss_mb  peak RSS of a fresh process that opens a store of 1M or 10M events (64 MiB
+//                    block cache) and catches a projector up over all of it; catchup_{1m,10m}_rss_growth_mb
+//                    is the part that came after the open, catchup_{1m,10m}_rss_end_mb the RSS once caught
+//                    up (target: none of them grows with history)
 //   live_lag_p50_ms  from an append's commit timestamp to the commit of the read model that includes it,
 //   live_lag_p99_ms  one event per append at 10k events/s from four threads (group commit: one fsynced
 //                    appender reaches only ~5k/s) (target p99 < 10 ms)
@@ -91,20 +95,21 @@ strata::EventData moved(int i) {
   return strata::to_event_data(m);
 }
 
-std::unique_ptr<strata::bench::TempDir> data;  // "history": 1M events; "live-<n>": a store per live-lag run
+// "history": 1M events; "history-10m": 10M events; "live-<n>": a store per live-lag run
+std::unique_ptr<strata::bench::TempDir> data;
 
 constexpr int kHistory = 1'000'000;
+constexpr int kHugeHistory = 10'000'000;
 
-// The 1M events (~200-byte payloads), 100 per append over 100 streams, every tenth one unhandled; the
+// `count` events (~200-byte payloads), 100 per append over 100 streams, every tenth one unhandled; the
 // store is closed afterwards, so every benchmark opens it as a restarted process would.
-void build_history() {
-  data = std::make_unique<strata::bench::TempDir>("strata-projection-bench");
+void write_history(const std::string& path, int count) {
   strata::RocksEventStore::Options options;
   options.sync = false;  // building the data set is not what is measured
-  auto store = strata::RocksEventStore::open(options, data->sub("history")).value();
+  auto store = strata::RocksEventStore::open(options, path).value();
   constexpr int kPerAppend = 100;
   std::vector<strata::EventData> batch;
-  for (int i = 0; i < kHistory;) {
+  for (int i = 0; i < count;) {
     batch.clear();
     const auto stream = strata::StreamId::parse("history-" + std::to_string(i / kPerAppend % 100)).value();
     for (int j = 0; j < kPerAppend; ++j, ++i) {
@@ -116,6 +121,11 @@ void build_history() {
     }
     (void)store->append(stream, strata::ExpectedVersion::any(), batch).value();
   }
+}
+
+void build_history() {
+  data = std::make_unique<strata::bench::TempDir>("strata-projection-bench");
+  write_history(data->sub("history"), kHistory);
 }
 
 // Iterates the `log` family with the store's RocksDB options, decodes each record, and parses every
@@ -296,6 +306,40 @@ void BM_live_lag_10k_per_s(benchmark::State& state) {
   }
 }
 
+// ---- Peak RSS in a fresh process -------------------------------------------------------------------
+
+// The child: opens the store with a 64 MiB block cache (so that the cache's own bound hides no growth),
+// catches a projector up over the whole log into the store's projection storage, and prints its peak
+// RSS in MiB after the open and at the end, its RSS at the end, and the position reached.
+int rss_child(const char* dir) {
+  strata::RocksEventStore::Options options;
+  options.block_cache_bytes = std::size_t{64} << 20;
+  auto store = strata::RocksEventStore::open(options, dir).value();
+  const double opened = strata::bench::peak_rss_mb();
+  strata::Projector projector(*store, store->projection_storage(), Balances{});
+  const strata::Position head = store->head_position();
+  if (!projector.start().ok() || !projector.wait_for(head, std::chrono::minutes(30)).ok()) return 1;
+  std::printf("%f %f %f %llu\n", opened, strata::bench::peak_rss_mb(), strata::bench::current_rss_mb(),
+              static_cast<unsigned long long>(head));
+  return 0;
+}
+
+struct Rss {
+  double after_open_mb = std::nan("");
+  double peak_mb = std::nan("");
+  double end_mb = std::nan("");
+};
+
+Rss measure_rss(const std::string& dir, strata::Position expected) {
+  auto out = strata::bench::run_self({"--rss-child", dir});
+  Rss rss;
+  unsigned long long head = 0;
+  if (!out || std::sscanf(out->c_str(), "%lf %lf %lf %llu", &rss.after_open_mb, &rss.peak_mb, &rss.end_mb, &head) != 4 ||
+      head != expected)
+    return {};
+  return rss;
+}
+
 constexpr int kRounds = 3;
 
 void register_all() {
@@ -329,6 +373,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string_view(argv[1]) == "--rss-child") return rss_child(argv[2]);
   build_history();
   register_all();
   benchmark::Initialize(&argc, argv);
@@ -360,6 +405,19 @@ int main(int argc, char** argv) {
   print_summary("raw_log_scan_parse_events_per_s", strata::bench::median(raw), "events/s");
   print_summary("live_lag_p50_ms", reporter.counter("strata/live_lag_10k_per_s", "p50_ms"), "ms");
   print_summary("live_lag_p99_ms", reporter.counter("strata/live_lag_10k_per_s", "p99_ms"), "ms");
+
+  // Memory: a catch-up over 10M events needs no more than one over 1M.
+  write_history(data->sub("history-10m"), kHugeHistory);
+  const Rss rss_1m = measure_rss(data->sub("history"), kHistory);
+  const Rss rss_10m = measure_rss(data->sub("history-10m"), kHugeHistory);
+  print_summary("catchup_1m_peak_rss_mb", rss_1m.peak_mb, "MiB");
+  print_summary("catchup_10m_peak_rss_mb", rss_10m.peak_mb, "MiB");
+  // What the catch-up itself added to the process (the rest is the opened store: caches and write buffers).
+  print_summary("catchup_1m_rss_growth_mb", rss_1m.peak_mb - rss_1m.after_open_mb, "MiB");
+  print_summary("catchup_10m_rss_growth_mb", rss_10m.peak_mb - rss_10m.after_open_mb, "MiB");
+  // Under the peak of the open: what the process holds once caught up.
+  print_summary("catchup_1m_rss_end_mb", rss_1m.end_mb, "MiB");
+  print_summary("catchup_10m_rss_end_mb", rss_10m.end_mb, "MiB");
   data.reset();
   return 0;
 }

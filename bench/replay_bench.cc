@@ -22,11 +22,7 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <simdjson.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -43,8 +39,6 @@
 #include "rocks_options.h"
 #include "strata/core/repository.h"
 #include "strata/eventstore/rocks_event_store.h"
-
-extern char** environ;
 
 namespace {
 
@@ -298,21 +292,19 @@ void load_with_snapshots(benchmark::State& state, std::string_view stream, Versi
 
 // ---- Peak RSS in a fresh process -------------------------------------------------------------------
 
-// The child: opens the store with a 64 MiB block cache, loads the stream, prints its peak RSS in KiB.
+// The child: opens the store with a 64 MiB block cache, loads the stream, prints its peak RSS in MiB
+// after the open and at the end, and the version loaded.
 int rss_child(const char* dir, const char* stream) {
   auto options = fast_options();
   options.block_cache_bytes = std::size_t{64} << 20;
   auto store = RocksEventStore::open(options, dir).value();
-  rusage opened{};
-  getrusage(RUSAGE_SELF, &opened);
+  const double opened = strata::bench::peak_rss_mb();
   NoSnapshots none;
   RepositoryOptions repo_options;
   repo_options.snapshot_store = &none;
   Repository<Ledger> repo(*store, repo_options);
   Ledger a = repo.load(StreamId::parse(stream).value()).value();
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  std::printf("%ld %ld %llu\n", opened.ru_maxrss, usage.ru_maxrss, static_cast<unsigned long long>(a.version()));
+  std::printf("%f %f %llu\n", opened, strata::bench::peak_rss_mb(), static_cast<unsigned long long>(a.version()));
   return 0;
 }
 
@@ -322,35 +314,14 @@ struct Rss {
 };
 
 // Peak RSS of a fresh process after opening the store, and after replaying `stream` too.
-Rss peak_rss_mb(const std::string& dir, const char* stream, Version expected) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::vector<char*> args{self.data(), const_cast<char*>("--rss-child"), const_cast<char*>(dir.c_str()),
-                          const_cast<char*>(stream), nullptr};
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return {};
-  }
-  char buf[128] = {};
-  ssize_t n = read(fds[0], buf, sizeof buf - 1);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  long open_kib = 0, peak_kib = 0;
+Rss measure_rss(const std::string& dir, const char* stream, Version expected) {
+  auto out = strata::bench::run_self({"--rss-child", dir, stream});
+  Rss rss;
   unsigned long long version = 0;
-  if (n <= 0 || std::sscanf(buf, "%ld %ld %llu", &open_kib, &peak_kib, &version) != 3 || version != expected ||
-      status != 0)
+  if (!out || std::sscanf(out->c_str(), "%lf %lf %llu", &rss.after_open_mb, &rss.peak_mb, &version) != 3 ||
+      version != expected)
     return {};
-  return {static_cast<double>(open_kib) / 1024.0, static_cast<double>(peak_kib) / 1024.0};
+  return rss;
 }
 
 constexpr int kRounds = 3;
@@ -422,8 +393,8 @@ int main(int argc, char** argv) {
                   strata::bench::median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");
   print_summary("replay_upcast_v1_vs_v2", ratio("strata/replay_upcast_v1", "strata/replay_v2", "events/s"), "ratio");
 
-  const Rss rss_1m = peak_rss_mb(data->path(), "ledger-1m", kBig);
-  const Rss rss_10m = peak_rss_mb(huge_data->path(), "ledger-10m", kHuge);
+  const Rss rss_1m = measure_rss(data->path(), "ledger-1m", kBig);
+  const Rss rss_10m = measure_rss(huge_data->path(), "ledger-10m", kHuge);
   print_summary("replay_1m_peak_rss_mb", rss_1m.peak_mb, "MiB");
   print_summary("replay_10m_peak_rss_mb", rss_10m.peak_mb, "MiB");
   // What the replay itself added to the process (the rest is the opened store: caches and write buffers).
