@@ -15,7 +15,6 @@
 #include <benchmark/benchmark.h>
 #include <spawn.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,11 +142,18 @@ inline double current_rss_mb() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
-// This process's peak resident set so far, in MiB.
+// This process's peak resident set so far, in MiB (NaN if /proc cannot tell). From VmHWM, the peak of
+// the process's own memory: getrusage's ru_maxrss survives exec, so a process spawned by a large one
+// would report its parent's peak.
 inline double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return std::nan("");
+  char line[256];
+  double kib = std::nan("");
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib / 1024.0;
 }
 
 }  // namespace strata::bench
