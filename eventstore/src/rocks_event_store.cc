@@ -244,6 +244,19 @@ class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteG
 RocksEventStoreImpl::~RocksEventStoreImpl() {
   projection_storage_.reset();
   if (db_ == nullptr) return;
+  // The write buffers go to table files now, so that the next open starts from them instead of
+  // replaying the write-ahead log into memory. Skipped after a failed write (the store is fail-stopped),
+  // and a failure here loses nothing: the log still holds every acknowledged write.
+  bool healthy;
+  {
+    std::lock_guard lock(mu_);
+    healthy = failed_.ok();
+  }
+  if (healthy) {
+    rocksdb::FlushOptions flush;
+    flush.allow_write_stall = true;
+    (void)db_->Flush(flush, handles_);
+  }
   for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
   // Close() reports trouble flushing nothing the store depends on: every acknowledged append is in
   // the write-ahead log already.

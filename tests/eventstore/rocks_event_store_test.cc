@@ -161,6 +161,34 @@ TEST_CASE("a RocksDB database that is not a strata store is refused, and so is a
   CHECK(missing.status().code() == StatusCode::kNotFound);
 }
 
+TEST_CASE("a clean close writes the write buffers to table files, so that an open replays no log") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(store->append(sid("account-1"), ExpectedVersion::no_stream(), events(10)).ok());
+  }
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
+  std::uint64_t in_memory = 0, in_files = 0;
+  for (auto* h : handles) {
+    std::uint64_t n = 0;
+    CHECK(raw->GetIntProperty(h, "rocksdb.num-entries-active-mem-table", &n));
+    in_memory += n;
+    CHECK(raw->GetIntProperty(h, "rocksdb.estimate-num-keys", &n));
+    in_files += n;
+    CHECK(raw->DestroyColumnFamilyHandle(h).ok());
+  }
+  delete raw;
+  CHECK(in_memory == 0);
+  CHECK(in_files >= 10);
+  CHECK(open_store(dir.path())->head_position() == 10);
+}
+
 TEST_CASE("a new store creates the directories above it, and a path it cannot create is kIOError naming it") {
   TempDir dir;
   {
