@@ -156,4 +156,29 @@ inline double peak_rss_mb() {
   return kib / 1024.0;
 }
 
+// Memory measured in a fresh process (run_self): the child calls report_memory() once its work is done,
+// the parent gets what it reported from measure_memory(). `reached` is what the child got to (a version,
+// a position), which the parent checks, so that a child that did less is not measured as frugal.
+struct Memory {
+  double after_open_mb = std::nan("");  // peak RSS once the store was open
+  double peak_mb = std::nan("");        // peak RSS at the end
+  double end_mb = std::nan("");         // RSS at the end
+};
+
+inline void report_memory(double after_open_mb, unsigned long long reached) {
+  std::printf("%f %f %f %llu\n", after_open_mb, peak_rss_mb(), current_rss_mb(), reached);
+}
+
+// All NaN when the child failed or did not reach `expected`.
+inline Memory measure_memory(const std::vector<std::string>& args, unsigned long long expected) {
+  auto out = run_self(args);
+  Memory m;
+  unsigned long long reached = 0;
+  if (!out ||
+      std::sscanf(out->c_str(), "%lf %lf %lf %llu", &m.after_open_mb, &m.peak_mb, &m.end_mb, &reached) != 4 ||
+      reached != expected)
+    return {};
+  return m;
+}
+
 }  // namespace strata::bench

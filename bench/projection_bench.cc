@@ -309,8 +309,8 @@ void BM_live_lag_10k_per_s(benchmark::State& state) {
 // ---- Peak RSS in a fresh process -------------------------------------------------------------------
 
 // The child: opens the store with a 64 MiB block cache (so that the cache's own bound hides no growth),
-// catches a projector up over the whole log into the store's projection storage, and prints its peak
-// RSS in MiB after the open and at the end, its RSS at the end, and the position reached.
+// catches a projector up over the whole log into the store's projection storage, and reports its
+// memory (bench_summary.h) with the position reached.
 int rss_child(const char* dir) {
   strata::RocksEventStore::Options options;
   options.block_cache_bytes = std::size_t{64} << 20;
@@ -319,25 +319,8 @@ int rss_child(const char* dir) {
   strata::Projector projector(*store, store->projection_storage(), Balances{});
   const strata::Position head = store->head_position();
   if (!projector.start().ok() || !projector.wait_for(head, std::chrono::minutes(30)).ok()) return 1;
-  std::printf("%f %f %f %llu\n", opened, strata::bench::peak_rss_mb(), strata::bench::current_rss_mb(),
-              static_cast<unsigned long long>(head));
+  strata::bench::report_memory(opened, head);
   return 0;
-}
-
-struct Rss {
-  double after_open_mb = std::nan("");
-  double peak_mb = std::nan("");
-  double end_mb = std::nan("");
-};
-
-Rss measure_rss(const std::string& dir, strata::Position expected) {
-  auto out = strata::bench::run_self({"--rss-child", dir});
-  Rss rss;
-  unsigned long long head = 0;
-  if (!out || std::sscanf(out->c_str(), "%lf %lf %lf %llu", &rss.after_open_mb, &rss.peak_mb, &rss.end_mb, &head) != 4 ||
-      head != expected)
-    return {};
-  return rss;
 }
 
 constexpr int kRounds = 3;
@@ -408,8 +391,8 @@ int main(int argc, char** argv) {
 
   // Memory: a catch-up over 10M events needs no more than one over 1M.
   write_history(data->sub("history-10m"), kHugeHistory);
-  const Rss rss_1m = measure_rss(data->sub("history"), kHistory);
-  const Rss rss_10m = measure_rss(data->sub("history-10m"), kHugeHistory);
+  const auto rss_1m = strata::bench::measure_memory({"--rss-child", data->sub("history")}, kHistory);
+  const auto rss_10m = strata::bench::measure_memory({"--rss-child", data->sub("history-10m")}, kHugeHistory);
   print_summary("catchup_1m_peak_rss_mb", rss_1m.peak_mb, "MiB");
   print_summary("catchup_10m_peak_rss_mb", rss_10m.peak_mb, "MiB");
   // What the catch-up itself added to the process (the rest is the opened store: caches and write buffers).

@@ -292,8 +292,8 @@ void load_with_snapshots(benchmark::State& state, std::string_view stream, Versi
 
 // ---- Peak RSS in a fresh process -------------------------------------------------------------------
 
-// The child: opens the store with a 64 MiB block cache, loads the stream, prints its peak RSS in MiB
-// after the open and at the end, and the version loaded.
+// The child: opens the store with a 64 MiB block cache, loads the stream, and reports its memory
+// (bench_summary.h) with the version loaded.
 int rss_child(const char* dir, const char* stream) {
   auto options = fast_options();
   options.block_cache_bytes = std::size_t{64} << 20;
@@ -304,24 +304,8 @@ int rss_child(const char* dir, const char* stream) {
   repo_options.snapshot_store = &none;
   Repository<Ledger> repo(*store, repo_options);
   Ledger a = repo.load(StreamId::parse(stream).value()).value();
-  std::printf("%f %f %llu\n", opened, strata::bench::peak_rss_mb(), static_cast<unsigned long long>(a.version()));
+  strata::bench::report_memory(opened, a.version());
   return 0;
-}
-
-struct Rss {
-  double after_open_mb = std::nan("");
-  double peak_mb = std::nan("");
-};
-
-// Peak RSS of a fresh process after opening the store, and after replaying `stream` too.
-Rss measure_rss(const std::string& dir, const char* stream, Version expected) {
-  auto out = strata::bench::run_self({"--rss-child", dir, stream});
-  Rss rss;
-  unsigned long long version = 0;
-  if (!out || std::sscanf(out->c_str(), "%lf %lf %llu", &rss.after_open_mb, &rss.peak_mb, &version) != 3 ||
-      version != expected)
-    return {};
-  return rss;
 }
 
 constexpr int kRounds = 3;
@@ -393,8 +377,8 @@ int main(int argc, char** argv) {
                   strata::bench::median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");
   print_summary("replay_upcast_v1_vs_v2", ratio("strata/replay_upcast_v1", "strata/replay_v2", "events/s"), "ratio");
 
-  const Rss rss_1m = measure_rss(data->path(), "ledger-1m", kBig);
-  const Rss rss_10m = measure_rss(huge_data->path(), "ledger-10m", kHuge);
+  const auto rss_1m = strata::bench::measure_memory({"--rss-child", data->path(), "ledger-1m"}, kBig);
+  const auto rss_10m = strata::bench::measure_memory({"--rss-child", huge_data->path(), "ledger-10m"}, kHuge);
   print_summary("replay_1m_peak_rss_mb", rss_1m.peak_mb, "MiB");
   print_summary("replay_10m_peak_rss_mb", rss_10m.peak_mb, "MiB");
   // What the replay itself added to the process (the rest is the opened store: caches and write buffers).
