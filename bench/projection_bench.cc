@@ -6,8 +6,8 @@
 //                    default ProjectorOptions, each commit one fsynced WriteBatch), divided by a raw iteration
 //                    of the store's `log` family with the store's RocksDB options that parses every payload
 //                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three
-//                    interleaved rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over the same
-//                    store, which separates what the projector costs from what the RocksDB storage costs
+//                    interleaved rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over
+//                    the same store, which separates what the projector costs from what the RocksDB storage costs
 //   catchup_{1m,10m}_peak_rss_mb  peak RSS of a fresh process that opens a store of 1M or 10M events (64 MiB
 //                    block cache) and catches a projector up over all of it; catchup_{1m,10m}_rss_growth_mb
 //                    is the part that came after the open, catchup_{1m,10m}_rss_end_mb the RSS once caught
@@ -40,8 +40,8 @@
 #include "raw_parse.h"
 #include "rocks_options.h"
 #include "strata/core/codec.h"
-#include "strata/core/memory_projection_storage.h"
 #include "strata/eventstore/rocks_event_store.h"
+#include "strata/projections/memory_projection_storage.h"
 #include "strata/projections/projector.h"
 
 namespace {

@@ -12,7 +12,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${STRATA_BENCH_BUILD_DIR:-$root/build-bench}
 jobs=${STRATA_BENCH_JOBS:-2}
 
-if [[ ! -f $build/CMakeCache.txt ]]; then
+# Configure unless a previous configure finished (it writes the generator's build file last): a configure
+# that failed, for example before the dependencies were installed, leaves a cache but no build file.
+if [[ ! -f $build/build.ninja && ! -f $build/Makefile ]]; then
   generator=()
   if command -v ninja >/dev/null; then generator=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \

@@ -4,7 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(strata_install_targets strata_core)
-foreach(part eventstore projections)
+foreach(part projection_storage projections eventstore)
   if(TARGET strata_${part})
     list(APPEND strata_install_targets strata_${part})
   endif()
@@ -15,10 +15,8 @@ install(TARGETS ${strata_install_targets} EXPORT strataTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(part core eventstore projections)
-  if(TARGET strata_${part})
-    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${part}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  endif()
+foreach(dir core/include projections/storage/include projections/include eventstore/include)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 
 set(strata_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/strata)

@@ -5,7 +5,7 @@
 #include <ostream>
 
 #include "strata/core/repository.h"
-#include "strata/core/scenario.h"
+#include "strata/core/testing/scenario.h"
 
 namespace strata {
 namespace detail {

@@ -1,4 +1,4 @@
-#include "strata/core/append_checks.h"
+#include "strata/core/backend/append_checks.h"
 
 #include <fmt/format.h>
 

@@ -4,9 +4,10 @@
 
 #include <unordered_set>
 
-#include "strata/core/append_checks.h"
+#include "strata/core/backend/append_checks.h"
+#include "strata/core/backend/encoding.h"
+#include "strata/core/backend/metadata_encoding.h"
 #include "strata/core/codec.h"
-#include "strata/core/encoding.h"
 #include "strata/core/event_dispatch.h"
 #include "strata/core/event_store.h"
 #include "strata/core/json.h"

@@ -9,7 +9,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "strata/core/append_checks.h"
+#include "strata/core/backend/append_checks.h"
+#include "strata/core/backend/metadata_encoding.h"
+#include "strata/core/backend/snapshot_encoding.h"
 
 namespace strata {
 
@@ -71,8 +73,7 @@ Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVe
   auto sit = impl_->streams.find(stream.view());
   const Version head = sit == impl_->streams.end() ? 0 : sit->second.size();
   if (!expected.matches(head)) {
-    return Status::wrong_expected_version(
-        VersionConflict{stream.str(), static_cast<std::uint8_t>(expected.kind()), expected.version(), head});
+    return Status::wrong_expected_version(VersionConflict{stream.str(), expected, head});
   }
   if (sit == impl_->streams.end()) sit = impl_->streams.emplace(stream.str(), std::vector<Position>{}).first;
 
@@ -131,7 +132,7 @@ Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDi
   return slice;
 }
 
-Result<Position> MemoryEventStore::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                              EventVisitor visitor) {
   std::shared_lock lock(impl_->mu);
   if (from == 0) from = 1;
@@ -144,7 +145,7 @@ Result<Position> MemoryEventStore::visit_log(Position from, std::size_t max_coun
     STRATA_RETURN_IF_ERROR(visitor(s.view()));
     ++delivered;
   }
-  return p;
+  return LogVisit{p, p > high};
 }
 
 Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count, const LogFilter& filter) {
@@ -155,8 +156,8 @@ Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count
     return {};
   });
   if (!next.ok()) return next.status();
-  slice.next_position = *next;
-  slice.end_of_log = *next > head_position();
+  slice.next_position = next->next_position;
+  slice.end_of_log = next->end_of_log;
   return slice;
 }
 

@@ -2,7 +2,8 @@
 
 #include <boost/crc.hpp>
 
-#include "strata/core/encoding.h"
+#include "strata/core/backend/encoding.h"
+#include "strata/core/backend/snapshot_encoding.h"
 
 namespace strata {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "strata/core/version.h"
+#include "strata/core/expected_version.h"
 
 namespace strata {
 
@@ -42,19 +42,7 @@ Status::Status(StatusCode code, std::string message) {
 }
 
 namespace {
-std::string expected_text(const VersionConflict& c) {
-  switch (static_cast<ExpectedVersion::Kind>(c.expected_kind)) {
-    case ExpectedVersion::Kind::kAny:
-      return "any";
-    case ExpectedVersion::Kind::kNoStream:
-      return "no stream";
-    case ExpectedVersion::Kind::kStreamExists:
-      return "stream exists";
-    case ExpectedVersion::Kind::kExact:
-      break;
-  }
-  return std::to_string(c.expected_version);
-}
+std::string expected_text(const VersionConflict& c) { return c.expected.to_string(); }
 }  // namespace
 
 Status Status::wrong_expected_version(VersionConflict conflict) {

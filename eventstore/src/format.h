@@ -54,21 +54,10 @@
 //                                                                    stream's snapshots are contiguous)
 //               value := core's snapshot encoding (core snapshot.cc)
 //
-//   projection_state:   key   := projection                      1..255 bytes, any bytes; byte order
-//                                                                    is the order of list_projections()
-//                       value := core's state encoding (encode_projection_state, projection_storage.h)
-//
-//   projection_rows:    key   := projection_length:u8  projection  row_key
-//                         row_key  core's row key (encode_row_key): generation:be64  model_length:u8
-//                                  model  key
-//                       value := the row's bytes, as the projection wrote them
-//
-//   projection_parked:  key   := projection_length:u8  projection  generation:be64  position:be64
-//                       value := core's parked-event encoding (encode_parked_event)
-//
-//   The length prefix keeps each projection's rows and parked events one contiguous range (no name is a
-//   prefix of another's keys), each generation a contiguous range inside it, and a read model inside
-//   that: dropping a generation or a projection is one range deletion, a scan one range.
+//   projection_state, projection_rows, projection_parked: the state keys, row keys and parked keys of
+//     "one ordered key space per record kind", with their values, exactly as
+//     projections/storage/include/strata/projections/backend/projection_records.h defines them (the
+//     one home of every projection record).
 //
 // Thread safety: functions of their arguments only.
 #pragma once
@@ -80,10 +69,10 @@
 #include <string>
 #include <string_view>
 
-#include "strata/core/encoding.h"
+#include "strata/core/backend/encoding.h"
 #include "strata/core/event.h"
 #include "strata/core/event_id.h"
-#include "strata/core/version.h"
+#include "strata/core/position.h"
 
 namespace strata::detail::format {
 
@@ -274,35 +263,6 @@ inline bool peek_log_record(std::string_view in, std::string_view& stream, std::
   if (!get_length_prefixed(in, stream) || !get_varint(in, version) || in.size() < 24) return false;
   in.remove_prefix(24);
   return get_length_prefixed(in, type);
-}
-
-// The start of every key of `projection` in projection_rows and projection_parked:
-// projection_length:u8 projection. REQUIRES: projection is 1..255 bytes.
-inline std::string projection_key_prefix(std::string_view projection) {
-  std::string out;
-  out.reserve(1 + projection.size() + 8 + 8);
-  out.push_back(static_cast<char>(static_cast<std::uint8_t>(projection.size())));
-  out.append(projection);
-  return out;
-}
-
-// projection_parked key of (generation, position).
-inline std::string parked_key(std::string_view projection, std::uint64_t generation, Position position) {
-  std::string out = projection_key_prefix(projection);
-  char be[16];
-  put_be(be, generation, 8);
-  put_be(be + 8, position, 8);
-  out.append(be, 16);
-  return out;
-}
-
-// The smallest key greater than every key that starts with `prefix`, or "" when there is none (the
-// prefix is all 0xff bytes).
-inline std::string prefix_successor(std::string_view prefix) {
-  std::string out(prefix);
-  while (!out.empty() && static_cast<std::uint8_t>(out.back()) == 0xff) out.pop_back();
-  if (!out.empty()) out.back() = static_cast<char>(static_cast<std::uint8_t>(out.back()) + 1);
-  return out;
 }
 
 }  // namespace strata::detail::format

@@ -1,5 +1,7 @@
 #include "point_lookup_memtable.h"
 
+#include <rocksdb/version.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -11,6 +13,15 @@
 #include <shared_mutex>
 #include <string_view>
 #include <vector>
+
+// This representation relies on how RocksDB 7.8 calls a memtable (see GetDynamicPrefixIterator and
+// iterator_storage below): MemTableRep::Get asks for a point iterator without an arena and never deletes
+// it. Another RocksDB may call it differently, which would corrupt memory silently; check each new
+// version's memtable.cc (MemTable::Get, MemTableRep::Get) before widening this range, and the version
+// range of find_package(RocksDB) in the top-level CMakeLists.txt with it.
+static_assert(ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR == 8,
+              "strata: PointLookupMemTableFactory is written against RocksDB 7.8's memtable calls; check "
+              "MemTableRep::Get of this RocksDB before allowing it (see the comment above)");
 
 namespace strata::detail {
 namespace {

@@ -24,8 +24,12 @@
 #include "format.h"
 #include "rocks_options.h"
 #include "rocks_projection_storage.h"
+#include "rocks_slice.h"
 #include "rocks_status.h"
-#include "strata/core/append_checks.h"
+#include "strata/core/backend/append_checks.h"
+#include "strata/core/backend/metadata_encoding.h"
+#include "strata/core/backend/snapshot_encoding.h"
+#include "strata/eventstore/testing/file_system.h"
 
 namespace strata {
 namespace {
@@ -33,12 +37,8 @@ namespace {
 namespace fmtx = detail::format;
 using detail::from_rocksdb;
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
-template <std::size_t N>
-rocksdb::Slice slice(const std::array<char, N>& a) {
-  return {a.data(), N};
-}
-std::string_view view_of(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+using detail::slice;
+using detail::view_of;
 
 // Lookup by std::string_view in maps keyed by std::string.
 struct StringHash {
@@ -48,7 +48,8 @@ struct StringHash {
 
 class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteGate {
  public:
-  RocksEventStoreImpl(Options options, std::string path) : options_(std::move(options)), path_(std::move(path)) {}
+  RocksEventStoreImpl(Options options, std::string path, std::shared_ptr<rocksdb::FileSystem> file_system)
+      : options_(std::move(options)), path_(std::move(path)), file_system_(std::move(file_system)) {}
   ~RocksEventStoreImpl() override;
 
   Status open();
@@ -60,7 +61,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteG
                                                 std::size_t max_count) override;
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
   [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter) override;
-  [[nodiscard]] Result<Position> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+  using EventStore::append;
+  [[nodiscard]] Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                            EventVisitor visitor) override;
   [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;
   [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;
@@ -184,7 +186,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteG
   // in `events`; head 0 when there is none.
   Status find_head(std::string_view stream, Position high, StreamState& state);
   Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
-  Result<Position> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
+  Result<LogVisit> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
                                    EventVisitor visitor);
   Status corrupt(std::string_view what) const {
     return Status::corruption(fmt::format("event store \"{}\": {}", path_, what));
@@ -192,6 +194,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private detail::WriteG
 
   const Options options_;
   const std::string path_;
+  const std::shared_ptr<rocksdb::FileSystem> file_system_;  // null: the operating system's
 
   // Declared before db_, which must be closed first.
   std::unique_ptr<rocksdb::Env> env_;
@@ -265,7 +268,7 @@ RocksEventStoreImpl::~RocksEventStoreImpl() {
 }
 
 Status RocksEventStoreImpl::open() {
-  if (options_.file_system != nullptr) env_ = rocksdb::NewCompositeEnv(options_.file_system);
+  if (file_system_ != nullptr) env_ = rocksdb::NewCompositeEnv(file_system_);
   block_cache_ = detail::rocks_block_cache(options_);
   write_options_.sync = options_.sync;
   STRATA_RETURN_IF_ERROR(open_database());
@@ -577,8 +580,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
   StreamState* record = *cached;
   const Version head = record == nullptr ? 0 : record->head;
   if (!w.expected.matches(head)) {
-    w.result = Status::wrong_expected_version(
-        VersionConflict{w.stream.str(), static_cast<std::uint8_t>(w.expected.kind()), w.expected.version(), head});
+    w.result = Status::wrong_expected_version(VersionConflict{w.stream.str(), w.expected, head});
     return;
   }
 
@@ -849,10 +851,10 @@ Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, Rea
   return slice_out;
 }
 
-Result<Position> RocksEventStoreImpl::visit_log_until(Position high, Position from, std::size_t max_count,
+Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position from, std::size_t max_count,
                                                       const LogFilter& filter, EventVisitor visitor) {
   if (from == 0) from = 1;
-  if (from > high || max_count == 0) return from;
+  if (from > high || max_count == 0) return LogVisit{from, from > high};
   const auto upper = fmtx::position_key(high + 1);
   rocksdb::Slice upper_bound = slice(upper);
   rocksdb::ReadOptions options;
@@ -882,10 +884,10 @@ Result<Position> RocksEventStoreImpl::visit_log_until(Position high, Position fr
     STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
   }
-  return p;
+  return LogVisit{p, p > high};
 }
 
-Result<Position> RocksEventStoreImpl::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+Result<LogVisit> RocksEventStoreImpl::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                                 EventVisitor visitor) {
   return visit_log_until(head_position(), from, max_count, filter, visitor);
 }
@@ -894,14 +896,14 @@ Result<LogSlice> RocksEventStoreImpl::read_log(Position from, std::size_t max_co
   const Position high = head_position();
   LogSlice slice_out;
   if (from != 0 && from <= high) slice_out.events.reserve(std::min<std::size_t>(max_count, high - from + 1));
-  STRATA_ASSIGN_OR_RETURN(Position next,
+  STRATA_ASSIGN_OR_RETURN(LogVisit visit,
                           visit_log_until(high, from, max_count, filter, [&](const EventView& e) -> Status {
                             STRATA_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
                             slice_out.events.push_back(std::move(r));
                             return {};
                           }));
-  slice_out.next_position = next;
-  slice_out.end_of_log = next > high;
+  slice_out.next_position = visit.next_position;
+  slice_out.end_of_log = visit.end_of_log;
   return slice_out;
 }
 
@@ -1009,7 +1011,14 @@ Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, std::size_t
 }  // namespace
 
 Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open(const Options& options, std::string_view path) {
-  auto store = std::make_unique<RocksEventStoreImpl>(options, std::string(path));
+  auto store = std::make_unique<RocksEventStoreImpl>(options, std::string(path), nullptr);
+  STRATA_RETURN_IF_ERROR(store->open());
+  return std::unique_ptr<RocksEventStore>(std::move(store));
+}
+
+Result<std::unique_ptr<RocksEventStore>> testing::open_with_file_system(
+    const RocksEventStore::Options& options, std::string_view path, std::shared_ptr<rocksdb::FileSystem> file_system) {
+  auto store = std::make_unique<RocksEventStoreImpl>(options, std::string(path), std::move(file_system));
   STRATA_RETURN_IF_ERROR(store->open());
   return std::unique_ptr<RocksEventStore>(std::move(store));
 }

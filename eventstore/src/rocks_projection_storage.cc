@@ -9,16 +9,13 @@
 #include <memory>
 #include <utility>
 
-#include "format.h"
+#include "rocks_slice.h"
 #include "rocks_status.h"
+#include "strata/projections/backend/projection_commit.h"
+#include "strata/projections/backend/projection_records.h"
 
 namespace strata::detail {
 namespace {
-
-namespace fmtx = format;
-
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
-std::string_view view_of(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 // Names that no commit can store (validate_batch refuses them): reads of them find nothing.
 bool storable(std::string_view projection) {
@@ -26,14 +23,6 @@ bool storable(std::string_view projection) {
 }
 bool storable(std::string_view projection, std::string_view model) {
   return storable(projection) && !model.empty() && model.size() <= kMaxReadModelNameBytes;
-}
-
-std::string generation_prefix(std::string_view projection, Generation generation) {
-  std::string out = fmtx::projection_key_prefix(projection);
-  char be[8];
-  fmtx::put_be(be, generation, 8);
-  out.append(be, 8);
-  return out;
 }
 
 // A read at the latest state, or, for reads of the serving generation, at one snapshot: the state that
@@ -102,14 +91,14 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   // In the order the contract applies them: dropped generations, rows, parked events, state. Within a
   // WriteBatch a later write wins over an earlier range deletion, so a dropped generation can be
   // filled again by the same batch.
-  const std::string prefix = fmtx::projection_key_prefix(name);
+  const std::string prefix = projection_key_prefix(name);
   // Formats its message only on failure: it runs for every row.
   auto staged = [&](const rocksdb::Status& s) {
     return s.ok() ? Status() : from_rocksdb(s, fmt::format("stage projection \"{}\"", name));
   };
   rocksdb::WriteBatch wb;
   for (Generation g : batch.dropped_generations()) {
-    const std::string generation = generation_prefix(name, g);
+    const std::string generation = projection_generation_prefix(name, g);
     STRATA_RETURN_IF_ERROR(delete_prefix(wb, families_.rows, generation));
     STRATA_RETURN_IF_ERROR(delete_prefix(wb, families_.parked, generation));
   }
@@ -120,7 +109,7 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
         staged(value ? wb.Put(families_.rows, slice(key), slice(*value)) : wb.Delete(families_.rows, slice(key))));
   }
   for (const auto& [at, parked] : batch.parked()) {
-    key = fmtx::parked_key(name, at.first, at.second);
+    key = projection_parked_key(name, at.first, at.second);
     STRATA_RETURN_IF_ERROR(staged(parked ? wb.Put(families_.parked, slice(key), slice(encode_parked_event(*parked)))
                                          : wb.Delete(families_.parked, slice(key))));
   }
@@ -131,7 +120,7 @@ Status RocksProjectionStorage::commit(const ProjectionWriteBatch& batch) {
 
 Status RocksProjectionStorage::delete_prefix(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* family,
                                              std::string_view prefix) {
-  const std::string end = fmtx::prefix_successor(prefix);
+  const std::string end = prefix_successor(prefix);
   if (!end.empty()) return from_rocksdb(batch.DeleteRange(family, slice(prefix), slice(end)), "stage a range deletion");
   // Only a prefix of 0xff bytes has no successor (a 255-byte name of 0xff bytes): delete key by key.
   // The caller holds commit_mu_, so no commit adds keys meanwhile.
@@ -157,7 +146,7 @@ Result<std::optional<std::string>> RocksProjectionStorage::get(std::string_view 
   ReadView view(db_, generation == kServingGeneration);
   STRATA_ASSIGN_OR_RETURN(std::optional<Generation> g, resolve(view.options, projection, generation));
   if (!g) return std::optional<std::string>();
-  const std::string row_key = fmtx::projection_key_prefix(projection) + encode_row_key(*g, model, key);
+  const std::string row_key = projection_row_key(projection, encode_row_key(*g, model, key));
   std::string value;
   rocksdb::Status s = db_.Get(view.options, families_.rows, slice(row_key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -171,15 +160,15 @@ Status RocksProjectionStorage::scan(std::string_view projection, Generation gene
   ReadView view(db_, generation == kServingGeneration);
   STRATA_ASSIGN_OR_RETURN(std::optional<Generation> g, resolve(view.options, projection, generation));
   if (!g) return {};
-  const std::string low = fmtx::projection_key_prefix(projection) + encode_row_prefix(*g, model, prefix);
+  const std::string low = projection_row_key(projection, encode_row_prefix(*g, model, prefix));
   const std::size_t header = low.size() - prefix.size();
-  const std::string high = fmtx::prefix_successor(low);
+  const std::string high = prefix_successor(low);
   const rocksdb::Slice high_slice = slice(high);
   if (!high.empty()) view.options.iterate_upper_bound = &high_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(view.options, families_.rows));
   it->Seek(slice(low));
   if (!options.start_after.empty()) {
-    const std::string after = fmtx::projection_key_prefix(projection) + encode_row_key(*g, model, options.start_after);
+    const std::string after = projection_row_key(projection, encode_row_key(*g, model, options.start_after));
     if (after >= low) {
       it->Seek(slice(after));
       if (it->Valid() && view_of(it->key()) == after) it->Next();
@@ -198,12 +187,12 @@ Result<std::vector<ParkedEvent>> RocksProjectionStorage::list_parked(std::string
   ReadView view(db_, generation == kServingGeneration);
   STRATA_ASSIGN_OR_RETURN(std::optional<Generation> g, resolve(view.options, projection, generation));
   if (!g) return out;
-  const std::string low = generation_prefix(projection, *g);
-  const std::string high = fmtx::prefix_successor(low);
+  const std::string low = projection_generation_prefix(projection, *g);
+  const std::string high = prefix_successor(low);
   const rocksdb::Slice high_slice = slice(high);
   if (!high.empty()) view.options.iterate_upper_bound = &high_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(view.options, families_.parked));
-  const std::string first = fmtx::parked_key(projection, *g, after);
+  const std::string first = projection_parked_key(projection, *g, after);
   it->Seek(slice(first));
   if (it->Valid() && view_of(it->key()) == first) it->Next();
   for (; it->Valid() && out.size() < max_count && it->key().starts_with(slice(low)); it->Next()) {
@@ -226,7 +215,7 @@ Result<std::optional<ParkedEvent>> RocksProjectionStorage::get_parked(std::strin
   if (!g) return std::optional<ParkedEvent>();
   std::string value;
   rocksdb::Status s =
-      db_.Get(view.options, families_.parked, slice(fmtx::parked_key(projection, *g, position)), &value);
+      db_.Get(view.options, families_.parked, slice(projection_parked_key(projection, *g, position)), &value);
   if (s.IsNotFound()) return std::optional<ParkedEvent>();
   STRATA_RETURN_IF_ERROR(
       from_rocksdb(s, fmt::format("read parked event {} of projection \"{}\"", position, projection)));
@@ -251,7 +240,7 @@ Status RocksProjectionStorage::drop_projection(std::string_view projection) {
   if (Status refused = gate_.write_refused(); !refused.ok())
     return refused.with_context(fmt::format("drop projection \"{}\"", projection));
   rocksdb::WriteBatch wb;
-  const std::string prefix = fmtx::projection_key_prefix(projection);
+  const std::string prefix = projection_key_prefix(projection);
   STRATA_RETURN_IF_ERROR(from_rocksdb(wb.Delete(families_.state, slice(projection)), "stage a deletion"));
   STRATA_RETURN_IF_ERROR(delete_prefix(wb, families_.rows, prefix));
   STRATA_RETURN_IF_ERROR(delete_prefix(wb, families_.parked, prefix));

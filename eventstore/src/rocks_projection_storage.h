@@ -1,8 +1,8 @@
 // RocksProjectionStorage: the ProjectionStorage of a RocksEventStore, kept in the store's own database
-// in three column families (projection_state, projection_rows, projection_parked; grammar in format.h
-// and FORMAT.md). Each commit is one rocksdb::WriteBatch, written with the store's sync option, so a
-// batch's rows, parked events and new checkpoint reach the disk together or not at all. Reads of the
-// serving generation resolve it from the state and read the rows from one RocksDB snapshot.
+// in three column families (projection_state, projection_rows, projection_parked; their records are
+// those of strata/projections/backend/projection_records.h). Each commit is one rocksdb::WriteBatch, written with the
+// store's sync option, so a batch's rows, parked events and new checkpoint reach the disk together or not at all. Reads
+// of the serving generation resolve it from the state and read the rows from one RocksDB snapshot.
 //
 // Commits are serialized among themselves (the compare-and-set reads the stored state and writes the
 // new one under one mutex) but not with the event store's commit path: RocksDB orders the two writers,
@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/core/projection_storage.h"
+#include "strata/projections/projection_storage.h"
 
 namespace strata::detail {
 

@@ -4,6 +4,7 @@
 
 #include <exception>
 
+#include "strata/core/backend/metadata_encoding.h"
 #include "strata/projections/event_sink.h"
 #include "strata/projections/read_model.h"
 

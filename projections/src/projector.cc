@@ -16,6 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "strata/core/backend/metadata_encoding.h"
+
 namespace strata {
 
 namespace asio = boost::asio;

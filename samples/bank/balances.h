@@ -21,8 +21,8 @@
 
 #include "bank/account.h"
 #include "strata/core/event_store.h"
-#include "strata/core/projection_storage.h"
 #include "strata/projections/projection.h"
+#include "strata/projections/projection_storage.h"
 #include "strata/projections/projector.h"
 #include "strata/projections/read_model.h"
 

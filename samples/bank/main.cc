@@ -14,15 +14,15 @@
 
 #include "bank/account.h"
 #include "strata/core/memory_event_store.h"
-#include "strata/core/projection_storage.h"
 #include "strata/core/repository.h"
+#include "strata/projections/projection_storage.h"
 #ifdef STRATA_HAVE_ROCKS
 #include "strata/eventstore/rocks_event_store.h"
 #endif
 #ifdef STRATA_HAVE_PROJECTIONS
 #include "bank/balances.h"
 #include "movies/catalog.h"
-#include "strata/core/memory_projection_storage.h"
+#include "strata/projections/memory_projection_storage.h"
 #endif
 
 namespace {

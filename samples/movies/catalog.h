@@ -28,10 +28,10 @@
 #include "strata/core/aggregate.h"
 #include "strata/core/codec.h"
 #include "strata/core/event_store.h"
-#include "strata/core/projection_storage.h"
 #include "strata/core/repository.h"
 #include "strata/core/status.h"
 #include "strata/projections/projection.h"
+#include "strata/projections/projection_storage.h"
 #include "strata/projections/projector.h"
 #include "strata/projections/read_model.h"
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <strata/core/aggregate.h>
 #include <strata/core/repository.h>
-#include <strata/core/scenario.h>
+#include <strata/core/testing/scenario.h>
 
 struct Started {
   static constexpr std::string_view kType = "cf.started.v1";

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/core/projection_storage.h"
+#include "strata/projections/projection_storage.h"
 
 namespace strata::conformance {
 

@@ -72,7 +72,7 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     CHECK(r.status().code() == StatusCode::kWrongExpectedVersion);
     CHECK(r.status().message() == "wrong expected version for stream \"account-1\": expected 3, actual 5");
     REQUIRE(r.status().version_conflict() != nullptr);
-    CHECK(r.status().version_conflict()->expected_version == 3);
+    CHECK(r.status().version_conflict()->expected == strata::ExpectedVersion::exact(3));
     CHECK(r.status().version_conflict()->actual_version == 5);
     CHECK(store->stream_head(a).value() == 5);
     CHECK(store->head_position() == 5);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "strata/core/backend/metadata_encoding.h"
+
 using strata::EventData;
 using strata::EventId;
 using strata::Limits;

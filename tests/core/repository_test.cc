@@ -152,7 +152,7 @@ TEST_CASE("saving over a concurrent modification is kWrongExpectedVersion with b
   auto r = repo.save(mine);
   CHECK(r.status().to_string() == "wrong expected version for stream \"counter-1\": expected 3, actual 5");
   REQUIRE(r.status().version_conflict() != nullptr);
-  CHECK(r.status().version_conflict()->expected_version == 3);
+  CHECK(r.status().version_conflict()->expected == strata::ExpectedVersion::exact(3));
   CHECK(r.status().version_conflict()->actual_version == 5);
   // The aggregate is unchanged, so the caller can reload and retry the command.
   CHECK(mine.version() == 3);

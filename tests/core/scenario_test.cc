@@ -1,4 +1,4 @@
-#include "strata/core/scenario.h"
+#include "strata/core/testing/scenario.h"
 
 #include <doctest/doctest.h>
 

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "strata/core/backend/snapshot_encoding.h"
 #include "strata/core/memory_event_store.h"
 #include "strata/core/repository.h"
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "strata/core/version.h"
+#include "strata/core/expected_version.h"
 
 using strata::Result;
 using strata::Status;
@@ -92,26 +92,28 @@ TEST_CASE("with_context prefixes the message and keeps the code, and ok stays ok
 }
 
 TEST_CASE("wrong_expected_version names the stream and both versions and carries them as data") {
-  Status s = Status::wrong_expected_version(VersionConflict{"account-42", 0, 3, 5});
+  Status s = Status::wrong_expected_version(VersionConflict{"account-42", strata::ExpectedVersion::exact(3), 5});
   CHECK(s.code() == StatusCode::kWrongExpectedVersion);
   CHECK(s.to_string() == "wrong expected version for stream \"account-42\": expected 3, actual 5");
   REQUIRE(s.version_conflict() != nullptr);
   CHECK(s.version_conflict()->stream == "account-42");
-  CHECK(s.version_conflict()->expected_kind == 0);
-  CHECK(s.version_conflict()->expected_version == 3);
+  CHECK(s.version_conflict()->expected == strata::ExpectedVersion::exact(3));
   CHECK(s.version_conflict()->actual_version == 5);
 
-  auto message = [](std::uint8_t kind, std::uint64_t expected, std::uint64_t actual) {
-    return std::string(Status::wrong_expected_version(VersionConflict{"s", kind, expected, actual}).message());
+  auto message = [](strata::ExpectedVersion expected, std::uint64_t actual) {
+    return std::string(Status::wrong_expected_version(VersionConflict{"s", expected, actual}).message());
   };
-  CHECK(message(1, 0, 2) == "wrong expected version for stream \"s\": expected any, actual 2");
-  CHECK(message(2, 0, 7) == "wrong expected version for stream \"s\": expected no stream, actual 7");
-  CHECK(message(3, 0, 0) == "wrong expected version for stream \"s\": expected stream exists, actual no stream");
-  CHECK(static_cast<std::uint8_t>(strata::ExpectedVersion::Kind::kStreamExists) == 3);
+  CHECK(message(strata::ExpectedVersion::any(), 2) ==
+        "wrong expected version for stream \"s\": expected any, actual 2");
+  CHECK(message(strata::ExpectedVersion::no_stream(), 7) ==
+        "wrong expected version for stream \"s\": expected no stream, actual 7");
+  CHECK(message(strata::ExpectedVersion::stream_exists(), 0) ==
+        "wrong expected version for stream \"s\": expected stream exists, actual no stream");
 }
 
 TEST_CASE("with_context keeps the version conflict") {
-  Status s = Status::wrong_expected_version(VersionConflict{"a-1", 0, 1, 2}).with_context("saving");
+  Status s = Status::wrong_expected_version(VersionConflict{"a-1", strata::ExpectedVersion::exact(1), 2})
+                 .with_context("saving");
   CHECK(s.message() == "saving: wrong expected version for stream \"a-1\": expected 1, actual 2");
   REQUIRE(s.version_conflict() != nullptr);
   CHECK(s.version_conflict()->actual_version == 2);

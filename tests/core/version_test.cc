@@ -1,4 +1,4 @@
-#include "strata/core/version.h"
+#include "strata/core/expected_version.h"
 
 #include <doctest/doctest.h>
 

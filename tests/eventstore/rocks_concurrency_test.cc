@@ -49,7 +49,6 @@ class LogFollower {
     for (;;) {
       const bool last_round = stop_.load();
       for (;;) {
-        const Position high = store_.head_position();
         auto next = store_.visit_log(next_, 256, LogFilter{}, [&](const EventView& e) {
           if (e.position != next_)
             problems_.push_back("expected position " + std::to_string(next_) + ", got " + std::to_string(e.position));
@@ -63,8 +62,9 @@ class LogFollower {
           problems_.push_back(next.status().to_string());
           return;
         }
-        if (*next != next_) problems_.push_back("visit_log returned " + std::to_string(*next));
-        if (next_ > high) break;
+        if (next->next_position != next_)
+          problems_.push_back("visit_log returned " + std::to_string(next->next_position));
+        if (next->end_of_log) break;
       }
       if (last_round) return;
       std::this_thread::yield();

@@ -72,10 +72,9 @@ TEST_CASE("a failed fsync is not acknowledged, the store refuses appends until r
   testing::TempDir dir;
   auto fs = std::make_shared<FaultyFileSystem>();
   auto options = testing::test_options(/*sync=*/true);
-  options.file_system = fs;
   std::vector<Ack> acks;
   {
-    auto store = testing::open_store(dir.path(), options);
+    auto store = testing::open_store(dir.path(), options, fs);
     for (int i = 0; i < 5; ++i) {
       auto batch = tagged_append("ok-" + std::to_string(i), 1 + i * 5);
       auto r = store->append(sid("s-1"), ExpectedVersion::any(), batch);
@@ -115,12 +114,11 @@ TEST_CASE(
   testing::TempDir dir;
   auto fs = std::make_shared<FaultyFileSystem>();
   auto options = testing::test_options(/*sync=*/false);
-  options.file_system = fs;
   std::vector<Ack> acks;
   std::vector<StatusCode> first_errors;
   std::mutex mu;
   {
-    auto store = testing::open_store(dir.path(), options);
+    auto store = testing::open_store(dir.path(), options, fs);
     std::atomic<int> acknowledged{0}, stopped{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {

@@ -15,6 +15,7 @@
 #include "faulty_file_system.h"
 #include "format.h"
 #include "rocks_test_support.h"
+#include "strata/projections/backend/projection_records.h"
 
 namespace {
 
@@ -130,13 +131,12 @@ TEST_CASE("a projection commit whose write fails is an error, nothing of it is a
   testing::TempDir dir;
   auto fs = std::make_shared<FaultyFileSystem>();
   auto options = testing::test_options(/*sync=*/true);
-  options.file_system = fs;
   const std::string committed = "checkpoint 5\na=balance at 5\nrow-5=added at 5\nparked 5\n";
   const std::string next = "checkpoint 9\na=balance at 9\nrow-9=added at 9\nparked 5\nparked 9\n";
 
   SUBCASE("a failed write: the commit never reached the log") {
     {
-      auto store = testing::open_store(dir.path(), options);
+      auto store = testing::open_store(dir.path(), options, fs);
       ProjectionStorage& storage = store->projection_storage();
       REQUIRE(storage.commit(batch_at(0, 5, std::nullopt)).ok());
       REQUIRE(render_projection(storage) == committed);
@@ -157,7 +157,7 @@ TEST_CASE("a projection commit whose write fails is an error, nothing of it is a
       CHECK(store->append(sid("s-1"), ExpectedVersion::any(), events).status().code() == StatusCode::kUnavailable);
       CHECK(render_projection(storage) == committed);
     }
-    auto store = testing::open_store(dir.path(), options);
+    auto store = testing::open_store(dir.path(), options, fs);
     CHECK(render_projection(store->projection_storage()) == committed);
     REQUIRE(store->projection_storage().commit(batch_at(5, 9, state_at(5))).ok());
     CHECK(render_projection(store->projection_storage()) == next);
@@ -165,7 +165,7 @@ TEST_CASE("a projection commit whose write fails is an error, nothing of it is a
 
   SUBCASE("a failed fsync: the commit may have reached the log, and a reopen has all of it or none") {
     {
-      auto store = testing::open_store(dir.path(), options);
+      auto store = testing::open_store(dir.path(), options, fs);
       ProjectionStorage& storage = store->projection_storage();
       REQUIRE(storage.commit(batch_at(0, 5, std::nullopt)).ok());
       fs->fail_syncs = true;
@@ -175,20 +175,20 @@ TEST_CASE("a projection commit whose write fails is an error, nothing of it is a
       CHECK(render_projection(storage) == committed);
       fs->fail_syncs = false;
     }
-    auto store = testing::open_store(dir.path(), options);
+    auto store = testing::open_store(dir.path(), options, fs);
     const std::string recovered = render_projection(store->projection_storage());
     CHECK_MESSAGE((recovered == committed || recovered == next), recovered);
   }
 }
 
 TEST_CASE("projection rows live in their own families, keyed by the projection's length-prefixed name") {
-  // The persisted layout (format.h): a name that is a prefix of another's keys cannot see its rows.
-  CHECK(detail::format::projection_key_prefix("ab") == std::string("\x02"
-                                                                   "ab",
-                                                                   3));
-  CHECK(detail::format::parked_key("p", 2, 7) == std::string("\x01p\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x07", 18));
-  CHECK(detail::format::prefix_successor(std::string("a\xff\xff", 3)) == "b");
-  CHECK(detail::format::prefix_successor(std::string("\xff\xff", 2)).empty());
+  // The persisted layout (backend/projection_records.h): a name that is a prefix of another's keys cannot see its rows.
+  CHECK(projection_key_prefix("ab") == std::string("\x02"
+                                                   "ab",
+                                                   3));
+  CHECK(projection_parked_key("p", 2, 7) == std::string("\x01p\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x07", 18));
+  CHECK(prefix_successor(std::string("a\xff\xff", 3)) == "b");
+  CHECK(prefix_successor(std::string("\xff\xff", 2)).empty());
 
   testing::TempDir dir;
   auto store = testing::open_store(dir.path());

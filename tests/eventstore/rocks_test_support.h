@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "strata/eventstore/rocks_event_store.h"
+#include "strata/eventstore/testing/file_system.h"
 
 namespace strata::testing {
 
@@ -46,9 +47,12 @@ inline RocksEventStore::Options test_options(bool sync = false) {
   return o;
 }
 
-// Opens the store at `path`, failing the test (by throwing StatusError) if it cannot.
+// Opens the store at `path` (on `file_system` when given), failing the test (by throwing StatusError)
+// if it cannot.
 inline std::unique_ptr<RocksEventStore> open_store(const std::string& path,
-                                                   const RocksEventStore::Options& options = test_options()) {
+                                                   const RocksEventStore::Options& options = test_options(),
+                                                   std::shared_ptr<rocksdb::FileSystem> file_system = nullptr) {
+  if (file_system) return open_with_file_system(options, path, std::move(file_system)).value();
   return RocksEventStore::open(options, path).value();
 }
 

@@ -1,5 +1,6 @@
 # Lists every file core.h includes, transitively, and fails if one belongs to RocksDB, Asio, Boost or
-# simdjson.
+# simdjson, or is a backend or testing header of strata's: core.h is what a user of aggregates and
+# repositories touches, nothing else.
 execute_process(COMMAND ${CXX} -std=c++20 -M -I${INCLUDE} -x c++ ${INCLUDE}/strata/core/core.h
                 OUTPUT_VARIABLE deps RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -12,4 +13,8 @@ string(REGEX MATCHALL "[^ \\\n]*(rocksdb|asio|boost|simdjson)[^ \\\n]*" foreign 
 if(foreign)
   message(FATAL_ERROR "core headers include foreign libraries: ${foreign}")
 endif()
-message(STATUS "core headers use only the standard library")
+string(REGEX MATCHALL "[^ \\\n]*strata/core/(backend|testing)/[^ \\\n]*" internal "${deps}")
+if(internal)
+  message(FATAL_ERROR "core.h includes headers that are not for users of aggregates: ${internal}")
+endif()
+message(STATUS "core.h includes only the standard library and strata's user headers")

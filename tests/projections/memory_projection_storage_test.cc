@@ -1,4 +1,7 @@
-#include "strata/core/memory_projection_storage.h"
+#include "strata/projections/memory_projection_storage.h"
+
+#include "strata/projections/backend/projection_records.h"
+#include "strata/projections/testing/crashing_projection_storage.h"
 
 #include <doctest/doctest.h>
 
@@ -17,7 +20,8 @@ TEST_CASE_TEMPLATE_INVOKE(projection_storage_conformance, MemoryStorageFixture);
 
 TEST_CASE("a simulated crash loses the crash commit and every later one until restart") {
   using namespace strata;
-  MemoryProjectionStorage storage;
+  MemoryProjectionStorage memory;
+  testing::CrashingProjectionStorage storage(memory);
   storage.crash_at_commit(2);
   ProjectionWriteBatch first("p");
   first.put(1, "m", "a", "1");

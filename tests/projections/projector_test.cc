@@ -13,8 +13,9 @@
 
 #include "ledger.h"
 #include "strata/core/memory_event_store.h"
-#include "strata/core/memory_projection_storage.h"
 #include "strata/projections/event_sink.h"
+#include "strata/projections/memory_projection_storage.h"
+#include "strata/projections/testing/crashing_projection_storage.h"
 
 namespace {
 
@@ -91,7 +92,7 @@ class CorruptingStore final : public strata::EventStore {
   strata::Result<strata::LogSlice> read_log(strata::Position from, std::size_t n, const strata::LogFilter& f) override {
     return inner_.read_log(from, n, f);
   }
-  strata::Result<strata::Position> visit_log(strata::Position from, std::size_t n, const strata::LogFilter& f,
+  strata::Result<strata::LogVisit> visit_log(strata::Position from, std::size_t n, const strata::LogFilter& f,
                                              strata::EventVisitor visitor) override {
     return inner_.visit_log(from, n, f, [&](const strata::EventView& e) -> strata::Status {
       if (e.type != type_) return visitor(e);
@@ -478,7 +479,8 @@ TEST_CASE("drain applies every event committed before it and stops, and stop dur
 
 TEST_CASE("after crashes at random commits, a restarted projector has applied every event exactly once") {
   MemoryEventStore store;
-  MemoryProjectionStorage storage;
+  MemoryProjectionStorage memory;
+  strata::testing::CrashingProjectionStorage storage(memory);
   std::mt19937 rng(20240611);
   append_history(store, 200);
   for (int cycle = 0; cycle < 20; ++cycle) {

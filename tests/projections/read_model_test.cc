@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "ledger.h"
-#include "strata/core/memory_projection_storage.h"
+#include "strata/core/backend/metadata_encoding.h"
+#include "strata/projections/backend/projection_records.h"
+#include "strata/projections/memory_projection_storage.h"
 #include "strata/projections/projection.h"
 
 namespace {
@@ -151,7 +153,7 @@ TEST_CASE("a batch keeps typed rows decoded, encodes them when read as bytes, an
   REQUIRE(kRows.put(tx, "a", Row{"Al", 3, 3, 3}).ok());
   REQUIRE(kRows.put(tx, "b", Row{"Bea", 5, 1, 3}).ok());
   REQUIRE(tx.put("rows", "c", to_json(Row{"Cy", 7, 1, 3})).ok());
-  CHECK(kRows.get(tx, "c").value()->balance == 7);  // raw bytes, decoded and kept
+  CHECK(kRows.get(tx, "c").value()->balance == 7);                    // raw bytes, decoded and kept
   CHECK(tx.get("rows", "a").value() == to_json(Row{"Al", 3, 3, 3}));  // encodes the object
   REQUIRE(kRows.erase(tx, "a").ok());
   CHECK(!kRows.get(tx, "a").value().has_value());

@@ -3,8 +3,8 @@
 #include "bank/balances.h"
 #include "movies/catalog.h"
 #include "strata/core/memory_event_store.h"
-#include "strata/core/memory_projection_storage.h"
 #include "strata/core/repository.h"
+#include "strata/projections/memory_projection_storage.h"
 
 TEST_CASE("the bank balances projection shows each account's balance after the demo's commands") {
   strata::MemoryEventStore store;

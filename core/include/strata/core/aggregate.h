@@ -37,9 +37,9 @@
 #include "strata/core/event.h"
 #include "strata/core/event_dispatch.h"
 #include "strata/core/event_id.h"
+#include "strata/core/position.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
-#include "strata/core/version.h"
 
 namespace strata {
 

@@ -23,9 +23,9 @@
 
 #include "strata/core/event_id.h"
 #include "strata/core/limits.h"
+#include "strata/core/position.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
-#include "strata/core/version.h"
 
 namespace strata {
 
@@ -83,7 +83,7 @@ struct EventView {
   EventId id;
   std::string_view type;
   Timestamp timestamp{};
-  // Metadata in strata's compact encoding (see encode_metadata).
+  // Metadata in strata's compact encoding (backend/metadata_encoding.h).
   std::string_view encoded_metadata;
   std::string_view payload;
 
@@ -101,13 +101,5 @@ std::uint32_t schema_version_of(std::string_view type) noexcept;
 // most max_json_depth deep; metadata whose encoding fits max_metadata_bytes, with non-empty, unique
 // header keys. Returns OK or kInvalidArgument naming the type, the limit and the offending size.
 Status validate_event(const EventData& event, const Limits& limits);
-
-// Metadata's compact persisted encoding (a grammar in event.cc; never change it incompatibly):
-// appended to `out`. Empty metadata encodes to zero bytes.
-void encode_metadata(const Metadata& metadata, std::string& out);
-// Decodes `bytes` into `out` (cleared first); kCorruption if the bytes are not a valid encoding.
-Status decode_metadata(std::string_view bytes, Metadata& out);
-// The encoded size of `metadata`, without encoding it.
-std::size_t encoded_metadata_size(const Metadata& metadata) noexcept;
 
 }  // namespace strata

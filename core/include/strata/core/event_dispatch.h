@@ -1,10 +1,10 @@
 // EventDispatcher: turns a stored record into the current typed events it stands for, for aggregates
-// (Aggregate, Fold, Repository) and projections alike.
+// (Aggregate, Fold, Repository) and for every reader of the log that decodes typed events.
 //
 // A record whose type is listed in Events<...> is decoded once into a reused value and handed over. A
 // record of an older type is decoded into its own reused value and upcast along its chain (upcaster.h);
 // a one-to-many upcaster hands over each event it emits. A retired type hands over nothing. Anything else
-// is unknown, and the caller decides: aggregates fail with kUnknownEventType, projections skip it.
+// is unknown, and the caller decides: aggregates fail with kUnknownEventType, log readers decide for themselves.
 //
 //   strata::detail::EventDispatcher<strata::Events<Opened, Deposited>, strata::Upcasters<DepositedV1ToV2>> d;
 //   bool known = false;
@@ -28,7 +28,7 @@
 
 namespace strata {
 
-// The list of events an aggregate (or projection) handles.
+// The list of events an aggregate (or any typed reader of the log) handles.
 template <class... Es>
 struct Events {
   static constexpr std::size_t kSize = sizeof...(Es);
@@ -154,7 +154,7 @@ class EventDispatcher<Events<Es...>, Upcasters<Us...>> {
                 "strata: an upcaster returns a type that is neither in Events<...> nor the source of another upcaster");
 
  public:
-  // Whether a record of `type` stands for something here (listed, upcast or retired). Projections use it
+  // Whether a record of `type` stands for something here (listed, upcast or retired). Log readers use it
   // to skip records before parsing their payload.
   static constexpr bool knows(std::string_view type) noexcept {
     return ((type == Es::kType) || ...) || ((type == recognised_type<Us>()) || ...);

@@ -39,7 +39,7 @@ class EventRegistry {
     add_entry(EventTypeInfo{E::kType, schema_version_of(E::kType), EventTypeInfo::Role::kCurrent}, &validate_as<E>);
   }
 
-  // Registers everything aggregate (or projection) A's dispatcher recognises.
+  // Registers everything A's dispatcher recognises (A: an aggregate, or any type with a Dispatcher).
   template <class A>
   void add_aggregate() {
     add_dispatcher<typename A::Dispatcher>();

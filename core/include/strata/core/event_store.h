@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <span>
@@ -29,11 +30,11 @@
 #include <vector>
 
 #include "strata/core/event.h"
+#include "strata/core/expected_version.h"
 #include "strata/core/function_ref.h"
 #include "strata/core/limits.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
-#include "strata/core/version.h"
 
 namespace strata {
 
@@ -81,6 +82,16 @@ struct LogSlice {
   // examined).
   Position next_position = 1;
   // True when the read reached the committed end of the log.
+  bool end_of_log = false;
+};
+
+// What visit_log() examined.
+struct LogVisit {
+  // The position to visit from next: one past the last position examined (filtered-out events count as
+  // examined).
+  Position next_position = 1;
+  // True when the visit reached the committed end of the log: next_position is one past the high-water
+  // mark the visit read, so a reader that goes on from there misses nothing and reads nothing twice.
   bool end_of_log = false;
 };
 
@@ -142,6 +153,14 @@ class EventStore {
   // original AppendResult is returned and nothing is written, whatever `expected` says.
   [[nodiscard]] virtual Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
                                                     std::span<const EventData> events) = 0;
+  // The same for one event, or a braced list of them: store.append(id, expected, event).
+  [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected, const EventData& event) {
+    return append(stream, expected, std::span<const EventData>(&event, 1));
+  }
+  [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
+                                            std::initializer_list<EventData> events) {
+    return append(stream, expected, std::span<const EventData>(events.begin(), events.size()));
+  }
 
   // Up to `max_count` events of `stream`: forward from version `from` (0 is read as 1), or backward
   // from `from` (kEndOfStream = from the head). kNotFound when the stream has no events.
@@ -159,9 +178,9 @@ class EventStore {
                                                   const LogFilter& filter = {}) = 0;
 
   // Calls `visitor` for up to `max_count` events of the log that pass `filter`, from `from`, without
-  // copying. Returns the position to continue from (one past the last position examined), or the first
-  // non-OK status a visitor returned.
-  [[nodiscard]] virtual Result<Position> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+  // copying, never past the committed high-water mark. Returns where to continue from and whether the
+  // end of the log was reached (as read_log() does), or the first non-OK status a visitor returned.
+  [[nodiscard]] virtual Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                                    EventVisitor visitor) = 0;
 
   // The version of the stream's last event; 0 when the stream has no events.
@@ -186,7 +205,7 @@ class EventStore {
 
   // Registers `listener`, called with the new high-water mark after each commit becomes visible to
   // readers (on the committing thread: it must be quick and must not throw; post work elsewhere).
-  // Several commits may be reported by one call. Projections use it to follow live appends without
+  // Several commits may be reported by one call. Log followers use it to follow live appends without
   // polling.
   [[nodiscard]] CommitSubscription subscribe_commits(std::function<void(Position high_water)> listener);
 

@@ -2,7 +2,7 @@
 // (visitors over a stream or the log). Unlike std::function it never allocates; the referenced callable
 // must outlive the FunctionRef, which is why it is only taken as a function parameter.
 //
-//   store.visit_stream(id, 1, kMaxVersion, [&](const strata::EventView& e) { ...; return strata::Status(); });
+//   store.visit_stream(id, 1, strata::kEndOfStream, [&](const strata::EventView& e) { ...; return strata::Status(); });
 //
 // Thread safety: as the referenced callable.
 #pragma once

@@ -34,13 +34,14 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
   explicit MemoryEventStore(Options options);
   ~MemoryEventStore() override;
 
+  using EventStore::append;  // the one-event and braced-list forms
   [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
                                             std::span<const EventData> events) override;
   [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                 std::size_t max_count) override;
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
   [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter = {}) override;
-  [[nodiscard]] Result<Position> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+  [[nodiscard]] Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                            EventVisitor visitor) override;
   [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;
   [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;

@@ -20,6 +20,7 @@
 // repository waits for its queued snapshot writes.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,15 +33,33 @@
 #include "strata/core/codec.h"
 #include "strata/core/event.h"
 #include "strata/core/event_store.h"
+#include "strata/core/expected_version.h"
+#include "strata/core/repository_options.h"
 #include "strata/core/snapshot.h"
-#include "strata/core/snapshot_policy.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
-#include "strata/core/version.h"
 
 namespace strata {
 
 namespace detail {
+// The background thread of one repository that runs its snapshot writes in order, off the command
+// path (core/src/snapshot_writer.cc). The destructor finishes queued writes.
+class SnapshotWriter {
+ public:
+  SnapshotWriter();
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  void post(std::function<void()> task);
+  // Returns once every task posted before the call has run.
+  void drain();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Compiled helpers: messages and incident reporting stay out of the template.
 Status version_beyond_head(const StreamId& id, Version wanted, Version head);
 Status no_event_as_of(const StreamId& id, Timestamp at);

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "strata/core/codec.h"
+#include "strata/core/position.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
-#include "strata/core/version.h"
 
 namespace strata {
 
@@ -69,12 +69,6 @@ class SnapshotStore {
   // The versions of `stream`'s snapshots, ascending. For tools and tests.
   [[nodiscard]] virtual Result<std::vector<Version>> snapshot_versions(const StreamId& stream) = 0;
 };
-
-// The persisted form of a snapshot, shared by every store (a grammar in snapshot.cc; never change it
-// incompatibly): framing, the fields above and a CRC-32C over all of it.
-std::string encode_snapshot(const SnapshotRecord& snapshot);
-// kCorruption when `bytes` are damaged (checksum or framing).
-Result<SnapshotRecord> decode_snapshot(std::string_view bytes);
 
 namespace detail {
 constexpr std::uint64_t fnv1a(std::uint64_t h, std::string_view s) noexcept {

@@ -23,6 +23,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "strata/core/expected_version.h"
+
 namespace strata {
 
 // The typed failure codes. Each says how the caller should react. Persisted nowhere; still, never
@@ -61,14 +63,13 @@ enum class StatusCode : std::uint8_t {
 // The enumerator's name without the leading k, in lower case with spaces: "wrong expected version".
 std::string_view status_code_name(StatusCode code) noexcept;
 
-// The two sides of an optimistic-concurrency conflict, as data. `expected` is rendered with
-// ExpectedVersion's conventions (see version.h) and kept here as text-free numbers:
-// expected_kind 0 = exact `expected_version`, 1 = any, 2 = no stream, 3 = stream exists.
+// The two sides of an optimistic-concurrency conflict, as data.
 struct VersionConflict {
   std::string stream;
-  std::uint8_t expected_kind = 0;
-  std::uint64_t expected_version = 0;
-  std::uint64_t actual_version = 0;  // 0 means the stream does not exist
+  // What the append expected of the stream's head.
+  ExpectedVersion expected = ExpectedVersion::any();
+  // The head it found; 0 means the stream does not exist.
+  Version actual_version = 0;
 };
 
 class [[nodiscard]] Status {

@@ -40,7 +40,7 @@
 
 namespace strata {
 
-// The upcasters of an aggregate or projection, in any order.
+// The upcasters of an aggregate (or any typed reader of the log), in any order.
 template <class... Us>
 struct Upcasters {};
 

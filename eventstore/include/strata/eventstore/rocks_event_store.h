@@ -28,14 +28,10 @@
 
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
-#include "strata/core/projection_storage.h"
+#include "strata/core/position.h"
 #include "strata/core/snapshot.h"
 #include "strata/core/status.h"
-#include "strata/core/version.h"
-
-namespace rocksdb {
-class FileSystem;
-}
+#include "strata/projections/projection_storage.h"
 
 namespace strata {
 
@@ -71,8 +67,6 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     std::function<Timestamp()> clock;
     // Create the store when `path` holds none. false: opening a missing store is kNotFound.
     bool create_if_missing = true;
-    // The file system RocksDB uses. Empty: the operating system's. For tests that inject faults.
-    std::shared_ptr<rocksdb::FileSystem> file_system;
   };
 
   // The format version this build writes, stored in every store it creates (see FORMAT.md).

@@ -40,9 +40,9 @@
 #include "strata/core/event_dispatch.h"
 #include "strata/core/function_ref.h"
 #include "strata/core/limits.h"
+#include "strata/core/position.h"
 #include "strata/core/status.h"
 #include "strata/core/upcaster.h"
-#include "strata/core/version.h"
 #include "strata/projections/read_model.h"
 
 namespace strata {

@@ -44,10 +44,10 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "strata/core/event_store.h"
-#include "strata/core/projection_storage.h"
+#include "strata/core/expected_version.h"
 #include "strata/core/status.h"
-#include "strata/core/version.h"
 #include "strata/projections/projection.h"
+#include "strata/projections/projection_storage.h"
 #include "strata/projections/read_model.h"
 
 namespace strata {

@@ -40,8 +40,8 @@
 #include "strata/core/codec.h"
 #include "strata/core/function_ref.h"
 #include "strata/core/limits.h"
-#include "strata/core/projection_storage.h"
 #include "strata/core/status.h"
+#include "strata/projections/projection_storage.h"
 
 namespace strata {
 
@@ -189,9 +189,7 @@ class ReadModel {
   }
 
   // Removes the row at `key` (OK when there is none).
-  [[nodiscard]] Status erase(ReadModelTx& tx, std::string_view key) const {
-    return tx.put_object(name_, key, nullptr);
-  }
+  [[nodiscard]] Status erase(ReadModelTx& tx, std::string_view key) const { return tx.put_object(name_, key, nullptr); }
 
   // Calls fn(key, row) for each row whose key starts with `prefix`, in key order; stops at the first
   // non-OK status fn returns and returns it. kCorruption for a row that does not decode.

@@ -1,30 +1,19 @@
-// Versions, positions, expected versions and commit timestamps.
-//
-// A stream's first event has version 1; version 0 means "no events" (the stream does not exist). The
-// global log's first event has position 1; position 0 means "before the first event". Every append says
-// what it expects of the stream's head; a store refuses the append with kWrongExpectedVersion when the
-// expectation does not hold:
+// ExpectedVersion: what an append expects of a stream's head (optimistic concurrency). A store refuses
+// the append with kWrongExpectedVersion when the expectation does not hold:
 //
 //   store.append(id, strata::ExpectedVersion::no_stream(), events);   // create
 //   store.append(id, strata::ExpectedVersion::exact(3), events);      // stream must be at version 3
 //   store.append(id, strata::ExpectedVersion::any(), events);         // no check
 //
-// Thread safety: plain values.
+// Thread safety: a plain value.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 
-namespace strata {
+#include "strata/core/position.h"
 
-// A stream version: 1 for the first event of a stream, 0 for "no events".
-using Version = std::uint64_t;
-// A position in the global log: 1 for the first event ever committed, 0 for "before the first".
-using Position = std::uint64_t;
-// Commit timestamps: microseconds since the Unix epoch, assigned by the store's commit path and
-// non-decreasing along the global log.
-using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+namespace strata {
 
 class ExpectedVersion {
  public:

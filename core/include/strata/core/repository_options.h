@@ -1,26 +1,22 @@
-// How a Repository uses snapshots: when it writes them, how many it keeps, where it reports trouble, and
-// the background writer that keeps snapshot writes off the command path.
+// RepositoryOptions: how a Repository uses snapshots: whether and when it writes them, how many it
+// keeps, and where it reports trouble.
 //
 //   strata::RepositoryOptions options;
 //   options.snapshots = strata::SnapshotPolicy::every(1000);          // keep the last 3 by default
 //   options.on_snapshot_incident = [](const strata::SnapshotIncident& i) { log(i.status.to_string()); };
 //   strata::Repository<Account> accounts(store, options);
 //
-// Thread safety: SnapshotWriter and SnapshotStats are safe to use from any thread.
+// Thread safety: plain values; SnapshotStats may be read from any thread while the repository works.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "strata/core/position.h"
 #include "strata/core/status.h"
-#include "strata/core/version.h"
 
 namespace strata {
 
@@ -67,30 +63,5 @@ struct RepositoryOptions {
   // not throw.
   std::function<void(const SnapshotIncident&)> on_snapshot_incident;
 };
-
-namespace detail {
-// A single background thread running snapshot writes in order. The destructor finishes queued writes.
-class SnapshotWriter {
- public:
-  SnapshotWriter();
-  ~SnapshotWriter();
-  SnapshotWriter(const SnapshotWriter&) = delete;
-  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
-
-  void post(std::function<void()> task);
-  // Returns once every task posted before the call has run.
-  void drain();
-
- private:
-  void run();
-  std::mutex mu_;
-  std::condition_variable wake_;             // signalled on post and stop
-  std::condition_variable idle_;             // signalled when the queue empties
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  bool busy_ = false;                        // GUARDED_BY(mu_)
-  bool stop_ = false;                        // GUARDED_BY(mu_)
-  std::thread thread_;
-};
-}  // namespace detail
 
 }  // namespace strata

@@ -1,5 +1,5 @@
 // The byte-level primitives of strata's persisted encodings: big-endian fixed-width integers and
-// unsigned LEB128 varints. Every persisted grammar (metadata, snapshots, projection state, the RocksDB
+// unsigned LEB128 varints. Every persisted grammar (metadata, snapshots, read-side state, the RocksDB
 // store's keys and records) is written with these, so they must never change.
 //
 //   std::string out;

@@ -1,215 +1,11 @@
-#include "strata/core/projection_storage.h"
-
-#include "strata/core/encoding.h"
-
-#include <fmt/format.h>
+#include "strata/projections/projection_write_batch.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "strata/projections/backend/projection_records.h"
+#include "strata/projections/projection_storage.h"
 
 namespace strata {
-
-// The persisted encodings; the grammar is in projection_storage.h. Never change them incompatibly.
-namespace {
-constexpr std::uint8_t kStateFormat = 1;
-constexpr std::uint8_t kParkedFormat = 1;
-constexpr std::size_t kStateBytes = 1 + 4 * 8;
-
-using encoding::put_be;
-void put_str(std::string& out, std::string_view s) {
-  put_be(out, s.size(), 4);
-  out += s;
-}
-
-// Reads big-endian numbers and length-prefixed strings off the front of a buffer; `ok` turns false on
-// the first read past its end and stays false.
-struct Reader {
-  std::string_view in;
-  bool ok = true;
-
-  std::uint64_t be(int bytes) {
-    if (!ok || in.size() < static_cast<std::size_t>(bytes)) {
-      ok = false;
-      return 0;
-    }
-    const std::uint64_t v = encoding::get_be(in.data(), bytes);
-    in.remove_prefix(bytes);
-    return v;
-  }
-  std::string_view bytes(std::size_t n) {
-    if (!ok || in.size() < n) {
-      ok = false;
-      return {};
-    }
-    std::string_view s = in.substr(0, n);
-    in.remove_prefix(n);
-    return s;
-  }
-  std::string_view str() { return bytes(be(4)); }
-};
-
-Timestamp from_micros(std::uint64_t us) { return Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(us))); }
-std::uint64_t to_micros(Timestamp t) { return static_cast<std::uint64_t>(t.time_since_epoch().count()); }
-
-std::string describe(const std::optional<ProjectionState>& s) {
-  if (!s) return "no state";
-  std::string out = fmt::format("generation {} at checkpoint {}", s->generation, s->checkpoint);
-  if (s->rebuilding())
-    out += fmt::format(", rebuilding generation {} at {}", s->shadow_generation, s->shadow_checkpoint);
-  return out;
-}
-}  // namespace
-
-namespace {
-// Writes the encoded row key into `out` (resized to fit) with one allocation at most: keys are built for
-// every read and write a handler makes.
-void encode_row_key_into(std::string& out, Generation generation, std::string_view model, std::string_view key) {
-  model = model.substr(0, 255);
-  out.resize(9 + model.size() + key.size());
-  char* p = out.data();
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((generation >> (8 * (7 - i))) & 0xff);
-  p[8] = static_cast<char>(static_cast<std::uint8_t>(model.size()));
-  // Byte loops, not memcpy: GCC inlines a memcpy of unknown size as `rep movs`, which costs more than
-  // these few bytes (keys are encoded for every read and write a handler makes).
-  p += 9;
-  for (char c : model) *p++ = c;
-  for (char c : key) *p++ = c;
-}
-}  // namespace
-
-void encode_row_key(std::string& out, Generation generation, std::string_view model, std::string_view key) {
-  encode_row_key_into(out, generation, model, key);
-}
-
-std::string encode_row_key(Generation generation, std::string_view model, std::string_view key) {
-  std::string out;
-  encode_row_key_into(out, generation, model, key);
-  return out;
-}
-
-std::string encode_row_prefix(Generation generation, std::string_view model, std::string_view prefix) {
-  return encode_row_key(generation, model, prefix);
-}
-
-Result<DecodedRowKey> decode_row_key(std::string_view row_key) {
-  Reader r{row_key};
-  DecodedRowKey d;
-  d.generation = r.be(8);
-  const std::size_t model_length = r.be(1);
-  d.model = r.bytes(model_length);
-  if (!r.ok || model_length == 0) return Status::corruption("read-model row key is truncated");
-  d.key = r.in;
-  return d;
-}
-
-std::string encode_projection_state(const ProjectionState& s) {
-  std::string out;
-  out.reserve(kStateBytes);
-  out += static_cast<char>(kStateFormat);
-  put_be(out, s.generation, 8);
-  put_be(out, s.checkpoint, 8);
-  put_be(out, s.shadow_generation, 8);
-  put_be(out, s.shadow_checkpoint, 8);
-  return out;
-}
-
-Result<ProjectionState> decode_projection_state(std::string_view bytes) {
-  if (bytes.size() != kStateBytes)
-    return Status::corruption(fmt::format("projection state has {} bytes, expected {}", bytes.size(), kStateBytes));
-  Reader r{bytes};
-  if (r.be(1) != kStateFormat) return Status::corruption("projection state has an unknown format");
-  ProjectionState s;
-  s.generation = r.be(8);
-  s.checkpoint = r.be(8);
-  s.shadow_generation = r.be(8);
-  s.shadow_checkpoint = r.be(8);
-  if (s.generation == 0) return Status::corruption("projection state names generation 0");
-  return s;
-}
-
-std::string encode_parked_event(const ParkedEvent& p) {
-  std::string out;
-  out.reserve(64 + p.event.stream_id.size() + p.event.type.size() + p.event.payload.size() + p.error.message().size());
-  out += static_cast<char>(kParkedFormat);
-  put_be(out, p.generation, 8);
-  put_be(out, p.attempts, 4);
-  put_be(out, to_micros(p.parked_at), 8);
-  put_be(out, static_cast<std::uint8_t>(p.error.code()), 1);
-  put_str(out, p.error.message());
-  put_str(out, p.event.stream_id);
-  put_be(out, p.event.version, 8);
-  put_be(out, p.event.position, 8);
-  out += p.event.id.as_bytes();
-  put_str(out, p.event.type);
-  put_be(out, to_micros(p.event.timestamp), 8);
-  std::string metadata;
-  encode_metadata(p.event.metadata, metadata);
-  put_str(out, metadata);
-  put_str(out, p.event.payload);
-  return out;
-}
-
-Result<ParkedEvent> decode_parked_event(std::string_view bytes) {
-  Reader r{bytes};
-  if (r.be(1) != kParkedFormat) return Status::corruption("parked event has an unknown format");
-  ParkedEvent p;
-  p.generation = r.be(8);
-  p.attempts = static_cast<std::uint32_t>(r.be(4));
-  p.parked_at = from_micros(r.be(8));
-  const auto code = static_cast<StatusCode>(r.be(1));
-  const std::string_view message = r.str();
-  p.event.stream_id = r.str();
-  p.event.version = r.be(8);
-  p.event.position = r.be(8);
-  const std::string_view id = r.bytes(16);
-  p.event.type = r.str();
-  p.event.timestamp = from_micros(r.be(8));
-  const std::string_view metadata = r.str();
-  p.event.payload = r.str();
-  if (!r.ok || !r.in.empty()) return Status::corruption("parked event is truncated or has trailing bytes");
-  if (code == StatusCode::kOk || static_cast<std::uint8_t>(code) > static_cast<std::uint8_t>(StatusCode::kInternal))
-    return Status::corruption(fmt::format("parked event has error code {}", static_cast<int>(code)));
-  p.error = Status(code, std::string(message));
-  STRATA_ASSIGN_OR_RETURN(p.event.id, EventId::from_bytes(id));
-  Status m = decode_metadata(metadata, p.event.metadata);
-  if (!m.ok()) return m.with_context("parked event");
-  return p;
-}
-
-Status projection_state_conflict(std::string_view projection, const std::optional<ProjectionState>& expected,
-                                 const std::optional<ProjectionState>& actual) {
-  return Status(StatusCode::kWrongExpectedVersion,
-                fmt::format("projection \"{}\" changed underneath its writer: expected {}, found {} (is another "
-                            "projector running under this name?)",
-                            projection, describe(expected), describe(actual)));
-}
-
-Status validate_batch(const ProjectionWriteBatch& batch) {
-  const std::string& name = batch.projection();
-  if (name.empty() || name.size() > kMaxProjectionNameBytes)
-    return Status::invalid_argument(
-        fmt::format("projection name has {} bytes, expected 1 to {}", name.size(), kMaxProjectionNameBytes));
-  for (const auto& [row_key, value] : batch.rows()) {
-    auto d = decode_row_key(row_key);
-    if (!d.ok() || d->generation == 0)
-      return Status::invalid_argument(
-          fmt::format("projection \"{}\": a row write names generation 0 or an empty read-model name", name));
-  }
-  for (const auto& [key, parked] : batch.parked()) {
-    if (key.first == 0)
-      return Status::invalid_argument(fmt::format("projection \"{}\": a parked event names generation 0", name));
-    if (parked && parked->error.ok())
-      return Status::invalid_argument(
-          fmt::format("projection \"{}\": the parked event at position {} has no error", name, key.second));
-  }
-  for (Generation g : batch.dropped_generations())
-    if (g == 0) return Status::invalid_argument(fmt::format("projection \"{}\": cannot drop generation 0", name));
-  if (const auto& change = batch.state_change(); change && change->next.generation == 0)
-    return Status::invalid_argument(fmt::format("projection \"{}\": a state cannot serve generation 0", name));
-  return {};
-}
-
-ProjectionStorage::~ProjectionStorage() = default;
 
 RowObject::~RowObject() = default;
 
@@ -221,7 +17,7 @@ ProjectionWriteBatch::ProjectionWriteBatch(std::string projection) : projection_
 const std::string& ProjectionWriteBatch::encoded_key(Generation generation, std::string_view model,
                                                      std::string_view key) const {
   thread_local std::string encoded;
-  encode_row_key_into(encoded, generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key);
+  encode_row_key(encoded, generation, model.size() > kMaxReadModelNameBytes ? std::string_view() : model, key);
   return encoded;
 }
 
@@ -328,7 +124,7 @@ void ProjectionWriteBatch::unpark(Generation generation, Position position) {
 void ProjectionWriteBatch::drop_generation(Generation generation) {
   dropped_.push_back(generation);
   // Writes made earlier in this batch to the dropped generation go with it.
-  const std::string prefix = encode_row_prefix(generation, {}, {}).substr(0, 8);
+  const std::string prefix = encode_generation_prefix(generation);
   for (auto it = rows_.lower_bound(prefix); it != rows_.end() && it->first.starts_with(prefix);) it = rows_.erase(it);
   std::erase_if(objects_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
   dirty_objects_ = static_cast<std::size_t>(

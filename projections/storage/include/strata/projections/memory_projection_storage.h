@@ -1,11 +1,9 @@
 // MemoryProjectionStorage: a ProjectionStorage held in memory, for tests, samples and the in-memory
 // demo. It implements the whole contract of projection_storage.h (atomic commits with a compare-and-set
 // on the state, generations, parked events) and passes the same conformance suite as the durable
-// storage; it keeps nothing across process restarts.
-//
-// For tests it can simulate a crash: after crash_at_commit(n), the n-th commit from then on and every
-// commit after it fail with kIOError and write nothing, as if the process had died before they reached
-// the disk; restart() ends the crash, as reopening the storage would.
+// storage; it keeps nothing across process restarts. It keeps every record in its persisted encoding
+// (backend/projection_records.h), as a durable storage does. To simulate crashes in tests, wrap it in a
+// testing::CrashingProjectionStorage (testing/crashing_projection_storage.h).
 //
 //   strata::MemoryEventStore store;
 //   strata::MemoryProjectionStorage storage;
@@ -15,15 +13,13 @@
 // shared, so visitors must not call back into the storage).
 #pragma once
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "strata/core/projection_storage.h"
+#include "strata/projections/projection_storage.h"
 
 namespace strata {
 
@@ -44,18 +40,6 @@ class MemoryProjectionStorage final : public ProjectionStorage {
                                                               Position position) override;
   [[nodiscard]] Result<std::vector<std::string>> list_projections() override;
   [[nodiscard]] Status drop_projection(std::string_view projection) override;
-
-  // Crash simulation. crash_at_commit(1) makes the next commit and all later ones fail with kIOError
-  // and write nothing; crash_at_commit(3) lets two more commits through first. REQUIRES: n >= 1.
-  void crash_at_commit(std::uint64_t n);
-  // Ends a simulated crash: commits succeed again. What was committed before the crash is all there is.
-  void restart();
-  // Whether a simulated crash is in effect (the crash commit was reached).
-  bool crashed() const;
-  // Waits until the crash commit is reached; false when `timeout` passes first.
-  bool wait_for_crash(std::chrono::milliseconds timeout) const;
-  // How many commits succeeded since construction.
-  std::uint64_t commits() const;
 
  private:
   struct Impl;

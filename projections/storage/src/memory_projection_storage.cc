@@ -1,8 +1,10 @@
-#include "strata/core/memory_projection_storage.h"
+#include "strata/projections/memory_projection_storage.h"
+
+#include "strata/projections/backend/projection_commit.h"
+#include "strata/projections/backend/projection_records.h"
 
 #include <fmt/format.h>
 
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -28,11 +30,7 @@ struct MemoryProjectionStorage::Impl {
   }
 
   mutable std::shared_mutex mu;
-  mutable std::condition_variable_any crash_cv;                // notified when `crashed` turns true
   std::map<std::string, Projection, std::less<>> projections;  // GUARDED_BY(mu)
-  std::uint64_t commits = 0;                                   // GUARDED_BY(mu)
-  std::uint64_t crash_countdown = 0;                           // GUARDED_BY(mu); 0: no crash armed
-  bool crashed = false;                                        // GUARDED_BY(mu)
 };
 
 MemoryProjectionStorage::MemoryProjectionStorage() : impl_(std::make_unique<Impl>()) {}
@@ -49,13 +47,6 @@ Result<std::optional<ProjectionState>> MemoryProjectionStorage::load_state(std::
 Status MemoryProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   STRATA_RETURN_IF_ERROR(validate_batch(batch));
   std::unique_lock lock(impl_->mu);
-  if (impl_->crash_countdown > 0 && --impl_->crash_countdown == 0) {
-    impl_->crashed = true;
-    impl_->crash_cv.notify_all();
-  }
-  if (impl_->crashed)
-    return Status::io_error(fmt::format("projection \"{}\": commit lost in a simulated crash", batch.projection()));
-
   auto pit = impl_->projections.find(batch.projection());
   // Check everything that can fail before changing anything: the commit is all or nothing.
   if (const auto& change = batch.state_change(); change) {
@@ -71,8 +62,8 @@ Status MemoryProjectionStorage::commit(const ProjectionWriteBatch& batch) {
   Impl::Projection& p = pit->second;
 
   for (Generation g : batch.dropped_generations()) {
-    const std::string prefix = encode_row_prefix(g, {}, {}).substr(0, 8);
-    p.rows.erase(p.rows.lower_bound(prefix), p.rows.lower_bound(encode_row_prefix(g + 1, {}, {}).substr(0, 8)));
+    const std::string prefix = encode_generation_prefix(g);
+    p.rows.erase(p.rows.lower_bound(prefix), p.rows.lower_bound(encode_generation_prefix(g + 1)));
     p.parked.erase(p.parked.lower_bound({g, 0}), p.parked.lower_bound({g + 1, 0}));
   }
   for (const auto& [key, value] : batch.rows()) {
@@ -90,7 +81,6 @@ Status MemoryProjectionStorage::commit(const ProjectionWriteBatch& batch) {
     }
   }
   if (const auto& change = batch.state_change(); change) p.state = encode_projection_state(change->next);
-  ++impl_->commits;
   return {};
 }
 
@@ -170,36 +160,8 @@ Result<std::vector<std::string>> MemoryProjectionStorage::list_projections() {
 
 Status MemoryProjectionStorage::drop_projection(std::string_view projection) {
   std::unique_lock lock(impl_->mu);
-  if (impl_->crashed)
-    return Status::io_error(fmt::format("projection \"{}\": drop lost in a simulated crash", projection));
   if (auto it = impl_->projections.find(projection); it != impl_->projections.end()) impl_->projections.erase(it);
   return {};
-}
-
-void MemoryProjectionStorage::crash_at_commit(std::uint64_t n) {
-  std::unique_lock lock(impl_->mu);
-  impl_->crash_countdown = n;
-}
-
-void MemoryProjectionStorage::restart() {
-  std::unique_lock lock(impl_->mu);
-  impl_->crash_countdown = 0;
-  impl_->crashed = false;
-}
-
-bool MemoryProjectionStorage::crashed() const {
-  std::shared_lock lock(impl_->mu);
-  return impl_->crashed;
-}
-
-bool MemoryProjectionStorage::wait_for_crash(std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(impl_->mu);
-  return impl_->crash_cv.wait_for(lock, timeout, [&] { return impl_->crashed; });
-}
-
-std::uint64_t MemoryProjectionStorage::commits() const {
-  std::shared_lock lock(impl_->mu);
-  return impl_->commits;
 }
 
 }  // namespace strata
