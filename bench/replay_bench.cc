@@ -179,17 +179,6 @@ void build_data() {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
-// A snapshot store with nothing in it: replay measured without snapshots.
-class NoSnapshots final : public SnapshotStore {
- public:
-  Status save_snapshot(const StreamId&, const SnapshotRecord&) override { return {}; }
-  Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId&, Version) override {
-    return std::optional<SnapshotRecord>();
-  }
-  Status retain_snapshots(const StreamId&, std::size_t) override { return {}; }
-  Result<std::vector<Version>> snapshot_versions(const StreamId&) override { return std::vector<Version>{}; }
-};
-
 // ---- Raw baseline ----------------------------------------------------------------------------------
 
 // Iterates the stream's rows in `events` with the store's RocksDB options and parses every payload,
@@ -258,9 +247,8 @@ void BM_RawReplay(benchmark::State& state) {
 template <class A>
 void replay(benchmark::State& state, std::string_view stream) {
   auto store = RocksEventStore::open(fast_options(), data->path()).value();
-  NoSnapshots none;
   RepositoryOptions options;
-  options.snapshot_store = &none;
+  options.snapshots = SnapshotPolicy::never();  // replay measured without snapshots
   Repository<A> repo(*store, options);
   const StreamId id = StreamId::parse(stream).value();
   Version total = 0;
@@ -299,9 +287,8 @@ int rss_child(const char* dir, const char* stream) {
   options.block_cache_bytes = std::size_t{64} << 20;
   auto store = RocksEventStore::open(options, dir).value();
   const double opened = strata::bench::peak_rss_mb();
-  NoSnapshots none;
   RepositoryOptions repo_options;
-  repo_options.snapshot_store = &none;
+  repo_options.snapshots = SnapshotPolicy::never();
   Repository<Ledger> repo(*store, repo_options);
   Ledger a = repo.load(StreamId::parse(stream).value()).value();
   strata::bench::report_memory(opened, a.version());

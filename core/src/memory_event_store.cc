@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -42,7 +43,9 @@ struct MemoryEventStore::Impl {
   std::map<std::string, std::vector<Position>, std::less<>> streams;  // GUARDED_BY(mu); [v - 1] = position
   std::unordered_map<EventId, Position> ids;                          // GUARDED_BY(mu)
   Timestamp last_timestamp{};                                         // GUARDED_BY(mu)
-  std::map<std::string, std::map<Version, std::string>, std::less<>> snapshots;  // GUARDED_BY(mu); encoded
+  // Per stream, by (version, schema fingerprint, snapshot version): encoded. GUARDED_BY(mu)
+  using SnapshotKey = std::tuple<Version, std::uint64_t, std::uint32_t>;
+  std::map<std::string, std::map<SnapshotKey, std::string>, std::less<>> snapshots;
 };
 
 MemoryEventStore::MemoryEventStore() : MemoryEventStore(Options{}) {}
@@ -187,30 +190,45 @@ Status MemoryEventStore::save_snapshot(const StreamId& stream, const SnapshotRec
     return Status::invalid_argument(fmt::format("snapshot of stream \"{}\": version 0 holds no events", stream.str()));
   std::string bytes = encode_snapshot(snapshot);
   std::unique_lock lock(impl_->mu);
-  impl_->snapshots[stream.str()][snapshot.version] = std::move(bytes);
+  impl_->snapshots[stream.str()][{snapshot.version, snapshot.schema_fingerprint, snapshot.snapshot_version}] =
+      std::move(bytes);
   return {};
 }
 
-Result<std::optional<SnapshotRecord>> MemoryEventStore::load_snapshot(const StreamId& stream, Version max_version) {
+Result<std::optional<SnapshotRecord>> MemoryEventStore::load_snapshot(const StreamId& stream, Version max_version,
+                                                                      const SnapshotSchema& schema) {
   std::shared_lock lock(impl_->mu);
   auto sit = impl_->snapshots.find(stream.view());
   if (sit == impl_->snapshots.end()) return std::optional<SnapshotRecord>();
-  auto it = sit->second.upper_bound(max_version);
-  if (it == sit->second.begin()) return std::optional<SnapshotRecord>();
-  --it;
-  auto decoded = decode_snapshot(it->second);
-  if (!decoded.ok())
-    return decoded.status().with_context(
-        fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), it->first));
-  return std::optional<SnapshotRecord>(std::move(*decoded));
+  const auto& all = sit->second;
+  for (auto it = all.upper_bound({max_version, ~std::uint64_t{0}, ~std::uint32_t{0}}); it != all.begin();) {
+    --it;
+    const auto& [version, fingerprint, snapshot_version] = it->first;
+    if (fingerprint != schema.fingerprint || snapshot_version != schema.snapshot_version) continue;
+    auto decoded = decode_snapshot(it->second);
+    if (!decoded.ok())
+      return decoded.status().with_context(
+          fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), version));
+    return std::optional<SnapshotRecord>(std::move(*decoded));
+  }
+  return std::optional<SnapshotRecord>();
 }
 
-Status MemoryEventStore::retain_snapshots(const StreamId& stream, std::size_t keep) {
+Status MemoryEventStore::retain_snapshots(const StreamId& stream, const SnapshotSchema& schema, std::size_t keep) {
   std::unique_lock lock(impl_->mu);
   auto sit = impl_->snapshots.find(stream.view());
   if (sit == impl_->snapshots.end()) return {};
-  auto& versions = sit->second;
-  while (versions.size() > keep) versions.erase(versions.begin());
+  auto& all = sit->second;
+  std::vector<Impl::SnapshotKey> keys;
+  std::vector<StoredSnapshot> stored;
+  for (const auto& [key, bytes] : all) {
+    keys.push_back(key);
+    stored.push_back(StoredSnapshot{
+        std::get<0>(key), std::get<1>(key) == schema.fingerprint && std::get<2>(key) == schema.snapshot_version});
+  }
+  const std::vector<bool> drop = snapshots_to_drop(stored, keep);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (drop[i]) all.erase(keys[i]);
   return {};
 }
 
@@ -219,16 +237,19 @@ Result<std::vector<Version>> MemoryEventStore::snapshot_versions(const StreamId&
   std::vector<Version> out;
   auto sit = impl_->snapshots.find(stream.view());
   if (sit != impl_->snapshots.end())
-    for (const auto& [v, bytes] : sit->second) out.push_back(v);
+    for (const auto& [key, bytes] : sit->second) out.push_back(std::get<0>(key));
   return out;
 }
 
-Status MemoryEventStore::overwrite_snapshot_bytes(const StreamId& stream, Version version, std::string bytes) {
+Status MemoryEventStore::overwrite_snapshot_bytes(const StreamId& stream, Version version, const SnapshotSchema& schema,
+                                                  std::string bytes) {
   std::unique_lock lock(impl_->mu);
   auto sit = impl_->snapshots.find(stream.view());
-  if (sit == impl_->snapshots.end() || !sit->second.contains(version))
-    return Status::not_found(fmt::format("no snapshot of stream \"{}\" at version {}", stream.str(), version));
-  sit->second[version] = std::move(bytes);
+  const Impl::SnapshotKey key{version, schema.fingerprint, schema.snapshot_version};
+  if (sit == impl_->snapshots.end() || !sit->second.contains(key))
+    return Status::not_found(
+        fmt::format("no snapshot of stream \"{}\" at version {} of that schema", stream.str(), version));
+  sit->second[key] = std::move(bytes);
   return {};
 }
 

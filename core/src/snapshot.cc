@@ -57,4 +57,27 @@ Result<SnapshotRecord> decode_snapshot(std::string_view in) {
   return s;
 }
 
+std::vector<bool> snapshots_to_drop(std::span<const StoredSnapshot> snapshots, std::size_t keep) {
+  std::vector<bool> drop(snapshots.size(), false);
+  std::size_t kept = 0;
+  Version oldest_kept = 0;
+  for (std::size_t i = snapshots.size(); i-- > 0;) {
+    const StoredSnapshot& s = snapshots[i];
+    if (!s.readable) {
+      drop[i] = true;
+    } else if (s.of_schema) {
+      if (kept < keep) {
+        ++kept;
+        oldest_kept = s.version;
+      } else {
+        drop[i] = true;
+      }
+    }
+  }
+  if (keep > 0 && kept == keep)
+    for (std::size_t i = 0; i < snapshots.size(); ++i)
+      if (snapshots[i].readable && !snapshots[i].of_schema && snapshots[i].version < oldest_kept) drop[i] = true;
+  return drop;
+}
+
 }  // namespace strata

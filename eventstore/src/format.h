@@ -50,9 +50,15 @@
 //   event_ids:  key   := event_id:16
 //               value := position:varint
 //
-//   snapshots:  key   := stream_id  0x00  version:be64              (0x00 sorts before any id byte, so a
-//                                                                    stream's snapshots are contiguous)
-//               value := core's snapshot encoding (core snapshot.cc)
+//   snapshots:  key   := stream_id  0x00  version:be64  fingerprint:be64  snapshot_version:be32
+//                 0x00 sorts before any id byte, so a stream's snapshots are contiguous, in version order;
+//                 fingerprint and snapshot_version are the schema the state was written as, so
+//                 snapshots of several schemas coexist (two builds in a rolling deployment).
+//                 Keys of the first layout, `stream_id 0x00 version:be64` (one snapshot per version),
+//                 are passed over by reads and deleted by the next retention of the stream: snapshots
+//                 are a cache, so nothing is lost but a replay.
+//               value := core's snapshot encoding (core snapshot.cc); its fingerprint and snapshot
+//                 version must equal the key's
 //
 //   projection_state, projection_rows, projection_parked: the state keys, row keys and parked keys of
 //     "one ordered key space per record kind", with their values, exactly as
@@ -143,12 +149,34 @@ inline bool decode_events_key(std::string_view key, std::uint64_t& number, Versi
   return true;
 }
 
-inline std::string snapshot_key(std::string_view stream, Version version) {
+inline constexpr std::size_t kSnapshotKeySuffix = 1 + 8 + 8 + 4;
+
+inline std::string snapshot_key(std::string_view stream, Version version, std::uint64_t fingerprint,
+                                std::uint32_t snapshot_version) {
   std::string k(stream);
   k += '\0';
-  k.resize(k.size() + 8);
-  put_be(k.data() + k.size() - 8, version, 8);
+  put_be(k, version, 8);
+  put_be(k, fingerprint, 8);
+  put_be(k, snapshot_version, 4);
   return k;
+}
+// The first key of `stream`'s snapshots at `version` (of any schema).
+inline std::string snapshot_key_prefix(std::string_view stream, Version version) {
+  std::string k(stream);
+  k += '\0';
+  put_be(k, version, 8);
+  return k;
+}
+// Decodes the version and schema of a snapshot key of `stream` (the key starts with `stream` 0x00);
+// false for a key of the first layout or a damaged one.
+inline bool decode_snapshot_key(std::string_view key, std::size_t stream_size, Version& version,
+                                std::uint64_t& fingerprint, std::uint32_t& snapshot_version) noexcept {
+  if (key.size() != stream_size + kSnapshotKeySuffix) return false;
+  const char* p = key.data() + stream_size + 1;
+  version = get_be(p, 8);
+  fingerprint = get_be(p + 8, 8);
+  snapshot_version = static_cast<std::uint32_t>(get_be(p + 16, 4));
+  return true;
 }
 // The first key after every snapshot key of `stream`.
 inline std::string snapshot_key_end(std::string_view stream) {

@@ -1,6 +1,7 @@
 // Shared by the compile-fail cases: a well-formed event list to break in one place each.
 #pragma once
 #include <strata/core/aggregate.h>
+#include <strata/core/memory_event_store.h>
 #include <strata/core/repository.h>
 #include <strata/core/testing/scenario.h>
 

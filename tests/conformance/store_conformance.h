@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "strata/core/event_store.h"
+#include "strata/core/snapshot.h"
 
 namespace strata::conformance {
 
@@ -182,6 +183,59 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     REQUIRE(movies.events.size() == 1);
     CHECK(movies.events[0].stream_id == "movie-9");
     CHECK(movies.next_position == 5);
+  }
+
+  SUBCASE("visit the log to its end: end_of_log says so, with the position to go on from") {
+    for (int i = 0; i < 5; ++i) REQUIRE(store->append(a, ExpectedVersion::any(), event()).ok());
+    std::vector<Position> seen;
+    auto collect = [&](const EventView& e) {
+      seen.push_back(e.position);
+      return Status();
+    };
+    auto first = store->visit_log(1, 3, LogFilter{}, collect).value();
+    CHECK(first.next_position == 4);
+    CHECK_FALSE(first.end_of_log);
+    auto rest = store->visit_log(first.next_position, 100, LogFilter{}, collect).value();
+    CHECK(rest.next_position == 6);
+    CHECK(rest.end_of_log);
+    CHECK(seen == std::vector<Position>{1, 2, 3, 4, 5});
+    LogFilter none;
+    none.event_types = {"test.absent.v1"};
+    auto filtered = store->visit_log(1, 100, none, collect).value();
+    CHECK(filtered.next_position == 6);
+    CHECK(filtered.end_of_log);
+    auto past = store->visit_log(9, 10, LogFilter{}, collect).value();
+    CHECK(past.end_of_log);
+    CHECK(seen.size() == 5);
+  }
+
+  SUBCASE("snapshots of several schemas coexist, and each is found only by its own schema") {
+    SnapshotStore* snapshots = store->snapshot_store();
+    if (snapshots != nullptr) {
+      const SnapshotSchema old_code{7, 1}, new_code{8, 1}, new_meaning{7, 2};
+      REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{10, 7, 1, R"({"old":10})"}).ok());
+      REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{10, 8, 1, R"({"new":10})"}).ok());
+      REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{12, 8, 1, R"({"new":12})"}).ok());
+      REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{10, 7, 1, R"({"old":"again"})"}).ok());  // replaces
+      CHECK(snapshots->load_snapshot(a, kEndOfStream, old_code).value()->payload == R"({"old":"again"})");
+      CHECK(snapshots->load_snapshot(a, kEndOfStream, new_code).value()->payload == R"({"new":12})");
+      CHECK(snapshots->load_snapshot(a, 11, new_code).value()->payload == R"({"new":10})");
+      CHECK_FALSE(snapshots->load_snapshot(a, kEndOfStream, new_meaning).value().has_value());
+      CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{10, 10, 12});
+      REQUIRE(snapshots->retain_snapshots(a, new_code, 1).ok());  // keeps 12; old code's 10 is older
+      CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{12});
+    }
+  }
+
+  SUBCASE("one event, or a braced list of them, appends without building a vector") {
+    EventData one = event("test.one.v1");
+    CHECK(store->append(a, ExpectedVersion::no_stream(), one).value() == AppendResult{1, 1, 1});
+    CHECK(store->append(a, ExpectedVersion::exact(1), one).value() == AppendResult{1, 1, 1});  // idempotent retry
+    auto two = store->append(a, ExpectedVersion::exact(1), {event("test.two.v1"), event("test.three.v1")});
+    CHECK(two.value() == AppendResult{3, 2, 3});
+    CHECK(render(store->read_stream(a, ReadDirection::kForward, 1, 10).value().events) ==
+          "account-1@1#1 test.one.v1 {\"n\":1}\naccount-1@2#2 test.two.v1 {\"n\":1}\n"
+          "account-1@3#3 test.three.v1 {\"n\":1}\n");
   }
 
   SUBCASE("an exact retry of a committed append returns the original result and writes nothing") {

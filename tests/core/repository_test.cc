@@ -138,6 +138,20 @@ TEST_CASE("load of a stream that does not exist is kNotFound") {
   CHECK(r.status().to_string() == "not found: stream \"counter-404\" not found");
 }
 
+TEST_CASE("load_or_create gives a new aggregate for a missing stream and the loaded one otherwise") {
+  MemoryEventStore store;
+  Repository<Counter> repo(store);
+  Counter fresh = repo.load_or_create(sid("counter-1")).value();
+  CHECK(fresh.version() == 0);
+  CHECK(fresh.id().str() == "counter-1");
+  strata::throw_if_error(fresh.open("visits"));
+  REQUIRE(repo.save(fresh).ok());  // expects no stream, as create()'s do
+  Counter again = repo.load_or_create(sid("counter-1")).value();
+  CHECK(again.version() == 1);
+  append_raw(store, sid("counter-2"), "counter.unknown.v1", "{}");
+  CHECK(repo.load_or_create(sid("counter-2")).status().code() == StatusCode::kUnknownEventType);
+}
+
 TEST_CASE("saving over a concurrent modification is kWrongExpectedVersion with both versions") {
   MemoryEventStore store;
   Repository<Counter> repo(store);

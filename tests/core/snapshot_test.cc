@@ -158,9 +158,10 @@ TEST_CASE("a corrupted snapshot is reported, ignored and replaced, and the state
   commit_events(repo, id, 12, rng);
   repo.flush_snapshots();
   REQUIRE(store.snapshot_versions(id).value() == std::vector<strata::Version>{10});
-  std::string bytes = strata::encode_snapshot(store.load_snapshot(id, 10).value().value());
+  const strata::SnapshotSchema schema = strata::snapshot_schema_of<Ledger>();
+  std::string bytes = strata::encode_snapshot(store.load_snapshot(id, 10, schema).value().value());
   bytes[bytes.size() / 2] ^= 0x01;
-  REQUIRE(store.overwrite_snapshot_bytes(id, 10, bytes).ok());
+  REQUIRE(store.overwrite_snapshot_bytes(id, 10, schema, bytes).ok());
 
   Ledger loaded = repo.load(id).value();
   CHECK(strata::to_json(loaded) == fold_json(store, id, 12));
@@ -170,12 +171,12 @@ TEST_CASE("a corrupted snapshot is reported, ignored and replaced, and the state
   CHECK(repo.snapshot_stats().ignored.load() == 1);
 
   repo.flush_snapshots();  // a fresh snapshot replaced the damaged one
-  CHECK(store.load_snapshot(id, strata::kEndOfStream).value().value().version == 12);
+  CHECK(store.load_snapshot(id, strata::kEndOfStream, schema).value().value().version == 12);
   CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 12));
   CHECK(incidents.size() == 1);
 }
 
-TEST_CASE("a snapshot of another schema, or an undecodable one, is ignored and the state rebuilt from events") {
+TEST_CASE("a snapshot of another schema is never used, and an undecodable one is ignored and reported") {
   strata::MemoryEventStore store;
   std::vector<strata::SnapshotProblem> problems;
   strata::RepositoryOptions options;
@@ -193,20 +194,115 @@ TEST_CASE("a snapshot of another schema, or an undecodable one, is ignored and t
   }
   strata::Repository<Ledger> repo(store, options);
   CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 6));
-  REQUIRE(problems.size() == 1);
-  CHECK(problems[0] == strata::SnapshotProblem::kFingerprintMismatch);
+  CHECK(problems.empty());  // not Ledger's: passed over, not a problem
+  CHECK(repo.snapshot_stats().loaded.load() == 0);
 
   // Right fingerprint, payload that does not decode into the state.
   REQUIRE(store.save_snapshot(id, {6, strata::schema_fingerprint<Ledger>(), 1, R"({"balance":"lots"})"}).ok());
   CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 6));
-  REQUIRE(problems.size() == 2);
-  CHECK(problems[1] == strata::SnapshotProblem::kUndecodable);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == strata::SnapshotProblem::kUndecodable);
 
   // A snapshot version other than the aggregate's is another schema too.
   REQUIRE(store.save_snapshot(id, {6, strata::schema_fingerprint<Ledger>(), 2, strata::to_json(repo.load(id).value())})
               .ok());
   CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 6));
-  CHECK(problems.back() == strata::SnapshotProblem::kFingerprintMismatch);
+  // Only the undecodable snapshot of Ledger's own schema is reported again: with snapshots on demand,
+  // nothing replaced it.
+  CHECK(problems == std::vector<strata::SnapshotProblem>(3, strata::SnapshotProblem::kUndecodable));
+}
+
+TEST_CASE(
+    "two builds with different state schemas keep their own snapshots side by side and never replace each other's") {
+  // A rolling deployment: the old and the new build load and save the same streams, snapshotting every
+  // 5 events (the same versions), each with its own state schema.
+  strata::MemoryEventStore store;
+  strata::RepositoryOptions options;
+  options.snapshots = strata::SnapshotPolicy::every(5);
+  strata::Repository<Ledger> old_build(store, options);
+  strata::Repository<LedgerV2> new_build(store, options);
+  const auto id = sid("ledger-rolling");
+  std::mt19937 rng(17);
+  commit_events(old_build, id, 10, rng);
+  old_build.flush_snapshots();
+  const strata::SnapshotSchema old_schema = strata::snapshot_schema_of<Ledger>();
+  const strata::SnapshotSchema new_schema = strata::snapshot_schema_of<LedgerV2>();
+  const std::string old_at_10 = store.load_snapshot(id, 10, old_schema).value().value().payload;
+
+  for (int round = 0; round < 3; ++round) {
+    LedgerV2 v2 = new_build.load(id).value();
+    REQUIRE(new_build.snapshot(v2).ok());  // the new build writes its own at the same version
+    new_build.flush_snapshots();
+    Ledger v1 = old_build.load(id).value();
+    old_build.flush_snapshots();
+    CHECK(strata::to_json(v1) == fold_json(store, id, 10));
+  }
+  // The old build's snapshot at 10 is still the old build's, and both schemas have one there.
+  CHECK(store.load_snapshot(id, 10, old_schema).value().value().payload == old_at_10);
+  CHECK(store.load_snapshot(id, 10, new_schema).value().value().version == 10);
+  CHECK(old_build.snapshot_stats().loaded.load() == 3);
+  CHECK(old_build.snapshot_stats().written.load() == 2);  // at 5 and 10, never again on a load
+  CHECK(old_build.snapshot_stats().ignored.load() == 0);
+  CHECK(new_build.snapshot_stats().ignored.load() == 0);
+}
+
+TEST_CASE("retention keeps each schema's newest snapshots and drops other schemas' older than the oldest kept") {
+  strata::MemoryEventStore store;
+  const auto id = sid("ledger-retain");
+  const strata::SnapshotSchema a{1, 1}, b{2, 1};
+  for (strata::Version v : {10, 20, 30, 40}) REQUIRE(store.save_snapshot(id, {v, a.fingerprint, 1, "{}"}).ok());
+  for (strata::Version v : {15, 35}) REQUIRE(store.save_snapshot(id, {v, b.fingerprint, 1, "{}"}).ok());
+  REQUIRE(store.retain_snapshots(id, a, 2).ok());  // a keeps 30, 40; b's 15 is older than 30
+  CHECK(store.snapshot_versions(id).value() == std::vector<strata::Version>{30, 35, 40});
+  REQUIRE(store.retain_snapshots(id, b, 2).ok());  // b has one: nothing of a's goes
+  CHECK(store.snapshot_versions(id).value() == std::vector<strata::Version>{30, 35, 40});
+  REQUIRE(store.retain_snapshots(id, a, 0).ok());
+  CHECK(store.snapshot_versions(id).value() == std::vector<strata::Version>{35});
+}
+
+TEST_CASE("SnapshotPolicy::never() neither reads nor writes snapshots") {
+  strata::MemoryEventStore store;
+  const auto id = sid("ledger-never");
+  std::mt19937 rng(23);
+  {
+    strata::RepositoryOptions writes;
+    writes.snapshots = strata::SnapshotPolicy::every(5);
+    strata::Repository<Ledger> writer(store, writes);
+    commit_events(writer, id, 10, rng);
+  }
+  REQUIRE(store.snapshot_versions(id).value() == std::vector<strata::Version>{5, 10});
+  strata::RepositoryOptions options;
+  options.snapshots = strata::SnapshotPolicy::never();
+  strata::Repository<Ledger> repo(store, options);
+  Ledger ledger = repo.load(id).value();
+  CHECK(repo.snapshot_stats().loaded.load() == 0);
+  CHECK(strata::to_json(ledger) == fold_json(store, id, 10));
+  commit_events(repo, id, 10, rng);
+  repo.flush_snapshots();
+  CHECK(store.snapshot_versions(id).value() == std::vector<strata::Version>{5, 10});
+  auto on_demand = repo.snapshot(repo.load(id).value());
+  CHECK(on_demand.code() == strata::StatusCode::kInvalidArgument);
+  CHECK(on_demand.message() == "snapshots are off for this repository (SnapshotPolicy::never())");
+}
+
+TEST_CASE("with snapshots on demand only, a damaged snapshot is reported and ignored on load but not replaced") {
+  strata::MemoryEventStore store;
+  std::vector<strata::SnapshotIncident> incidents;
+  strata::RepositoryOptions options;
+  options.snapshots = strata::SnapshotPolicy::on_demand();
+  options.on_snapshot_incident = [&](const strata::SnapshotIncident& i) { incidents.push_back(i); };
+  strata::Repository<Ledger> repo(store, options);
+  const auto id = sid("ledger-demand");
+  std::mt19937 rng(29);
+  commit_events(repo, id, 4, rng);
+  REQUIRE(repo.snapshot(repo.load(id).value()).ok());
+  const strata::SnapshotSchema schema = strata::snapshot_schema_of<Ledger>();
+  REQUIRE(store.overwrite_snapshot_bytes(id, 4, schema, "damaged").ok());
+  CHECK(strata::to_json(repo.load(id).value()) == fold_json(store, id, 4));
+  repo.flush_snapshots();
+  REQUIRE(incidents.size() == 1);
+  CHECK(incidents[0].problem == strata::SnapshotProblem::kCorrupt);
+  CHECK(store.load_snapshot(id, 4, schema).status().code() == strata::StatusCode::kCorruption);  // still damaged
 }
 
 namespace {
@@ -216,11 +312,13 @@ class FailingSnapshots final : public strata::SnapshotStore {
   strata::Status save_snapshot(const strata::StreamId&, const strata::SnapshotRecord&) override {
     return strata::Status::io_error("disk full");
   }
-  strata::Result<std::optional<strata::SnapshotRecord>> load_snapshot(const strata::StreamId&,
-                                                                      strata::Version) override {
+  strata::Result<std::optional<strata::SnapshotRecord>> load_snapshot(const strata::StreamId&, strata::Version,
+                                                                      const strata::SnapshotSchema&) override {
     return std::optional<strata::SnapshotRecord>();
   }
-  strata::Status retain_snapshots(const strata::StreamId&, std::size_t) override { return {}; }
+  strata::Status retain_snapshots(const strata::StreamId&, const strata::SnapshotSchema&, std::size_t) override {
+    return {};
+  }
   strata::Result<std::vector<strata::Version>> snapshot_versions(const strata::StreamId&) override {
     return std::vector<strata::Version>{};
   }
@@ -327,4 +425,17 @@ TEST_CASE("load_as_of at the boundaries of commit timestamps") {
   CHECK(repo.load_as_of(id, at(3'000)).value().version() == 4);
   CHECK(repo.load_as_of(id, at(1'000'000)).value().balance() == 55);
   CHECK(repo.load_as_of(sid("ledger-none"), at(5)).status().code() == strata::StatusCode::kNotFound);
+}
+
+TEST_CASE("load_as_of takes any system-clock time point, such as system_clock::now()") {
+  strata::MemoryEventStore store;
+  strata::Repository<Ledger> repo(store);
+  const auto id = sid("ledger-now");
+  std::mt19937 rng(31);
+  commit_events(repo, id, 3, rng);
+  CHECK(repo.load_as_of(id, std::chrono::system_clock::now()).value().version() == 3);
+  const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  CHECK(repo.load_as_of(id, seconds + std::chrono::seconds(1)).value().version() == 3);
+  CHECK(strata::to_timestamp(std::chrono::sys_time<std::chrono::nanoseconds>(std::chrono::nanoseconds(1'999))) ==
+        strata::Timestamp(std::chrono::microseconds(1)));
 }

@@ -9,6 +9,8 @@
 
 #include "conformance/store_conformance.h"
 #include "rocks_test_support.h"
+#include "strata/core/backend/encoding.h"
+#include "strata/core/backend/snapshot_encoding.h"
 #include "strata/core/repository.h"
 
 namespace {
@@ -286,12 +288,54 @@ TEST_CASE("snapshots are kept per stream, found at or below a version, trimmed, 
   }
   auto store = open_store(dir.path());
   SnapshotStore* snapshots = store->snapshot_store();
+  const SnapshotSchema schema{42, 1};
   CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{10, 20, 30});
-  CHECK(snapshots->load_snapshot(a, 25).value()->payload == "{\"v\":20}");
-  CHECK(snapshots->load_snapshot(a, 1000).value()->version == 30);
-  CHECK_FALSE(snapshots->load_snapshot(a, 9).value().has_value());
-  CHECK_FALSE(snapshots->load_snapshot(sid("account"), 100).value().has_value());
-  REQUIRE(snapshots->retain_snapshots(a, 1).ok());
+  CHECK(snapshots->load_snapshot(a, 25, schema).value()->payload == "{\"v\":20}");
+  CHECK(snapshots->load_snapshot(a, 1000, schema).value()->version == 30);
+  CHECK(snapshots->load_snapshot(a, kEndOfStream, schema).value()->version == 30);
+  CHECK_FALSE(snapshots->load_snapshot(a, 9, schema).value().has_value());
+  CHECK_FALSE(snapshots->load_snapshot(a, 1000, SnapshotSchema{42, 2}).value().has_value());
+  CHECK_FALSE(snapshots->load_snapshot(sid("account"), 100, schema).value().has_value());
+  REQUIRE(snapshots->retain_snapshots(a, schema, 1).ok());
   CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{30});
   CHECK(snapshots->snapshot_versions(sid("account-7x")).value() == std::vector<Version>{5});
+}
+
+TEST_CASE("snapshot keys of the first layout (one per version, no schema) are passed over and deleted by retention") {
+  TempDir dir;
+  const StreamId a = sid("account-8");
+  const SnapshotSchema schema{42, 1};
+  { auto store = open_store(dir.path()); }
+  // Write a snapshot as the first layout did: stream 0x00 version:be64.
+  std::string old_key = "account-8";
+  old_key += '\0';
+  strata::encoding::put_be(old_key, 5, 8);
+  const auto with_db = [&](auto&& fn) {
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == "snapshots") fn(*db, handles[i]);
+    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  };
+  with_db([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+    REQUIRE(db.Put(rocksdb::WriteOptions(), family, old_key, encode_snapshot(SnapshotRecord{5, 42, 1, "{}"})).ok());
+  });
+  {
+    auto store = open_store(dir.path());
+    SnapshotStore* snapshots = store->snapshot_store();
+    CHECK_FALSE(snapshots->load_snapshot(a, kEndOfStream, schema).value().has_value());
+    REQUIRE(snapshots->save_snapshot(a, SnapshotRecord{9, 42, 1, "{}"}).ok());
+    REQUIRE(snapshots->retain_snapshots(a, schema, 3).ok());
+    CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{9});
+  }
+  with_db([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+    std::string value;
+    CHECK(db.Get(rocksdb::ReadOptions(), family, old_key, &value).IsNotFound());
+  });
 }

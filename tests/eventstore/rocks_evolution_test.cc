@@ -92,8 +92,8 @@ TEST_CASE("a RocksDB store written by v1 code and reopened by v2 code with an up
   CHECK(purse.cents() == 5'500);
   CHECK(purse.deposits() == 10);
   CHECK(purse.version() == 10);
-  REQUIRE(!problems.empty());
-  CHECK(problems[0] == strata::SnapshotProblem::kFingerprintMismatch);
+  CHECK(problems.empty());  // the old code's snapshots are of another schema: passed over, not misread
+  CHECK(repo.snapshot_stats().loaded.load() == 0);
 
   // New events are written as v2 after the v1 ones, and time travel crosses the boundary.
   purse.deposit(1, "EUR");

@@ -51,6 +51,16 @@ struct InList<E, Events<Es...>> : std::bool_constant<kContains<E, Es...>> {};
 
 struct AggregateAccess;
 
+// What Aggregate::kFields is: the stand-in for an aggregate that declares no field table of its own.
+struct NoFieldTable {};
+
+// Whether T::kFields can be seen from outside T. An aggregate's own kFields hides the base's public
+// stand-in; when its own is private or protected, this is false.
+template <class T>
+concept FieldTableVisible = requires {
+  T::kFields;
+};
+
 // Compiled: the error for a stored event whose type the aggregate does not know.
 Status unknown_event_type(std::string_view stream, Version version, Position position, std::string_view type);
 }  // namespace detail
@@ -88,11 +98,20 @@ class Aggregate<Derived, Events<Es...>, Upcasters<Us...>> {
   // Events recorded since the last load or save, in order.
   const std::vector<PendingEvent>& pending_events() const noexcept { return pending_; }
 
+  // Stands in for the aggregate's own field table when it has none (no snapshots). An aggregate's
+  // `static constexpr auto kFields = strata::fields(...)` hides it; declared private, it would also hide
+  // it from strata and snapshots would silently never be taken, so that fails to compile instead.
+  static constexpr detail::NoFieldTable kFields{};
+
  protected:
   Aggregate() = default;
   ~Aggregate() {
     // Instantiated once Derived is complete: every listed event needs an apply overload.
     (check_apply<Es>(), ...);
+    static_assert(detail::FieldTableVisible<Derived>,
+                  "strata: the aggregate's kFields (the field table of its state, used for snapshots) is private "
+                  "or protected, so strata cannot see it and would take no snapshots; declare it in a public "
+                  "section: `public: static constexpr auto kFields = strata::fields(...);`");
   }
   Aggregate(const Aggregate&) = default;
   Aggregate(Aggregate&&) noexcept = default;

@@ -51,12 +51,14 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
 
   // SnapshotStore: snapshots are kept encoded (with their checksum), as a durable store keeps them.
   [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
-  [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream,
-                                                                    Version max_version) override;
-  [[nodiscard]] Status retain_snapshots(const StreamId& stream, std::size_t keep) override;
+  [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream, Version max_version,
+                                                                    const SnapshotSchema& schema) override;
+  [[nodiscard]] Status retain_snapshots(const StreamId& stream, const SnapshotSchema& schema,
+                                        std::size_t keep) override;
   [[nodiscard]] Result<std::vector<Version>> snapshot_versions(const StreamId& stream) override;
   // Replaces the stored bytes of a snapshot, for tests of damaged snapshots. kNotFound if absent.
-  [[nodiscard]] Status overwrite_snapshot_bytes(const StreamId& stream, Version version, std::string bytes);
+  [[nodiscard]] Status overwrite_snapshot_bytes(const StreamId& stream, Version version, const SnapshotSchema& schema,
+                                                std::string bytes);
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@
 // repository waits for its queued snapshot writes.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -110,15 +111,21 @@ class Repository {
   static_assert(detail::IsAggregate<A>,
                 "strata: Repository<A> needs A to derive from strata::Aggregate<A, strata::Events<...>> and to be "
                 "default-constructible");
+  static_assert(detail::FieldTableVisible<A>,
+                "strata: the aggregate's kFields (the field table of its state, used for snapshots) is private or "
+                "protected, so strata cannot see it and would take no snapshots; declare it in a public section: "
+                "`public: static constexpr auto kFields = strata::fields(...);`");
 
  public:
   explicit Repository(EventStore& store, RepositoryOptions options = {})
       : store_(store),
         options_(std::move(options)),
-        snapshots_(options_.snapshot_store ? options_.snapshot_store : store.snapshot_store()),
+        snapshots_(!options_.snapshots.enabled ? nullptr
+                   : options_.snapshot_store   ? options_.snapshot_store
+                                               : store.snapshot_store()),
         stats_(std::make_unique<SnapshotStats>()) {
     if constexpr (Snapshottable<A>) {
-      if (snapshots_) writer_ = std::make_unique<detail::SnapshotWriter>();
+      if (snapshots_ && options_.snapshots.every_events > 0) writer_ = std::make_unique<detail::SnapshotWriter>();
     }
   }
   ~Repository() {
@@ -150,12 +157,24 @@ class Repository {
     return a;
   }
 
-  // The aggregate as it was at time `at`: every event committed at or before it folded in.
-  // kInvalidArgument when the stream's first event was committed after `at`; otherwise as load_at().
-  [[nodiscard]] Result<A> load_as_of(const StreamId& id, Timestamp at) const {
-    STRATA_ASSIGN_OR_RETURN(Version version, store_.version_as_of(id, at));
-    if (version == 0) return detail::no_event_as_of(id, at);
+  // The aggregate as it was at time `at` (any system-clock time point, e.g. system_clock::now(); it is
+  // rounded down to the microsecond of commit timestamps): every event committed at or before it folded
+  // in. kInvalidArgument when the stream's first event was committed after `at`; otherwise as load_at().
+  template <class Duration>
+  [[nodiscard]] Result<A> load_as_of(const StreamId& id, std::chrono::sys_time<Duration> at) const {
+    const Timestamp when = to_timestamp(at);
+    STRATA_ASSIGN_OR_RETURN(Version version, store_.version_as_of(id, when));
+    if (version == 0) return detail::no_event_as_of(id, when);
     return load_at(id, version);
+  }
+
+  // The aggregate of stream `id` as load() returns it, or a new one (as create(id) makes) when the
+  // stream has no events: what a command handler that may create its aggregate wants. Fails as load(),
+  // never with kNotFound.
+  [[nodiscard]] Result<A> load_or_create(const StreamId& id) const {
+    Result<A> loaded = load(id);
+    if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound) return create(id);
+    return loaded;
   }
 
   // Appends the aggregate's pending events, each under the id it was recorded with and with `metadata`,
@@ -192,14 +211,17 @@ class Repository {
   }
 
   // Writes a snapshot of `aggregate` now, on the calling thread (snapshots "on demand"), then applies the
-  // retention policy. kInvalidArgument when the aggregate has no saved events or unsaved ones; kNotFound
-  // when there is no snapshot store; or the snapshot store's errors.
+  // retention policy. kInvalidArgument when the aggregate has no saved events or unsaved ones, or when
+  // the policy is SnapshotPolicy::never(); kNotFound when there is no snapshot store; or the snapshot
+  // store's errors.
   [[nodiscard]] Status snapshot(const A& aggregate) const {
     static_assert(Snapshottable<A>,
                   "strata: snapshots need a field table over the aggregate's state: "
                   "static constexpr auto kFields = strata::fields(...) in the aggregate");
     if (!aggregate.pending_events().empty())
       return Status::invalid_argument("cannot snapshot an aggregate with unsaved events: save it first");
+    if (!options_.snapshots.enabled)
+      return Status::invalid_argument("snapshots are off for this repository (SnapshotPolicy::never())");
     return write_snapshot(aggregate);
   }
 
@@ -228,16 +250,17 @@ class Repository {
     });
     if (!s.ok()) return s;
     if constexpr (Snapshottable<A>) {
-      if (replace_snapshot && writer_ && a.version() > 0)
+      // A damaged snapshot is replaced only where the policy writes snapshots by itself.
+      if (replace_snapshot && writer_ && a.version() > 0 && options_.snapshots.every_events > 0)
         writer_->post([this, state = a] { (void)write_snapshot(state); });
     }
     return a;
   }
 
-  // Restores `a` from the newest snapshot at or below `target`; returns the first version still to
-  // replay. A snapshot that cannot be used is reported and ignored, and `replace` is set.
+  // Restores `a` from the newest snapshot of A's schema at or below `target`; returns the first version
+  // still to replay. A snapshot that cannot be used is reported and ignored, and `replace` is set.
   Version restore_snapshot(A& a, const StreamId& id, Version target, bool& replace) const {
-    auto loaded = snapshots_->load_snapshot(id, target);
+    auto loaded = snapshots_->load_snapshot(id, target, snapshot_schema_of<A>());
     if (!loaded.ok()) {
       replace = true;
       detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kCorrupt, id, 0, loaded.status());
@@ -245,11 +268,11 @@ class Repository {
     }
     if (!loaded->has_value()) return 1;
     const SnapshotRecord& snap = **loaded;
-    if (snap.schema_fingerprint != schema_fingerprint<A>() || snap.snapshot_version != snapshot_version_of<A>()) {
+    if (snap.schema() != snapshot_schema_of<A>()) {
       replace = true;
       detail::report_snapshot_incident(
           options_, *stats_, SnapshotProblem::kFingerprintMismatch, id, snap.version,
-          Status::invalid_argument("snapshot was written for another state schema or snapshot version"));
+          Status::corruption("the snapshot store returned a snapshot of another state schema than asked for"));
       return 1;
     }
     Status decoded = decode_json(snap.payload, a, store_.limits());
@@ -272,7 +295,7 @@ class Repository {
     SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
     Status s = snapshots_->save_snapshot(state.id(), record);
     if (s.ok() && options_.snapshots.keep_last > 0)
-      s = snapshots_->retain_snapshots(state.id(), options_.snapshots.keep_last);
+      s = snapshots_->retain_snapshots(state.id(), snapshot_schema_of<A>(), options_.snapshots.keep_last);
     if (!s.ok()) {
       detail::report_snapshot_incident(options_, *stats_, SnapshotProblem::kWriteFailed, state.id(), state.version(),
                                        s);

@@ -22,20 +22,30 @@ namespace strata {
 
 class SnapshotStore;
 
+// When a repository reads and writes snapshots. Snapshots are a cache: every policy loads the same state.
 struct SnapshotPolicy {
-  // Write a snapshot whenever a save moves the aggregate across a multiple of this many events
-  // (0 = only on demand).
+  // Write a snapshot whenever a save moves the aggregate across a multiple of this many events, and
+  // replace one found damaged on load (0 = only on demand: Repository::snapshot() writes, nothing
+  // else does).
   std::uint64_t every_events = 0;
-  // Keep this many newest snapshots per stream; older ones are deleted after each write (0 = keep all).
+  // Keep this many newest snapshots per stream and schema; older ones are deleted after each write
+  // (0 = keep all).
   std::size_t keep_last = 3;
+  // false: the repository neither reads nor writes snapshots; every load replays the whole stream.
+  bool enabled = true;
 
-  static SnapshotPolicy every(std::uint64_t events, std::size_t keep_last = 3) { return {events, keep_last}; }
+  // Snapshots every `events` events, keeping the newest `keep_last`.
+  static SnapshotPolicy every(std::uint64_t events, std::size_t keep_last = 3) { return {events, keep_last, true}; }
+  // Snapshots are read on load but written only by Repository::snapshot() (the default).
+  static SnapshotPolicy on_demand(std::size_t keep_last = 3) { return {0, keep_last, true}; }
+  // No snapshots at all, whatever the store keeps.
+  static SnapshotPolicy never() { return {0, 0, false}; }
 };
 
 // Why a snapshot was not used, or not written. Never renumber: tools print the numbers.
 enum class SnapshotProblem : std::uint8_t {
   kWriteFailed = 0,          // the store refused the write; loading still works, from events
-  kFingerprintMismatch = 1,  // written by code with another field table or snapshot version
+  kFingerprintMismatch = 1,  // a store returned a snapshot of another schema than asked for
   kCorrupt = 2,              // checksum or framing failed, or the store could not read it
   kUndecodable = 3,          // the payload did not decode into the state
 };

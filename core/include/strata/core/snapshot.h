@@ -36,6 +36,16 @@
 
 namespace strata {
 
+// What a snapshot's state was written as: the writer's schema_fingerprint<A>() and A::kSnapshotVersion.
+// Snapshots of different schemas coexist, so that two builds running side by side (a rolling
+// deployment) each load and write their own and never replace each other's.
+struct SnapshotSchema {
+  std::uint64_t fingerprint = 0;
+  std::uint32_t snapshot_version = 0;
+
+  friend bool operator==(const SnapshotSchema&, const SnapshotSchema&) = default;
+};
+
 struct SnapshotRecord {
   // The aggregate version the state reflects: every event up to and including it is folded in.
   Version version = 0;
@@ -46,6 +56,7 @@ struct SnapshotRecord {
   // The state as JSON.
   std::string payload;
 
+  SnapshotSchema schema() const noexcept { return {schema_fingerprint, snapshot_version}; }
   friend bool operator==(const SnapshotRecord&, const SnapshotRecord&) = default;
 };
 
@@ -53,20 +64,26 @@ class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
 
-  // Stores `snapshot` for `stream`, replacing one at the same version. kIOError / kUnavailable from the
-  // storage; kInvalidArgument when snapshot.version is 0.
+  // Stores `snapshot` for `stream`, replacing only one at the same version with the same schema:
+  // snapshots of other schemas stay. kIOError / kUnavailable from the storage; kInvalidArgument when
+  // snapshot.version is 0.
   [[nodiscard]] virtual Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) = 0;
 
-  // The snapshot of `stream` with the highest version <= max_version, or nullopt when there is none.
-  // kCorruption when that snapshot's stored bytes fail their checksum or framing (the caller ignores it
-  // and replays); kIOError from the storage.
-  [[nodiscard]] virtual Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream,
-                                                                            Version max_version) = 0;
+  // The snapshot of `stream` written as `schema` with the highest version <= max_version, or nullopt
+  // when there is none (snapshots of other schemas are passed over). kCorruption when that snapshot's
+  // stored bytes fail their checksum or framing, or do not match their key (the caller ignores it and
+  // replays); kIOError from the storage.
+  [[nodiscard]] virtual Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream, Version max_version,
+                                                                            const SnapshotSchema& schema) = 0;
 
-  // Deletes all but the `keep` newest snapshots of `stream` (keep = 0 deletes all).
-  [[nodiscard]] virtual Status retain_snapshots(const StreamId& stream, std::size_t keep) = 0;
+  // Deletes all but the `keep` newest snapshots of `stream` written as `schema` (keep = 0 deletes all of
+  // them), and the snapshots of other schemas older than the oldest one kept (they can no longer be the
+  // newest of anything current: a build still writing its own schema writes newer ones).
+  [[nodiscard]] virtual Status retain_snapshots(const StreamId& stream, const SnapshotSchema& schema,
+                                                std::size_t keep) = 0;
 
-  // The versions of `stream`'s snapshots, ascending. For tools and tests.
+  // The versions of `stream`'s snapshots of every schema, ascending (a version appears once per schema
+  // that has a snapshot at it). For tools and tests.
   [[nodiscard]] virtual Result<std::vector<Version>> snapshot_versions(const StreamId& stream) = 0;
 };
 
@@ -133,6 +150,12 @@ constexpr std::uint32_t snapshot_version_of() noexcept {
   } else {
     return 1;
   }
+}
+
+// The schema the snapshots of A are written as.
+template <class A>
+constexpr SnapshotSchema snapshot_schema_of() noexcept {
+  return {schema_fingerprint<A>(), snapshot_version_of<A>()};
 }
 
 }  // namespace strata
