@@ -34,75 +34,110 @@ Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, Expecte
   STRATA_RETURN_IF_ERROR(check_append(stream, events, options_.limits));
   Writer w(stream, expected, events);
   std::unique_lock lock(mu_);
-  writers_.push_back(&w);
-  if (head_waiting_) group_cv_.notify_one();
-  if (writers_.front() != &w) {
-    lock.unlock();
-    {
-      std::unique_lock own(w.m);
-      w.cv.wait(own, [&] { return w.done || w.is_head; });
-      if (w.done) return std::move(*w.result);
-    }
-    lock.lock();
-  }
+  if (!join_queue(w, lock)) return std::move(*w.result);
 
   // This writer is the head: it commits itself and the appends queued behind it, and no other thread
   // touches the head's state (batch_, the caches, next_position_) until it hands over below.
-  std::vector<Writer*> group;
+  const std::vector<Writer*> group = commit_group(w, lock);
+  hand_over(w, group, lock);
+  return std::move(*w.result);
+}
+
+// Queues `w` and waits for its turn. Returns false when an earlier head has committed it (w.result is
+// set, `lock` is released), true when `w` is the head (`lock` holds mu_ again).
+// REQUIRES: lock holds mu_.
+bool RocksEventStoreImpl::join_queue(Writer& w, std::unique_lock<std::mutex>& lock) {
+  writers_.push_back(&w);
+  if (head_waiting_) group_cv_.notify_one();
+  if (writers_.front() == &w) return true;
+  lock.unlock();
+  {
+    std::unique_lock own(w.m);
+    w.cv.wait(own, [&] { return w.done || w.is_head; });
+    if (w.done) return false;
+  }
+  lock.lock();
+  return true;
+}
+
+// Commits the group that head `w` leads and returns it, each of its writers with its result; after a
+// failed write the group is `w` alone, refused. Returns with `lock` holding mu_ again.
+// REQUIRES: lock holds mu_; `w` is the head.
+std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::commit_group(Writer& w,
+                                                                            std::unique_lock<std::mutex>& lock) {
   if (!failed_.ok()) {
     w.result = failed_;
-    group.push_back(&w);
-  } else {
-    if (write_options_.sync) wait_for_arrivals(lock);
-    std::size_t group_events = 0, group_bytes = 0;
-    for (Writer* x : writers_) {
-      if (!group.empty() &&
-          (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
-        break;
-      group.push_back(x);
-      group_events += x->events.size();
-      group_bytes += x->payload_bytes;
-    }
-    lock.unlock();
-
-    prepare_group(group);
-    rocksdb::Status written;
-    const bool wrote = batch_.Count() > 0;
-    if (wrote) {
-      const auto started = std::chrono::steady_clock::now();
-      written = db_->Write(write_options_, &batch_);
-      const auto took =
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-      write_time_ = (write_time_ * 7 + took) / 8;
-    }
-    const Position high = next_position_ - 1;
-    if (!written.ok()) {
-      const Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
-      for (Writer* x : group)
-        x->result = Status::io_error(fmt::format(
-            "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
-            "reopened): {}",
-            x->stream.str(), error.message()));
-      lock.lock();
-      fail_stop(error);
-    } else {
-      if (wrote) {
-        published_.store(high, std::memory_order_release);
-        // Still the head, so listeners hear high-water marks in order.
-        publish_commit(high);
-      }
-      lock.lock();
-    }
+    return {&w};
   }
-  // Hand over: take the group off the queue and wake the next head first, so that it starts gathering
-  // while this one wakes the group.
+  if (write_options_.sync) wait_for_arrivals(lock);
+  std::vector<Writer*> group = take_group();
+  lock.unlock();
+  const Status error = write_group(group);
+  lock.lock();
+  if (!error.ok()) fail_stop(error);
+  return group;
+}
+
+// The writers at the front of the queue, the head first, up to kMaxGroupEvents events and
+// kMaxGroupBytes of payload; the head goes in whatever its size.
+// REQUIRES: mu_ held; the front writer is the head.
+std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::take_group() {
+  std::vector<Writer*> group;
+  std::size_t group_events = 0, group_bytes = 0;
+  for (Writer* x : writers_) {
+    if (!group.empty() &&
+        (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
+      break;
+    group.push_back(x);
+    group_events += x->events.size();
+    group_bytes += x->payload_bytes;
+  }
+  return group;
+}
+
+// Decides the appends of `group`, writes the events of those that go ahead in one WriteBatch, and
+// publishes the new high-water mark. A failed write fails every append of the group, acknowledging
+// nothing, and is returned for fail_stop.
+// REQUIRES: mu_ not held; this writer is the head.
+Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
+  prepare_group(group);
+  rocksdb::Status written;
+  const bool wrote = batch_.Count() > 0;
+  if (wrote) {
+    const auto started = std::chrono::steady_clock::now();
+    written = db_->Write(write_options_, &batch_);
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    write_time_ = (write_time_ * 7 + took) / 8;
+  }
+  const Position high = next_position_ - 1;
+  if (!written.ok()) {
+    Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
+    for (Writer* x : group)
+      x->result = Status::io_error(fmt::format(
+          "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
+          "reopened): {}",
+          x->stream.str(), error.message()));
+    return error;
+  }
+  if (wrote) {
+    published_.store(high, std::memory_order_release);
+    // Still the head, so listeners hear high-water marks in order.
+    publish_commit(high);
+  }
+  return {};
+}
+
+// Takes the group off the queue and wakes the next head first, so that it starts gathering while this
+// one wakes the group. Returns with `lock` released.
+// REQUIRES: lock holds mu_; `head` is the head of `group`.
+void RocksEventStoreImpl::hand_over(const Writer& head, const std::vector<Writer*>& group,
+                                    std::unique_lock<std::mutex>& lock) {
   writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(group.size()));
   Writer* next = writers_.empty() ? nullptr : writers_.front();
   lock.unlock();
   if (next != nullptr) next->signal(&Writer::is_head);
   for (Writer* x : group)
-    if (x != &w) x->signal(&Writer::done);
-  return std::move(*w.result);
+    if (x != &head) x->signal(&Writer::done);
 }
 
 // Durable group commit (PostgreSQL's commit_delay, bounded by the disk's own speed): before a durable

@@ -171,6 +171,11 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Status check_format(bool created);
   Status recover();
 
+  bool join_queue(Writer& w, std::unique_lock<std::mutex>& lock);
+  std::vector<Writer*> commit_group(Writer& w, std::unique_lock<std::mutex>& lock);
+  std::vector<Writer*> take_group();
+  Status write_group(const std::vector<Writer*>& group);
+  void hand_over(const Writer& head, const std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
   void prepare_group(const std::vector<Writer*>& group);
   void prepare_append(Writer& w, std::size_t first_id);
