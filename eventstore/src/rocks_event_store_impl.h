@@ -191,6 +191,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   // in `events`; head 0 when there is none.
   Status find_head(std::string_view stream, Position high, StreamState& state);
   Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
+  Status visit_run(const StreamId& stream, Position position, Version& next, Version run_last,
+                   std::unique_ptr<rocksdb::Iterator>& log, EventVisitor visitor);
   Result<LogVisit> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
                                    EventVisitor visitor);
   Status corrupt(std::string_view what) const {

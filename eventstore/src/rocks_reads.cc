@@ -23,6 +23,15 @@ namespace strata::detail {
 
 namespace fmtx = format;
 
+namespace {
+
+// The message of a version at or below a stream's visible head that the store cannot read.
+std::string no_readable_event(const StreamId& stream, Version version) {
+  return fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), version);
+}
+
+}  // namespace
+
 Result<std::optional<RocksEventStoreImpl::StreamState>> RocksEventStoreImpl::visible_stream(std::string_view stream,
                                                                                             Position high) {
   rocksdb::PinnableSlice value;
@@ -81,9 +90,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
   std::unique_ptr<rocksdb::Iterator> log;  // opened at the first run
 
-  auto damaged = [&](Version v) {
-    return corrupt(fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), v));
-  };
+  auto damaged = [&](Version v) { return corrupt(no_readable_event(stream, v)); };
   // `from` may lie inside a run that starts before it.
   it->SeekForPrev(slice(fmtx::events_key(number, from)));
   if (!it->Valid()) it->Seek(slice(fmtx::events_key(number, from)));
@@ -112,24 +119,32 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
       STRATA_RETURN_IF_ERROR(visitor(view));
       ++next;
     } else {
-      if (log == nullptr) log.reset(db_->NewIterator(rocksdb::ReadOptions(), log_));
       const Version run_last = std::min<Version>(last, version + entry.count - 1);
-      Position position = entry.position + (next - version);
-      log->Seek(slice(fmtx::position_key(position)));
-      for (; next <= run_last; ++next, ++position, log->Next()) {
-        Position key_position = 0;
-        if (!log->Valid() || !fmtx::decode_position_key(view_of(log->key()), key_position) ||
-            key_position != position || !fmtx::decode_log_record(view_of(log->value()), view) || view.version != next ||
-            view.stream_id != stream.view()) {
-          STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), context()));
-          return damaged(next);
-        }
-        view.position = position;
-        STRATA_RETURN_IF_ERROR(visitor(view));
-      }
-      view.stream_id = stream.view();
+      STRATA_RETURN_IF_ERROR(visit_run(stream, entry.position + (next - version), next, run_last, log, visitor));
     }
     it->Next();
+  }
+  return {};
+}
+
+// Calls `visitor` for versions next..run_last of `stream` from one of its runs, whose events the log
+// holds at consecutive positions, `position` being that of version `next`; moves `next` past them.
+// `log` is opened at the first run and reused by the next ones.
+Status RocksEventStoreImpl::visit_run(const StreamId& stream, Position position, Version& next, Version run_last,
+                                      std::unique_ptr<rocksdb::Iterator>& log, EventVisitor visitor) {
+  if (log == nullptr) log.reset(db_->NewIterator(rocksdb::ReadOptions(), log_));
+  log->Seek(slice(fmtx::position_key(position)));
+  EventView view;
+  for (; next <= run_last; ++next, ++position, log->Next()) {
+    Position key_position = 0;
+    if (!log->Valid() || !fmtx::decode_position_key(view_of(log->key()), key_position) || key_position != position ||
+        !fmtx::decode_log_record(view_of(log->value()), view) || view.version != next ||
+        view.stream_id != stream.view()) {
+      STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), fmt::format("read stream \"{}\"", stream.str())));
+      return corrupt(no_readable_event(stream, next));
+    }
+    view.position = position;
+    STRATA_RETURN_IF_ERROR(visitor(view));
   }
   return {};
 }
