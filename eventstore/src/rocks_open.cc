@@ -100,7 +100,8 @@ Status RocksEventStoreImpl::open_database() {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : names) descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
   rocksdb::DB* db = nullptr;
-  STRATA_RETURN_IF_ERROR(from_rocksdb(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), context));
+  STRATA_RETURN_IF_ERROR(
+      from_rocksdb_open(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), path_, context));
   db_.reset(db);
   for (std::size_t i = 0; i < names.size(); ++i) {
     rocksdb::ColumnFamilyHandle* h = handles_[i];
