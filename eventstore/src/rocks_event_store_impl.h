@@ -167,10 +167,12 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   }
 
+  // Opening and recovery: rocks_open.cc.
   Status open_database();
   Status check_format(bool created);
   Status recover();
 
+  // The commit path: rocks_commit.cc.
   bool join_queue(Writer& w, std::unique_lock<std::mutex>& lock);
   std::vector<Writer*> commit_group(Writer& w, std::unique_lock<std::mutex>& lock);
   std::vector<Writer*> take_group();
@@ -184,6 +186,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Result<StreamState*> cached_stream(const StreamId& stream);
   Status committed_event(Position position, std::string& stream, Version& version);
 
+  // Reads: rocks_reads.cc.
   // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
   // event at or below `high`. nullopt when no event of it is visible.
   Result<std::optional<StreamState>> visible_stream(std::string_view stream, Position high);
