@@ -21,12 +21,7 @@ bool is_lock_error(const rocksdb::Status& s) {
 
 Status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return {};
-  const std::string text = s.ToString();
-  if (is_lock_error(s))
-    return Status::unavailable(fmt::format(
-        "{}: the directory is in use by another open store, in this process or another; close that one first ({})",
-        context, text));
-  std::string message = fmt::format("{}: {}", context, text);
+  std::string message = fmt::format("{}: {}", context, s.ToString());
   switch (s.code()) {
     case rocksdb::Status::kNotFound:
       return Status::not_found(std::move(message));
@@ -47,6 +42,17 @@ Status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
     default:
       return Status::internal(std::move(message));
   }
+}
+
+// RocksDB's text names the LOCK file and the errno, neither of which tells the user what to do; the
+// message names the store and both kinds of holder instead.
+Status from_rocksdb_open(const rocksdb::Status& s, std::string_view path, std::string_view context) {
+  if (is_lock_error(s))
+    return Status::unavailable(
+        fmt::format("event store \"{}\" is in use: another process, or another open RocksEventStore in this process, "
+                    "holds its lock; close that one first (or read it through the application that holds it)",
+                    path));
+  return from_rocksdb(s, context);
 }
 
 }  // namespace strata::detail

@@ -7,7 +7,7 @@
 #include "child_process.h"
 #include "rocks_test_support.h"
 
-TEST_CASE("a second process opening a directory in use gets kUnavailable saying the directory is in use") {
+TEST_CASE("a second process opening a directory in use gets kUnavailable naming the store") {
   using namespace strata;
   testing::TempDir dir;
   testing::ChildProcess holder({STRATA_CRASH_WRITER, "hold", dir.path()});
@@ -20,8 +20,10 @@ TEST_CASE("a second process opening a directory in use gets kUnavailable saying 
   auto second = RocksEventStore::open(testing::test_options(), dir.path());
   REQUIRE_FALSE(second.ok());
   CHECK(second.status().code() == StatusCode::kUnavailable);
-  CHECK(std::string(second.status().message()).find("the directory is in use by another open store") !=
-        std::string::npos);
+  CHECK(second.status().message() ==
+        "event store \"" + dir.path() +
+            "\" is in use: another process, or another open RocksEventStore in this process, holds its lock; close "
+            "that one first (or read it through the application that holds it)");
 
   holder.close_stdin();
   const int status = holder.wait();

@@ -1,0 +1,344 @@
+// The commit path of RocksEventStore: leveldb's DBImpl::Write. Appends queue up; the one at the front
+// (the head) takes the appends queued behind it, decides each against the stream heads and the
+// committed event ids, writes all of their events in one WriteBatch, and only then publishes the new
+// high-water mark and completes them. While it writes, new appends queue behind it and form the next
+// group. Here too are the fail-stop after a failed write and the commit step's cache of stream heads.
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "format.h"
+#include "rocks_event_store_impl.h"
+#include "rocks_slice.h"
+#include "rocks_status.h"
+#include "strata/core/backend/append_checks.h"
+#include "strata/core/backend/metadata_encoding.h"
+
+namespace strata::detail {
+
+namespace fmtx = format;
+
+Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, ExpectedVersion expected,
+                                                 std::span<const EventData> events) {
+  InAppend in_append(*this);
+  STRATA_RETURN_IF_ERROR(check_append(stream, events, options_.limits));
+  Writer w(stream, expected, events);
+  std::unique_lock lock(mu_);
+  if (!join_queue(w, lock)) return std::move(*w.result);
+
+  // This writer is the head: it commits itself and the appends queued behind it, and no other thread
+  // touches the head's state (batch_, the caches, next_position_) until it hands over below.
+  const std::vector<Writer*> group = commit_group(w, lock);
+  hand_over(w, group, lock);
+  return std::move(*w.result);
+}
+
+// Queues `w` and waits for its turn. Returns false when an earlier head has committed it (w.result is
+// set, `lock` is released), true when `w` is the head (`lock` holds mu_ again).
+// REQUIRES: lock holds mu_.
+bool RocksEventStoreImpl::join_queue(Writer& w, std::unique_lock<std::mutex>& lock) {
+  writers_.push_back(&w);
+  if (head_waiting_) group_cv_.notify_one();
+  if (writers_.front() == &w) return true;
+  lock.unlock();
+  {
+    std::unique_lock own(w.m);
+    w.cv.wait(own, [&] { return w.done || w.is_head; });
+    if (w.done) return false;
+  }
+  lock.lock();
+  return true;
+}
+
+// Commits the group that head `w` leads and returns it, each of its writers with its result; after a
+// failed write the group is `w` alone, refused. Returns with `lock` holding mu_ again.
+// REQUIRES: lock holds mu_; `w` is the head.
+std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::commit_group(Writer& w,
+                                                                            std::unique_lock<std::mutex>& lock) {
+  if (!failed_.ok()) {
+    w.result = failed_;
+    return {&w};
+  }
+  if (write_options_.sync) wait_for_arrivals(lock);
+  std::vector<Writer*> group = take_group();
+  lock.unlock();
+  const Status error = write_group(group);
+  lock.lock();
+  if (!error.ok()) fail_stop(error);
+  return group;
+}
+
+// The writers at the front of the queue, the head first, up to kMaxGroupEvents events and
+// kMaxGroupBytes of payload; the head goes in whatever its size.
+// REQUIRES: mu_ held; the front writer is the head.
+std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::take_group() {
+  std::vector<Writer*> group;
+  std::size_t group_events = 0, group_bytes = 0;
+  for (Writer* x : writers_) {
+    if (!group.empty() &&
+        (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
+      break;
+    group.push_back(x);
+    group_events += x->events.size();
+    group_bytes += x->payload_bytes;
+  }
+  return group;
+}
+
+// Decides the appends of `group`, writes the events of those that go ahead in one WriteBatch, and
+// publishes the new high-water mark. A failed write fails every append of the group, acknowledging
+// nothing, and is returned for fail_stop.
+// REQUIRES: mu_ not held; this writer is the head.
+Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
+  prepare_group(group);
+  rocksdb::Status written;
+  const bool wrote = batch_.Count() > 0;
+  if (wrote) {
+    const auto started = std::chrono::steady_clock::now();
+    written = db_->Write(write_options_, &batch_);
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    write_time_ = (write_time_ * 7 + took) / 8;
+  }
+  const Position high = next_position_ - 1;
+  if (!written.ok()) {
+    Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
+    for (Writer* x : group)
+      x->result = Status::io_error(fmt::format(
+          "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
+          "reopened): {}",
+          x->stream.str(), error.message()));
+    return error;
+  }
+  if (wrote) {
+    published_.store(high, std::memory_order_release);
+    // Still the head, so listeners hear high-water marks in order.
+    publish_commit(high);
+  }
+  return {};
+}
+
+// Takes the group off the queue and wakes the next head first, so that it starts gathering while this
+// one wakes the group. Returns with `lock` released.
+// REQUIRES: lock holds mu_; `head` is the head of `group`.
+void RocksEventStoreImpl::hand_over(const Writer& head, const std::vector<Writer*>& group,
+                                    std::unique_lock<std::mutex>& lock) {
+  writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(group.size()));
+  Writer* next = writers_.empty() ? nullptr : writers_.front();
+  lock.unlock();
+  if (next != nullptr) next->signal(&Writer::is_head);
+  for (Writer* x : group)
+    if (x != &head) x->signal(&Writer::done);
+}
+
+// Durable group commit (PostgreSQL's commit_delay, bounded by the disk's own speed): before a durable
+// group is taken, wait until every append inside append() has queued, for at most half the recent
+// time of a Write (an fsync), and never for an append that has not started. Without this the writers
+// split into two alternating halves, each paying a whole fsync: those woken by one commit are still
+// on their way back when the next head takes its group. A lone writer never waits.
+// REQUIRES: lock holds mu_; this writer is the head.
+void RocksEventStoreImpl::wait_for_arrivals(std::unique_lock<std::mutex>& lock) {
+  const auto budget = std::min<std::chrono::microseconds>(write_time_ / 2, std::chrono::microseconds(500));
+  if (budget.count() <= 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  head_waiting_ = true;
+  group_cv_.wait_until(lock, deadline, [&] { return in_append_.load() <= writers_.size(); });
+  head_waiting_ = false;
+}
+
+// REQUIRES: mu_ held.
+void RocksEventStoreImpl::fail_stop(const Status& error) {
+  if (!failed_.ok()) return;
+  failed_ = Status::unavailable(fmt::format(
+      "event store \"{}\" refuses appends after a failed write; reopen it (the failure: {})", path_, error.message()));
+}
+
+// Decides every append of the group and stages the events of those that go ahead into batch_. The
+// event ids of the whole group are looked up with one MultiGet first; appends of the same group see
+// each other's ids (pending_ids_) and stream heads (streams_cache_), in queue order.
+void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
+  batch_.Clear();
+  pending_ids_.clear();
+  // Dropping the cache between groups is safe: every earlier group is in the database.
+  if (streams_cache_.size() > kMaxCachedStreams) streams_cache_.clear();
+
+  id_keys_.clear();
+  for (const Writer* w : group)
+    for (const EventData& e : w->events) id_keys_.push_back(slice(e.id.as_bytes()));
+  id_values_.resize(std::max(id_values_.size(), id_keys_.size()));
+  id_statuses_.resize(std::max(id_statuses_.size(), id_keys_.size()));
+  db_->MultiGet(rocksdb::ReadOptions(), event_ids_, id_keys_.size(), id_keys_.data(), id_values_.data(),
+                id_statuses_.data());
+
+  std::size_t first_id = 0;
+  for (Writer* w : group) {
+    prepare_append(*w, first_id);
+    first_id += w->events.size();
+  }
+  for (std::size_t i = 0; i < id_keys_.size(); ++i) id_values_[i].Reset();
+}
+
+void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
+  const std::span<const EventData> events = w.events;
+  auto context = [&] { return fmt::format("append to stream \"{}\"", w.stream.str()); };
+
+  // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
+  IdempotencyCheck idem(w.stream, events.size());
+  std::string committed_stream;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (auto it = pending_ids_.find(events[i].id); it != pending_ids_.end()) {
+      idem.found(i, it->second.stream, it->second.version, it->second.position);
+      continue;
+    }
+    const rocksdb::Status& s = id_statuses_[first_id + i];
+    if (s.IsNotFound()) {
+      idem.missing(i);
+      continue;
+    }
+    if (!s.ok()) {
+      w.result = from_rocksdb(s, context());
+      return;
+    }
+    std::string_view value = view_of(id_values_[first_id + i]);
+    Position position = 0;
+    if (!fmtx::get_varint(value, position) || !value.empty()) {
+      w.result = corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string()));
+      return;
+    }
+    Version version = 0;
+    if (Status st = committed_event(position, committed_stream, version); !st.ok()) {
+      w.result = st;
+      return;
+    }
+    idem.found(i, committed_stream, version, position);
+  }
+  if (auto verdict = idem.verdict(); verdict.has_value()) {
+    w.result = *std::move(verdict);
+    return;
+  }
+
+  auto cached = cached_stream(w.stream);
+  if (!cached.ok()) {
+    w.result = cached.status();
+    return;
+  }
+  StreamState* record = *cached;
+  const Version head = record == nullptr ? 0 : record->head;
+  if (!w.expected.matches(head)) {
+    w.result = Status::wrong_expected_version(VersionConflict{w.stream.str(), w.expected, head});
+    return;
+  }
+
+  const std::uint64_t number = record == nullptr ? next_stream_number_ : record->number;
+  const Timestamp timestamp = std::max(now(), last_timestamp_);
+  const Position first = next_position_;
+  if (Status st = stage_events(w, number, head, first, timestamp); !st.ok()) {
+    w.result = st.with_context(context());
+    return;
+  }
+
+  // Staged: now the group's view of the world moves on.
+  if (record == nullptr) {
+    record = &streams_cache_.emplace(w.stream.str(), StreamState{number, 0, 0}).first->second;
+    ++next_stream_number_;
+  }
+  const std::size_t n = events.size();
+  record->head = head + n;
+  record->head_position = first + n - 1;
+  last_timestamp_ = timestamp;
+  next_position_ = first + n;
+  for (std::size_t i = 0; i < n; ++i)
+    pending_ids_.emplace(events[i].id, PendingId{w.stream.view(), head + i + 1, first + i});
+  w.result = AppendResult{head + n, first, first + n - 1};
+}
+
+// Writes the events of `w` into batch_ as versions head+1.. at positions first..: the log records,
+// the event-id entries, the stream's events entries, and the stream's record when the append creates
+// it. All or nothing: on failure the batch is as it was.
+Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Version head, Position first,
+                                         Timestamp timestamp) {
+  const std::size_t n = w.events.size();
+  const bool copy = n < fmtx::kCopyBelow;
+  batch_.SetSavePoint();
+  auto put = [&](rocksdb::ColumnFamilyHandle* family, rocksdb::Slice key, std::string_view head_part,
+                 std::string_view body, std::string_view payload) {
+    const rocksdb::Slice key_parts[1] = {key};
+    const rocksdb::Slice value_parts[3] = {slice(head_part), slice(body), slice(payload)};
+    return batch_.Put(family, rocksdb::SliceParts(key_parts, 1), rocksdb::SliceParts(value_parts, 3));
+  };
+  rocksdb::Status s;
+  for (std::size_t i = 0; i < n && s.ok(); ++i) {
+    const EventData& e = w.events[i];
+    const Version version = head + i + 1;
+    const Position position = first + i;
+    metadata_scratch_.clear();
+    encode_metadata(e.metadata, metadata_scratch_);
+    body_scratch_.clear();
+    fmtx::encode_body_head(e.id, timestamp, e.type, metadata_scratch_, body_scratch_);
+    head_scratch_.clear();
+    fmtx::encode_log_head(w.stream.view(), version, head_scratch_);
+    const auto position_key = fmtx::position_key(position);
+    s = put(log_, slice(position_key), head_scratch_, body_scratch_, e.payload);
+    if (s.ok() && copy) {
+      head_scratch_.clear();
+      fmtx::encode_copy_head(position, head_scratch_);
+      s = put(events_, slice(fmtx::events_key(number, version)), head_scratch_, body_scratch_, e.payload);
+    }
+    if (s.ok()) {
+      value_scratch_.clear();
+      fmtx::put_varint(value_scratch_, position);
+      s = batch_.Put(event_ids_, slice(e.id.as_bytes()), slice(value_scratch_));
+    }
+  }
+  if (s.ok() && !copy) {
+    value_scratch_.clear();
+    fmtx::encode_run(first, n, value_scratch_);
+    s = batch_.Put(events_, slice(fmtx::events_key(number, head + 1)), slice(value_scratch_));
+  }
+  if (s.ok() && head == 0) {
+    value_scratch_.clear();
+    fmtx::encode_stream_record(fmtx::StreamRecord{number, 0}, value_scratch_);
+    s = batch_.Put(streams_, slice(w.stream.view()), slice(value_scratch_));
+  }
+  if (!s.ok()) {
+    (void)batch_.RollbackToSavePoint();
+    return from_rocksdb(s, "stage the write");
+  }
+  return from_rocksdb(batch_.PopSavePoint(), "stage the write");
+}
+
+// The stream's state as the commit step knows it (every earlier group is written), or nullptr when the
+// stream does not exist.
+Result<RocksEventStoreImpl::StreamState*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
+  if (auto it = streams_cache_.find(stream.view()); it != streams_cache_.end()) return &it->second;
+  STRATA_ASSIGN_OR_RETURN(auto state, visible_stream(stream.view(), kEndOfLog));
+  if (!state) return static_cast<StreamState*>(nullptr);
+  return &streams_cache_.emplace(stream.str(), *state).first->second;
+}
+
+// The stream and version of the committed event at `position`.
+Status RocksEventStoreImpl::committed_event(Position position, std::string& stream, Version& version) {
+  rocksdb::PinnableSlice value;
+  const auto key = fmtx::position_key(position);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), log_, slice(key), &value);
+  if (s.IsNotFound())
+    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position));
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position)));
+  EventView view;
+  if (!fmtx::decode_log_record(view_of(value), view))
+    return corrupt(fmt::format("log position {} is damaged", position));
+  stream.assign(view.stream_id);
+  version = view.version;
+  return {};
+}
+
+}  // namespace strata::detail

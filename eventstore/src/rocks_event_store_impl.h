@@ -1,0 +1,260 @@
+// RocksEventStoreImpl: the RocksEventStore behind RocksEventStore::open, shared by the sources that
+// define it, each with one job: rocks_open.cc opens and recovers the database, rocks_commit.cc is the
+// commit path (group commit), rocks_reads.cc the reads of streams and the log, rocks_snapshots.cc the
+// snapshots. Here are its state and which mutex guards which member; the column families and their
+// encodings are in format.h and FORMAT.md.
+//
+//   auto store = std::make_unique<detail::RocksEventStoreImpl>(options, path, /*file_system=*/nullptr);
+//   STRATA_RETURN_IF_ERROR(store->open());
+//
+// Thread safety: as RocksEventStore. The commit step's own state is touched only by the head of the
+// writers' queue, as the members below say.
+#pragma once
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "rocks_projection_storage.h"
+#include "strata/eventstore/rocks_event_store.h"
+
+namespace strata::detail {
+
+// Lookup by std::string_view in maps keyed by std::string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
+ public:
+  RocksEventStoreImpl(Options options, std::string path, std::shared_ptr<rocksdb::FileSystem> file_system)
+      : options_(std::move(options)), path_(std::move(path)), file_system_(std::move(file_system)) {}
+  ~RocksEventStoreImpl() override;
+
+  Status open();
+
+  // EventStore
+  [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
+                                            std::span<const EventData> events) override;
+  [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                                std::size_t max_count) override;
+  [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
+  [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter) override;
+  using EventStore::append;
+  [[nodiscard]] Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+                                           EventVisitor visitor) override;
+  [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;
+  [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;
+  Position head_position() const override { return published_.load(std::memory_order_acquire); }
+  const Limits& limits() const noexcept override { return options_.limits; }
+  SnapshotStore* snapshot_store() noexcept override { return this; }
+
+  // SnapshotStore
+  [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
+  [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream, Version max_version,
+                                                                    const SnapshotSchema& schema) override;
+  [[nodiscard]] Status retain_snapshots(const StreamId& stream, const SnapshotSchema& schema,
+                                        std::size_t keep) override;
+  [[nodiscard]] Result<std::vector<Version>> snapshot_versions(const StreamId& stream) override;
+
+  // RocksEventStore
+  const std::string& path() const noexcept override { return path_; }
+  const Options& options() const noexcept override { return options_; }
+  ProjectionStorage& projection_storage() noexcept override { return *projection_storage_; }
+
+ private:
+  // WriteGate: the projection storage shares the store's fail-stop.
+  Status write_refused() override {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  void write_failed(const Status& error) override {
+    std::lock_guard lock(mu_);
+    fail_stop(error);
+  }
+
+  // One append waiting for, or being committed by, the commit step (leveldb's DBImpl::Writer).
+  struct Writer {
+    Writer(const StreamId& s, ExpectedVersion e, std::span<const EventData> ev) : stream(s), expected(e), events(ev) {
+      for (const EventData& x : events) payload_bytes += x.payload.size();
+    }
+    const StreamId& stream;
+    ExpectedVersion expected;
+    std::span<const EventData> events;
+    std::size_t payload_bytes = 0;
+    std::optional<Result<AppendResult>> result;  // set by the head that committed it, before `done`
+
+    // Each writer waits on its own mutex, so that the head wakes it without the woken thread then
+    // queueing for the store's mutex (with many writers on few cores that second sleep was most of
+    // the cost of a durable append).
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;     // GUARDED_BY(m): result is set
+    bool is_head = false;  // GUARDED_BY(m): the previous head handed the commit step to this writer
+
+    void signal(bool Writer::*flag) {
+      std::lock_guard lock(m);
+      this->*flag = true;
+      cv.notify_one();
+    }
+  };
+
+  // Counts the appends inside append(), for wait_for_arrivals.
+  class InAppend {
+   public:
+    explicit InAppend(RocksEventStoreImpl& store) : store_(store) { ++store_.in_append_; }
+    ~InAppend() {
+      --store_.in_append_;
+      if (store_.head_waiting_) {
+        std::lock_guard lock(store_.mu_);
+        store_.group_cv_.notify_one();
+      }
+    }
+    InAppend(const InAppend&) = delete;
+    InAppend& operator=(const InAppend&) = delete;
+
+   private:
+    RocksEventStoreImpl& store_;
+  };
+
+  // A stream's internal number and its head: the version and position of its last event.
+  struct StreamState {
+    std::uint64_t number = 0;
+    Version head = 0;
+    Position head_position = 0;
+  };
+
+  // An event id committed by an earlier append of the group being prepared.
+  struct PendingId {
+    std::string_view stream;
+    Version version;
+    Position position;
+  };
+
+  // The most events one commit group takes; the head's own append always goes in.
+  static constexpr std::size_t kMaxGroupEvents = 10'000;
+  // The most payload bytes one commit group takes (beyond the head's own append).
+  static constexpr std::size_t kMaxGroupBytes = std::size_t{4} << 20;
+  // The commit step caches this many stream records at most; past that it starts over (the database
+  // holds the truth, so a miss only costs a Get).
+  static constexpr std::size_t kMaxCachedStreams = std::size_t{1} << 18;
+  // Log reads that start further than this behind the high-water mark are catch-up scans: they bypass
+  // the block cache so that they do not evict the blocks that aggregate loads and live readers use.
+  static constexpr Position kCatchUpDistance = 1u << 16;
+
+  Timestamp now() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  }
+
+  // Opening and recovery: rocks_open.cc.
+  Status open_database();
+  Status check_format(bool created);
+  Status recover();
+
+  // The commit path: rocks_commit.cc.
+  bool join_queue(Writer& w, std::unique_lock<std::mutex>& lock);
+  std::vector<Writer*> commit_group(Writer& w, std::unique_lock<std::mutex>& lock);
+  std::vector<Writer*> take_group();
+  Status write_group(const std::vector<Writer*>& group);
+  void hand_over(const Writer& head, const std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
+  void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
+  void prepare_group(const std::vector<Writer*>& group);
+  void prepare_append(Writer& w, std::size_t first_id);
+  Status stage_events(Writer& w, std::uint64_t number, Version head, Position first, Timestamp timestamp);
+  void fail_stop(const Status& error);
+  Result<StreamState*> cached_stream(const StreamId& stream);
+  Status committed_event(Position position, std::string& stream, Version& version);
+
+  // Reads: rocks_reads.cc.
+  // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
+  // event at or below `high`. nullopt when no event of it is visible.
+  Result<std::optional<StreamState>> visible_stream(std::string_view stream, Position high);
+  // The last event of the stream numbered `number` at or below `high`, from the end of its entries
+  // in `events`; head 0 when there is none.
+  Status find_head(std::string_view stream, Position high, StreamState& state);
+  Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
+  Status visit_run(const StreamId& stream, Position position, Version& next, Version run_last,
+                   std::unique_ptr<rocksdb::Iterator>& log, EventVisitor visitor);
+  Result<LogVisit> visit_log_until(Position high, Position from, std::size_t max_count, const LogFilter& filter,
+                                   EventVisitor visitor);
+
+  // Snapshots: rocks_snapshots.cc.
+  template <class Fn>
+  Status walk_snapshots_back(const StreamId& stream, Version max_version, Fn&& fn);
+
+  Status corrupt(std::string_view what) const {
+    return Status::corruption(fmt::format("event store \"{}\": {}", path_, what));
+  }
+
+  const Options options_;
+  const std::string path_;
+  const std::shared_ptr<rocksdb::FileSystem> file_system_;  // null: the operating system's
+
+  // Declared before db_, which must be closed first.
+  std::unique_ptr<rocksdb::Env> env_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every family of the database, for closing
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_state_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
+  rocksdb::WriteOptions write_options_;
+  // Uses db_ and the projection families; set once the database is open.
+  std::unique_ptr<RocksProjectionStorage> projection_storage_;
+
+  // The committed high-water mark: every position up to it is written and may be read.
+  std::atomic<Position> published_{0};
+
+  std::mutex mu_;
+  std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one is the head, which commits
+  // Durable group commit waits briefly for appends already under way to join the group (see
+  // wait_for_arrivals): how many appends are inside append(), and a head waiting for them.
+  std::atomic<std::size_t> in_append_{0};
+  std::atomic<bool> head_waiting_{false};  // written under mu_
+  std::condition_variable group_cv_;       // with mu_: a writer queued or left append()
+  Status failed_;                          // GUARDED_BY(mu_); set by a failed write: appends are refused
+
+  // Owned by the head of writers_: only the writer at the front touches these, and the queue hands
+  // them from one head to the next under mu_.
+  Position next_position_ = 1;
+  std::uint64_t next_stream_number_ = 1;
+  Timestamp last_timestamp_{};
+  std::chrono::microseconds write_time_{0};  // moving average of a group's Write
+  std::unordered_map<std::string, StreamState, StringHash, std::equal_to<>> streams_cache_;
+  std::unordered_map<EventId, PendingId> pending_ids_;
+  std::vector<rocksdb::Slice> id_keys_;
+  std::vector<rocksdb::PinnableSlice> id_values_;
+  std::vector<rocksdb::Status> id_statuses_;
+  rocksdb::WriteBatch batch_;
+  std::string head_scratch_, body_scratch_, metadata_scratch_, value_scratch_;
+};
+
+}  // namespace strata::detail

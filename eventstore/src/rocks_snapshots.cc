@@ -1,0 +1,139 @@
+// The snapshots of RocksEventStore (its SnapshotStore), in the snapshots family: a cache, so written
+// without fsync (a later synced commit makes them durable too, and losing one only costs a replay). A
+// failed write stops the store as a failed append does.
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "format.h"
+#include "rocks_event_store_impl.h"
+#include "rocks_slice.h"
+#include "rocks_status.h"
+#include "strata/core/backend/snapshot_encoding.h"
+
+namespace strata::detail {
+
+namespace fmtx = format;
+
+Status RocksEventStoreImpl::save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) {
+  if (snapshot.version == 0)
+    return Status::invalid_argument(fmt::format("snapshot of stream \"{}\": version 0 holds no events", stream.str()));
+  const std::string bytes = encode_snapshot(snapshot);
+  const std::string key =
+      fmtx::snapshot_key(stream.view(), snapshot.version, snapshot.schema_fingerprint, snapshot.snapshot_version);
+  Status s = from_rocksdb(db_->Put(rocksdb::WriteOptions(), snapshots_, slice(key), slice(bytes)),
+                          fmt::format("save snapshot of stream \"{}\" at version {}", stream.str(), snapshot.version));
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    fail_stop(s);
+  }
+  return s;
+}
+
+// Walks `stream`'s snapshot keys from the newest at or below `max_version` back to the oldest, calling
+// fn(key, version, fingerprint, snapshot_version, iterator) for each key of the current layout until fn
+// returns false.
+template <class Fn>
+Status RocksEventStoreImpl::walk_snapshots_back(const StreamId& stream, Version max_version, Fn&& fn) {
+  const std::string lower = fmtx::snapshot_key_prefix(stream.view(), 0);
+  const std::string upper =
+      fmtx::snapshot_key_prefix(stream.view(), max_version == kEndOfStream ? max_version : max_version + 1);
+  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  if (max_version != kEndOfStream) options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, snapshots_));
+  if (max_version == kEndOfStream) {
+    it->SeekForPrev(slice(fmtx::snapshot_key(stream.view(), kEndOfStream, ~std::uint64_t{0}, ~std::uint32_t{0})));
+  } else {
+    it->SeekToLast();
+  }
+  for (; it->Valid(); it->Prev()) {
+    Version version = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t snapshot_version = 0;
+    if (!fmtx::decode_snapshot_key(view_of(it->key()), stream.view().size(), version, fingerprint, snapshot_version))
+      continue;
+    if (!fn(version, fingerprint, snapshot_version, *it)) break;
+  }
+  return from_rocksdb(it->status(), fmt::format("read the snapshots of stream \"{}\"", stream.str()));
+}
+
+Result<std::optional<SnapshotRecord>> RocksEventStoreImpl::load_snapshot(const StreamId& stream, Version max_version,
+                                                                         const SnapshotSchema& schema) {
+  std::optional<Result<SnapshotRecord>> found;
+  Version found_version = 0;
+  STRATA_RETURN_IF_ERROR(walk_snapshots_back(
+      stream, max_version,
+      [&](Version version, std::uint64_t fingerprint, std::uint32_t snapshot_version, rocksdb::Iterator& it) {
+        if (fingerprint != schema.fingerprint || snapshot_version != schema.snapshot_version) return true;
+        found = decode_snapshot(view_of(it.value()));
+        found_version = version;
+        return false;
+      }));
+  if (!found) return std::optional<SnapshotRecord>();
+  const std::string context = fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), found_version);
+  if (!found->ok()) return found->status().with_context(context);
+  if ((*found)->version != found_version || (*found)->schema() != schema)
+    return Status::corruption(context + ": the snapshot does not match its key");
+  return std::optional<SnapshotRecord>(std::move(**found));
+}
+
+Result<std::vector<Version>> RocksEventStoreImpl::snapshot_versions(const StreamId& stream) {
+  std::vector<Version> versions;
+  STRATA_RETURN_IF_ERROR(
+      walk_snapshots_back(stream, kEndOfStream, [&](Version version, std::uint64_t, std::uint32_t, rocksdb::Iterator&) {
+        versions.push_back(version);
+        return true;
+      }));
+  std::reverse(versions.begin(), versions.end());
+  return versions;
+}
+
+Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, const SnapshotSchema& schema, std::size_t keep) {
+  std::vector<std::string> keys;  // in key order: by version
+  std::vector<StoredSnapshot> entries;
+  const std::string lower = fmtx::snapshot_key_prefix(stream.view(), 0), upper = fmtx::snapshot_key_end(stream.view());
+  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, snapshots_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    StoredSnapshot e;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t snapshot_version = 0;
+    e.readable =
+        fmtx::decode_snapshot_key(view_of(it->key()), stream.view().size(), e.version, fingerprint, snapshot_version);
+    e.of_schema = e.readable && fingerprint == schema.fingerprint && snapshot_version == schema.snapshot_version;
+    keys.emplace_back(view_of(it->key()));
+    entries.push_back(e);
+  }
+  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("list snapshots of stream \"{}\"", stream.str())));
+  const std::vector<bool> drop = snapshots_to_drop(entries, keep);
+  rocksdb::WriteBatch batch;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (drop[i])
+      STRATA_RETURN_IF_ERROR(from_rocksdb(batch.Delete(snapshots_, slice(keys[i])), "stage snapshot deletion"));
+  if (batch.Count() == 0) return {};
+  Status s = from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch),
+                          fmt::format("delete old snapshots of stream \"{}\"", stream.str()));
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    fail_stop(s);
+  }
+  return s;
+}
+
+}  // namespace strata::detail
