@@ -188,44 +188,11 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
 }
 
 void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
-  const std::span<const EventData> events = w.events;
-  auto context = [&] { return fmt::format("append to stream \"{}\"", w.stream.str()); };
-
   // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
-  IdempotencyCheck idem(w.stream, events.size());
-  std::string committed_stream;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (auto it = pending_ids_.find(events[i].id); it != pending_ids_.end()) {
-      idem.found(i, it->second.stream, it->second.version, it->second.position);
-      continue;
-    }
-    const rocksdb::Status& s = id_statuses_[first_id + i];
-    if (s.IsNotFound()) {
-      idem.missing(i);
-      continue;
-    }
-    if (!s.ok()) {
-      w.result = from_rocksdb(s, context());
-      return;
-    }
-    std::string_view value = view_of(id_values_[first_id + i]);
-    Position position = 0;
-    if (!fmtx::get_varint(value, position) || !value.empty()) {
-      w.result = corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string()));
-      return;
-    }
-    Version version = 0;
-    if (Status st = committed_event(position, committed_stream, version); !st.ok()) {
-      w.result = st;
-      return;
-    }
-    idem.found(i, committed_stream, version, position);
-  }
-  if (auto verdict = idem.verdict(); verdict.has_value()) {
+  if (auto verdict = idempotency_verdict(w, first_id); verdict.has_value()) {
     w.result = *std::move(verdict);
     return;
   }
-
   auto cached = cached_stream(w.stream);
   if (!cached.ok()) {
     w.result = cached.status();
@@ -242,7 +209,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
   const Timestamp timestamp = std::max(now(), last_timestamp_);
   const Position first = next_position_;
   if (Status st = stage_events(w, number, head, first, timestamp); !st.ok()) {
-    w.result = st.with_context(context());
+    w.result = st.with_context(fmt::format("append to stream \"{}\"", w.stream.str()));
     return;
   }
 
@@ -251,6 +218,7 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
     record = &streams_cache_.emplace(w.stream.str(), StreamState{number, 0, 0}).first->second;
     ++next_stream_number_;
   }
+  const std::span<const EventData> events = w.events;
   const std::size_t n = events.size();
   record->head = head + n;
   record->head_position = first + n - 1;
@@ -259,6 +227,36 @@ void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
   for (std::size_t i = 0; i < n; ++i)
     pending_ids_.emplace(events[i].id, PendingId{w.stream.view(), head + i + 1, first + i});
   w.result = AppendResult{head + n, first, first + n - 1};
+}
+
+// What the event ids of `w` say, from the group's MultiGet (at first_id) and the appends of the group
+// prepared before it: nullopt when none was committed (go on), the original result of an exact retry,
+// kIdempotencyConflict, or the error that stopped the lookup.
+std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(const Writer& w, std::size_t first_id) {
+  const std::span<const EventData> events = w.events;
+  IdempotencyCheck idem(w.stream, events.size());
+  std::string committed_stream;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (auto it = pending_ids_.find(events[i].id); it != pending_ids_.end()) {
+      idem.found(i, it->second.stream, it->second.version, it->second.position);
+      continue;
+    }
+    const rocksdb::Status& s = id_statuses_[first_id + i];
+    if (s.IsNotFound()) {
+      idem.missing(i);
+      continue;
+    }
+    if (!s.ok()) return Result<AppendResult>(from_rocksdb(s, fmt::format("append to stream \"{}\"", w.stream.str())));
+    std::string_view value = view_of(id_values_[first_id + i]);
+    Position position = 0;
+    if (!fmtx::get_varint(value, position) || !value.empty())
+      return Result<AppendResult>(
+          corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string())));
+    Version version = 0;
+    if (Status st = committed_event(position, committed_stream, version); !st.ok()) return Result<AppendResult>(st);
+    idem.found(i, committed_stream, version, position);
+  }
+  return idem.verdict();
 }
 
 // Writes the events of `w` into batch_ as versions head+1.. at positions first..: the log records,

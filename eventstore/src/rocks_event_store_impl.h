@@ -182,6 +182,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
   void prepare_group(const std::vector<Writer*>& group);
   void prepare_append(Writer& w, std::size_t first_id);
+  std::optional<Result<AppendResult>> idempotency_verdict(const Writer& w, std::size_t first_id);
   Status stage_events(Writer& w, std::uint64_t number, Version head, Position first, Timestamp timestamp);
   void fail_stop(const Status& error);
   Result<StreamState*> cached_stream(const StreamId& stream);
