@@ -132,14 +132,17 @@ Status ProjectorCore::apply_events(BatchRun& run, Position limit) {
 }
 
 // The failed event is tried again after a backoff until it has had options_.errors.max_attempts; then
-// it is parked in this batch's commit, or it stops the projector.
+// it is parked in this batch's commit, or it stops the projector. A type the projection cannot read
+// (kUnknownEventType: an old version without its upcaster) stays unreadable until other code is deployed,
+// so it is parked or stops at once rather than after a series of futile waits.
 void ProjectorCore::apply_failure_policy(BatchRun& run, Outcome& o) {
   const Position p = run.failed_event->position;
   const std::uint32_t attempts =
       failing_ && failing_->generation == run.generation && failing_->position == p ? failing_->attempts + 1 : 1;
   failing_ = Failing{run.generation, p, attempts};
   o.error = run.failure;
-  if (attempts < options_.errors.max_attempts) {
+  const bool unreadable = run.failure.code() == StatusCode::kUnknownEventType;
+  if (!unreadable && attempts < options_.errors.max_attempts) {
     o.backoff = backoff(attempts);
   } else if (options_.errors.when_exhausted == ErrorPolicy::Exhausted::kPark) {
     batch_.park(ParkedEvent{run.generation, std::move(*run.failed_event), run.failure, attempts, system_now()});
@@ -149,7 +152,9 @@ void ProjectorCore::apply_failure_policy(BatchRun& run, Outcome& o) {
   } else {
     o.fatal = true;
     o.error = run.failure.with_context(
-        fmt::format("projector \"{}\" stopped: the event at position {} failed {} times", name_, p, attempts));
+        unreadable
+            ? fmt::format("projector \"{}\" stopped: the event at position {} has a type it cannot read", name_, p)
+            : fmt::format("projector \"{}\" stopped: the event at position {} failed {} times", name_, p, attempts));
   }
 }
 

@@ -1,5 +1,5 @@
-// Parked events: the events a projector set aside after their handler kept failing, listed, applied
-// again or skipped on request.
+// Parked events: the events a projector set aside after their handler kept failing (or at once, when
+// the projection cannot read their type), listed, applied again or skipped on request.
 #include <fmt/format.h>
 
 #include "projector_core.h"
