@@ -52,6 +52,14 @@ Status in_handler(const Status& status, const EventView& event) {
       fmt::format("handling {} {}@{} (position {})", event.type, event.stream_id, event.version, event.position));
 }
 
+Status missing_upcaster(std::string_view projection, std::string_view stored, std::string_view handled) {
+  return Status::unknown_event_type(
+      fmt::format("projection \"{}\" handles \"{}\" but cannot read the stored \"{}\", another version of it: list an "
+                  "upcaster from it in the projection's strata::Upcasters<...>, or retire the type with "
+                  "strata::Retired<\"{}\">",
+                  projection, handled, stored, stored));
+}
+
 const Limits& read_model_row_limits() noexcept {
   static const Limits limits = [] {
     Limits l;

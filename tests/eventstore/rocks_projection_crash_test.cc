@@ -43,7 +43,7 @@ TEST_CASE("a projector killed at random moments resumes from its checkpoint with
     auto state = storage.load_state(ledger::Ledger::kName).value();
     REQUIRE(state.has_value());
     // What the child committed last: its rows and its checkpoint together, or neither.
-    CHECK(ledger::render(ReadModelReader(storage, std::string(ledger::Ledger::kName))) ==
+    CHECK(ledger::render(ReadModelReader(storage, ledger::Ledger::kName)) ==
           ledger::fold(*store, 1, state->checkpoint));
     if (state->checkpoint > resumed_from) ++cycles_with_progress;
 

@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <string>
+#include <string_view>
+
 #include "ledger.h"
 #include "strata/core/backend/metadata_encoding.h"
 #include "strata/projections/backend/projection_records.h"
@@ -40,6 +44,32 @@ TEST_CASE("a typed read model writes through the batch, reads its own writes, an
   CHECK(kRows.get(reader, "b").value() == std::optional<Row>(Row{"Bea", 2, 1, 10}));
   CHECK(keys(kRows.list(reader).value()) == "a:1 b:2 ");
   CHECK(keys(kRows.list(reader, "", ScanOptions{"a", 5}).value()) == "b:2 ");
+}
+
+namespace {
+struct Named {
+  static constexpr std::string_view kName = "test.rows";
+};
+}  // namespace
+
+TEST_CASE("a reader is made from a projection's kName, a std::string_view, and keeps its own copy of it") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx tx(storage, batch, 1);
+  REQUIRE(kRows.put(tx, "a", Row{"Al", 1, 1, 1}).ok());
+  REQUIRE(storage.commit(batch).ok());
+
+  ReadModelReader by_name(storage, Named::kName, 1);
+  CHECK(by_name.projection() == "test.rows");
+  CHECK(keys(kRows.list(by_name).value()) == "a:1 ");
+
+  auto name = std::make_unique<std::string>("test.rows");
+  ReadModelReader copied(storage, std::string_view(*name), 1);
+  name->assign("overwritten");
+  name.reset();
+  CHECK(copied.projection() == "test.rows");
+  CHECK(keys(kRows.list(copied).value()) == "a:1 ");
 }
 
 TEST_CASE("a read-model row that does not decode is kCorruption naming the read model and the key") {

@@ -7,6 +7,12 @@
 // payload is parsed. A handler returns Status (or void); an error, or an exception it throws, is handled
 // by the projector's error policy (retried, then parked or stopping the projector).
 //
+// An evolved event needs its upcasters listed here too, as on its aggregate: a stored record whose type
+// differs from a handled one only in its ".v<N>" schema-version suffix ("bank.deposited.v1" where the
+// projection handles "bank.deposited.v2"), and that is neither upcast nor Retired<...>, is not skipped
+// but fails with kUnknownEventType, which the projector parks (or stops on) at once: skipping it would
+// leave the read models silently wrong.
+//
 //   class Balances : public strata::Projection<Balances, strata::Events<Opened, Deposited>> {
 //    public:
 //     static constexpr std::string_view kName = "bank.balances";     // persisted: the checkpoint's name
@@ -26,6 +32,7 @@
 // Thread safety: the projector calls a projection's handlers from one thread at a time.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -79,9 +86,12 @@ class ProjectionHandler {
   // The projection's persisted name (1..kMaxProjectionNameBytes bytes): its state and read models are
   // stored under it.
   virtual std::string_view name() const noexcept = 0;
-  // Whether records of `type` mean anything to this projection; the others are skipped unread.
+  // Whether records of `type` mean anything to this projection; the others are skipped unread. A typed
+  // projection also answers true for another schema version of a type it handles (see above), so that
+  // apply() can refuse it loudly.
   virtual bool knows(std::string_view type) const noexcept = 0;
-  // Applies one record through `tx`. Errors (and exceptions) go to the projector's error policy.
+  // Applies one record through `tx`. Errors (and exceptions) go to the projector's error policy; a
+  // kUnknownEventType is not retried (see ErrorPolicy in projector.h).
   [[nodiscard]] virtual Status apply(const EventView& event, ReadModelTx& tx, const Limits& limits) = 0;
   // Called after a batch's events were applied, before its checkpoint commits. A sink returns OK once
   // everything delivered so far is durable on its side; on an error the projector applies the batch
@@ -102,6 +112,42 @@ Status guarded_call(FunctionRef<Status()> fn, std::string_view what) noexcept;
 
 // Compiled: the context added to a handler's error.
 Status in_handler(const Status& status, const EventView& event);
+
+// A persisted type name without its ".v<N>" schema-version suffix, or the whole name when it has none
+// (such a name is version 1, as schema_version_of_name reads it): "bank.deposited.v2" -> "bank.deposited".
+// It reads the name from its end, over the suffix's few digits only: the projector asks it of every
+// record the projection does not know.
+constexpr std::string_view unversioned_type(std::string_view type) noexcept {
+  std::size_t i = type.size();
+  while (i > 0 && type[i - 1] >= '0' && type[i - 1] <= '9') --i;
+  if (i == type.size() || i < 2 || type[i - 1] != 'v' || type[i - 2] != '.') return type;
+  return type.substr(0, i - 2);
+}
+
+// The types of an Events<...> list, and their names without the version suffix.
+template <class EventList>
+struct HandledTypes;
+template <class... Es>
+struct HandledTypes<Events<Es...>> {
+  static constexpr std::array<std::string_view, sizeof...(Es)> kTypes{Es::kType...};
+  static constexpr std::array<std::string_view, sizeof...(Es)> kUnversioned{unversioned_type(Es::kType)...};
+};
+
+// The type among `handled` that `type` is another schema version of, or an empty view. It costs a look at
+// the end of `type` and a length check per handled type, a few dozen instructions for a skipped record
+// (no more than hashing its name for a cache lookup would), so no answers are cached.
+template <std::size_t N>
+constexpr std::string_view other_version_of(std::string_view type, const std::array<std::string_view, N>& handled,
+                                            const std::array<std::string_view, N>& unversioned) noexcept {
+  const std::string_view name = unversioned_type(type);
+  for (std::size_t i = 0; i < N; ++i)
+    if (unversioned[i] == name && handled[i] != type) return handled[i];
+  return {};
+}
+
+// Compiled: the kUnknownEventType of a record of type `stored`, another version of `handled`, that the
+// projection `projection` can neither upcast nor has retired.
+Status missing_upcaster(std::string_view projection, std::string_view stored, std::string_view handled);
 
 struct ProjectionBase {};
 }  // namespace detail
@@ -167,7 +213,10 @@ class TypedProjectionHandler final : public ProjectionHandler {
   TypedProjectionHandler(P projection, std::string name) : projection_(std::move(projection)), name_(std::move(name)) {}
 
   std::string_view name() const noexcept override { return name_; }
-  bool knows(std::string_view type) const noexcept override { return P::Dispatcher::knows(type); }
+  // Listed, upcast or retired types; and other versions of handled types, which apply() refuses.
+  bool knows(std::string_view type) const noexcept override {
+    return P::Dispatcher::knows(type) || !other_version(type).empty();
+  }
 
   Status apply(const EventView& event, ReadModelTx& tx, const Limits& limits) override {
     const EventContext context(event);
@@ -181,12 +230,22 @@ class TypedProjectionHandler final : public ProjectionHandler {
         },
         known);
     if (!decoded.ok()) return decoded;
+    if (!known) {
+      // Nothing was decoded: either a type the projection ignores, or an old version it cannot read.
+      const std::string_view current = other_version(event.type);
+      return current.empty() ? Status() : in_handler(missing_upcaster(name_, event.type, current), event);
+    }
     return handled.ok() ? handled : in_handler(handled, event);
   }
 
   P& projection() noexcept { return projection_; }
 
  private:
+  static constexpr std::string_view other_version(std::string_view type) noexcept {
+    using Handled = HandledTypes<typename P::EventList>;
+    return other_version_of(type, Handled::kTypes, Handled::kUnversioned);
+  }
+
   template <class E>
   Status call(const E& e, const EventContext& context, ReadModelTx& tx) {
     if constexpr (std::is_void_v<decltype(projection_.handle(e, context, tx))>) {

@@ -16,9 +16,11 @@
 // Errors: a failing event (handler error, exception, undecodable payload) is retried with exponential
 // backoff on an Asio timer; after ErrorPolicy::max_attempts it is parked (kept with its error, listed,
 // retried or skipped through parked(), retry_parked(), skip_parked()) and later events keep flowing — or,
-// with Exhausted::kStop, the projector stops in state kFailed. Failures of the store or the storage are
-// retried with backoff until they clear (state kStalled); another projector moving the same checkpoint
-// fails this one (kWrongExpectedVersion).
+// with Exhausted::kStop, the projector stops in state kFailed. An event whose type the projection cannot
+// read (kUnknownEventType: an older version of a handled event, without its upcaster; projection.h) is
+// parked, or stops the projector, at once. Failures of the store or the storage are retried with backoff
+// until they clear (state kStalled); another projector moving the same checkpoint fails this one
+// (kWrongExpectedVersion).
 //
 // Rebuild without downtime: rebuild() fills a shadow generation of the read models from position 1 while
 // the serving one keeps answering queries and following live appends; when the shadow reaches the serving
@@ -52,7 +54,8 @@
 
 namespace strata {
 
-// What happens to an event whose handler keeps failing.
+// What happens to an event whose handler keeps failing. A failure with kUnknownEventType (the projection
+// cannot read the event's type) is not retried: it is exhausted at its first attempt.
 struct ErrorPolicy {
   enum class Exhausted : std::uint8_t {
     // Park the event (position, event, error, attempts) and go on with the next one.

@@ -102,9 +102,10 @@ class ReadModelTx final : public ReadModelSource {
 // an explicit one.
 class ReadModelReader final : public ReadModelSource {
  public:
+  // Reads the rows of projection `projection` (its persisted name, e.g. a projection's kName; copied).
   // REQUIRES: `storage` outlives the reader.
-  ReadModelReader(ProjectionStorage& storage, std::string projection, Generation generation = kServingGeneration)
-      : storage_(&storage), projection_(std::move(projection)), generation_(generation) {}
+  ReadModelReader(ProjectionStorage& storage, std::string_view projection, Generation generation = kServingGeneration)
+      : storage_(&storage), projection_(projection), generation_(generation) {}
 
   [[nodiscard]] Result<std::optional<std::string>> get(std::string_view model, std::string_view key) const override;
   [[nodiscard]] Status scan(std::string_view model, std::string_view prefix, const ScanOptions& options,
