@@ -1,5 +1,6 @@
 #include "strata/core/event_id.h"
 
+#include <boost/uuid/name_generator_sha1.hpp>
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 
@@ -19,6 +20,21 @@ EventId EventId::generate() {
   // uniqueness, not unpredictability.
   thread_local boost::uuids::random_generator_mt19937 generator;
   boost::uuids::uuid u = generator();
+  std::array<std::uint8_t, 16> bytes{};
+  std::copy(u.begin(), u.end(), bytes.begin());
+  return EventId(bytes);
+}
+
+EventId EventId::derive(std::string_view key, std::uint64_t index) {
+  // strata's own namespace for derived ids (a fixed random UUID): never change it, or every derived id
+  // changes and redeliveries across the change are no longer recognised.
+  static constexpr boost::uuids::uuid kNamespace{
+      {0x6b, 0x1e, 0x7a, 0x4f, 0x2c, 0x93, 0x4d, 0x51, 0x8a, 0x0e, 0x3f, 0xd2, 0x57, 0xc4, 0x19, 0x88}};
+  boost::uuids::name_generator_sha1 generator(kNamespace);
+  std::string name(key);
+  name += '#';
+  name += std::to_string(index);
+  boost::uuids::uuid u = generator(name.data(), name.size());
   std::array<std::uint8_t, 16> bytes{};
   std::copy(u.begin(), u.end(), bytes.begin());
   return EventId(bytes);

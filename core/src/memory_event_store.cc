@@ -164,6 +164,14 @@ Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count
   return slice;
 }
 
+Result<std::optional<EventLocation>> MemoryEventStore::lookup_event(const EventId& id) {
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->ids.find(id);
+  if (it == impl_->ids.end()) return std::optional<EventLocation>();
+  const auto& e = impl_->log[it->second - 1];
+  return std::optional<EventLocation>(EventLocation{e.stream, e.version, it->second});
+}
+
 Result<Version> MemoryEventStore::stream_head(const StreamId& stream) {
   std::shared_lock lock(impl_->mu);
   auto sit = impl_->streams.find(stream.view());

@@ -254,6 +254,23 @@ Result<LogSlice> RocksEventStoreImpl::read_log(Position from, std::size_t max_co
   return slice_out;
 }
 
+Result<std::optional<EventLocation>> RocksEventStoreImpl::lookup_event(const EventId& id) {
+  const Position high = head_position();
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_, slice(id.as_bytes()), &value);
+  if (s.IsNotFound()) return std::optional<EventLocation>();
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("look up event {}", id.to_string())));
+  std::string_view bytes = view_of(value);
+  Position position = 0;
+  if (!fmtx::get_varint(bytes, position) || !bytes.empty())
+    return corrupt(fmt::format("the event-id index entry of {} is damaged", id.to_string()));
+  if (position > high) return std::optional<EventLocation>();  // written, not yet acknowledged
+  EventLocation location;
+  location.position = position;
+  STRATA_RETURN_IF_ERROR(committed_event(position, location.stream_id, location.version));
+  return std::optional<EventLocation>(std::move(location));
+}
+
 Result<Version> RocksEventStoreImpl::stream_head(const StreamId& stream) {
   STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), head_position()));
   return record ? record->head : Version{0};

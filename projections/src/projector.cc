@@ -196,8 +196,9 @@ Status ProjectorCore::stop() {
 Status ProjectorCore::drain(std::chrono::milliseconds timeout) {
   STRATA_RETURN_IF_ERROR(on_handler_thread());
   {
+    // A projector that failed before the call reports why, as one that fails during it does.
     std::lock_guard lock(mu_);
-    if (!started_) return {};
+    if (!started_) return published_.state == ProjectorState::kFailed ? published_.error : Status();
   }
   const Position target = store_.head_position();
   std::unique_lock lock(mu_);

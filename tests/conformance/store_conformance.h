@@ -227,6 +227,15 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     }
   }
 
+  SUBCASE("lookup_event finds where a committed event is, and nothing for an id never committed") {
+    EventData first = event(), second = event();
+    REQUIRE(store->append(a, ExpectedVersion::no_stream(), first).ok());
+    REQUIRE(store->append(b, ExpectedVersion::no_stream(), {event(), second}).ok());
+    CHECK(store->lookup_event(first.id).value() == EventLocation{"account-1", 1, 1});
+    CHECK(store->lookup_event(second.id).value() == EventLocation{"account-2", 2, 3});
+    CHECK_FALSE(store->lookup_event(EventId::generate()).value().has_value());
+  }
+
   SUBCASE("one event, or a braced list of them, appends without building a vector") {
     EventData one = event("test.one.v1");
     CHECK(store->append(a, ExpectedVersion::no_stream(), one).value() == AppendResult{1, 1, 1});

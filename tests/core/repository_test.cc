@@ -269,3 +269,26 @@ TEST_CASE("saving an event that breaks the store's limits is kInvalidArgument an
   CHECK(c.pending_events().size() == 1);
   CHECK(store.head_position() == 0);
 }
+
+TEST_CASE(
+    "save_idempotent stores events under ids derived from the key, and saving the same key again appends nothing") {
+  MemoryEventStore store;
+  Repository<Counter> repo(store);
+  Counter c = repo.create(sid("counter-1"));
+  strata::throw_if_error(c.open("visits"));
+  strata::throw_if_error(c.add(2));
+  const AppendResult first = repo.save_idempotent(c, "inbox/msg-7").value();
+  CHECK(first == AppendResult{2, 1, 2});
+  CHECK(store.lookup_event(EventId::derive("inbox/msg-7", 0)).value() == strata::EventLocation{"counter-1", 1, 1});
+  CHECK(store.lookup_event(EventId::derive("inbox/msg-7", 1)).value() == strata::EventLocation{"counter-1", 2, 2});
+
+  // The same decision again (a redelivered message handled from the state before it): absorbed.
+  Counter again = repo.create(sid("counter-1"));
+  strata::throw_if_error(again.open("visits"));
+  strata::throw_if_error(again.add(2));
+  CHECK(repo.save_idempotent(again, "inbox/msg-7").value() == first);
+  CHECK(again.version() == 2);
+  CHECK(again.pending_events().empty());
+  CHECK(store.head_position() == 2);
+  CHECK(repo.save_idempotent(again, "").status().code() == StatusCode::kInvalidArgument);
+}

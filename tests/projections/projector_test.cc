@@ -102,6 +102,9 @@ class CorruptingStore final : public strata::EventStore {
     });
   }
   strata::Result<strata::Version> stream_head(const strata::StreamId& s) override { return inner_.stream_head(s); }
+  strata::Result<std::optional<strata::EventLocation>> lookup_event(const strata::EventId& id) override {
+    return inner_.lookup_event(id);
+  }
   strata::Result<strata::StreamList> list_streams(std::string_view after, std::size_t n) override {
     return inner_.list_streams(after, n);
   }

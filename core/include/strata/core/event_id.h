@@ -30,6 +30,11 @@ class EventId {
 
   // A fresh random version-4 UUID (Boost.UUID, seeded once per thread from the OS).
   static EventId generate();
+  // The id that idempotency key `key` gives its `index`-th event: a name-based (version-5, SHA-1) UUID,
+  // the same in every process and every run. Inboxes and process managers derive the ids of what a
+  // message or a step appends from its key, so that a redelivered message or a replayed step appends
+  // the same ids and the store's idempotency absorbs it.
+  static EventId derive(std::string_view key, std::uint64_t index = 0);
   // Parses the canonical 36-character form, upper or lower case hex; kInvalidArgument otherwise.
   static Result<EventId> parse(std::string_view text);
   // The id whose 16 bytes are `raw`; kInvalidArgument unless raw.size() == 16.

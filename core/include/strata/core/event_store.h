@@ -24,6 +24,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -93,6 +94,14 @@ struct LogVisit {
   // True when the visit reached the committed end of the log: next_position is one past the high-water
   // mark the visit read, so a reader that goes on from there misses nothing and reads nothing twice.
   bool end_of_log = false;
+};
+
+// Where a committed event is.
+struct EventLocation {
+  std::string stream_id;
+  Version version = 0;
+  Position position = 0;
+  friend bool operator==(const EventLocation&, const EventLocation&) = default;
 };
 
 struct StreamInfo {
@@ -182,6 +191,12 @@ class EventStore {
   // end of the log was reached (as read_log() does), or the first non-OK status a visitor returned.
   [[nodiscard]] virtual Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                                    EventVisitor visitor) = 0;
+
+  // Where the event with id `id` is, or std::nullopt when no event with that id is committed (as of the
+  // committed high-water mark). Fails with the store's kIOError / kCorruption / kUnavailable. Inboxes
+  // use it to tell a redelivered message whose effect was appended (under an id derived from the
+  // message) from a new one.
+  [[nodiscard]] virtual Result<std::optional<EventLocation>> lookup_event(const EventId& id) = 0;
 
   // The version of the stream's last event; 0 when the stream has no events.
   [[nodiscard]] virtual Result<Version> stream_head(const StreamId& stream) = 0;

@@ -43,6 +43,7 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
   [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter = {}) override;
   [[nodiscard]] Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                            EventVisitor visitor) override;
+  [[nodiscard]] Result<std::optional<EventLocation>> lookup_event(const EventId& id) override;
   [[nodiscard]] Result<Version> stream_head(const StreamId& stream) override;
   [[nodiscard]] Result<StreamList> list_streams(std::string_view after, std::size_t max_count) override;
   Position head_position() const override;

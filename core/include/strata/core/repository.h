@@ -186,28 +186,19 @@ class Repository {
   // writer got there first (reload and retry the command); or the store's errors. On failure the aggregate is
   // unchanged, so the same save may be retried: the event ids make a retry after a lost acknowledgement idempotent.
   [[nodiscard]] Result<AppendResult> save(A& aggregate, const Metadata& metadata = {}) const {
-    if (!aggregate.has_id())
-      return Status::invalid_argument("aggregate has no stream id: make new aggregates with Repository::create(id)");
-    const auto& pending = aggregate.pending_events();
-    if (pending.empty()) return AppendResult{aggregate.version(), 0, 0};
-    std::vector<EventData> batch;
-    batch.reserve(pending.size());
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      Status rules = std::visit([&](const auto& e) { return detail::checked_event(e, pending[i].id, metadata, batch); },
-                                pending[i].event);
-      if (!rules.ok()) return detail::in_pending_event(rules, aggregate.id(), i);
-    }
-    const Version before = aggregate.version();
-    auto result = store_.append(aggregate.id(), ExpectedVersion::exact(before), batch);
-    if (!result.ok()) return result;
-    detail::AggregateAccess::mark_saved(aggregate, result->stream_version);
-    if constexpr (Snapshottable<A>) {
-      const auto every = options_.snapshots.every_events;
-      if (writer_ && every > 0 && result->stream_version / every > before / every) {
-        writer_->post([this, state = aggregate] { (void)write_snapshot(state); });
-      }
-    }
-    return result;
+    return save_pending(aggregate, metadata, {});
+  }
+
+  // As save(), but the pending events are stored under ids derived from `idempotency_key`
+  // (EventId::derive(idempotency_key, i) for the i-th), not those they were recorded with. Saving the
+  // same decision again under the same key — after a crash, a redelivered message, a replayed process
+  // step — appends nothing and returns the original result; EventStore::lookup_event(
+  // EventId::derive(idempotency_key)) tells whether a key's save was committed. REQUIRES: a non-empty key,
+  // unique to the decision (e.g. "payments-inbox/<message id>").
+  [[nodiscard]] Result<AppendResult> save_idempotent(A& aggregate, std::string_view idempotency_key,
+                                                     const Metadata& metadata = {}) const {
+    if (idempotency_key.empty()) return Status::invalid_argument("save_idempotent needs a non-empty idempotency key");
+    return save_pending(aggregate, metadata, idempotency_key);
   }
 
   // Writes a snapshot of `aggregate` now, on the calling thread (snapshots "on demand"), then applies the
@@ -234,6 +225,33 @@ class Repository {
   EventStore& store() const noexcept { return store_; }
 
  private:
+  // save() and save_idempotent(): the pending events under their own ids, or under ids derived from `key`.
+  Result<AppendResult> save_pending(A& aggregate, const Metadata& metadata, std::optional<std::string_view> key) const {
+    if (!aggregate.has_id())
+      return Status::invalid_argument("aggregate has no stream id: make new aggregates with Repository::create(id)");
+    const auto& pending = aggregate.pending_events();
+    if (pending.empty()) return AppendResult{aggregate.version(), 0, 0};
+    std::vector<EventData> batch;
+    batch.reserve(pending.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      const EventId id = key ? EventId::derive(*key, i) : pending[i].id;
+      Status rules =
+          std::visit([&](const auto& e) { return detail::checked_event(e, id, metadata, batch); }, pending[i].event);
+      if (!rules.ok()) return detail::in_pending_event(rules, aggregate.id(), i);
+    }
+    const Version before = aggregate.version();
+    auto result = store_.append(aggregate.id(), ExpectedVersion::exact(before), batch);
+    if (!result.ok()) return result;
+    detail::AggregateAccess::mark_saved(aggregate, result->stream_version);
+    if constexpr (Snapshottable<A>) {
+      const auto every = options_.snapshots.every_events;
+      if (writer_ && every > 0 && result->stream_version / every > before / every) {
+        writer_->post([this, state = aggregate] { (void)write_snapshot(state); });
+      }
+    }
+    return result;
+  }
+
   // Folds events 1..target (kEndOfStream = all) into a fresh aggregate, from the newest usable snapshot.
   Result<A> load_until(const StreamId& id, Version target) const {
     A a;
