@@ -1,0 +1,606 @@
+// The inbox's engine: one thread that fetches from the durable consumer into per-subject queues and
+// handles the front of each queue in turn, holding a subject back while its front message waits for a
+// retry.
+#include "strata/messaging/inbox.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "strata/core/backend/rate_meter.h"
+#include "strata/projections/projection_write_batch.h"
+#include "subjects.h"
+
+namespace strata {
+
+std::string_view inbox_state_name(InboxState state) noexcept {
+  switch (state) {
+    case InboxState::kStopped:
+      return "stopped";
+    case InboxState::kRunning:
+      return "running";
+    case InboxState::kStalled:
+      return "stalled";
+  }
+  return "unknown";
+}
+
+namespace detail {
+Status undecodable_message(const Status& status, const IncomingMessage& message) {
+  return Status::invalid_argument(fmt::format("message \"{}\" of type \"{}\" (sequence {}) does not decode: {}",
+                                              message.id, message.type, message.sequence, status.message()));
+}
+}  // namespace detail
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The read model of an inbox's projection that holds its markers: one row per message handled without
+// an event effect, keyed by the message id. Never rename it.
+constexpr std::string_view kHandledModel = "strata.inbox.handled";
+constexpr Generation kInboxGeneration = 1;
+
+Timestamp system_now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+std::string message_key(std::string_view inbox, std::string_view message_id) {
+  std::string key(inbox);
+  key += '/';
+  key += message_id;
+  return key;
+}
+
+// Errors that retrying cannot fix: the message is parked at its first attempt.
+bool permanent(const Status& s) {
+  return s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kUnknownEventType ||
+         s.code() == StatusCode::kCorruption;
+}
+
+std::string marker(std::string_view outcome, const IncomingMessage& m, const Status& reason) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  w.key("outcome");
+  w.string(outcome);
+  w.key("type");
+  w.string(m.type);
+  w.key("sequence");
+  w.uint64(m.sequence);
+  if (!reason.ok()) {
+    w.key("reason");
+    w.string(reason.to_string());
+  }
+  w.end_object();
+  return out;
+}
+
+// A parked message as the storage keeps parked events: the subject as stream, the broker's sequence as
+// position, the message's headers (and its raw id) as metadata headers.
+ParkedEvent parked_message(const IncomingMessage& m, const Status& error, std::uint32_t attempts) {
+  ParkedEvent p;
+  p.generation = kInboxGeneration;
+  p.event.stream_id = m.subject;
+  p.event.version = 0;
+  p.event.position = m.sequence;
+  auto id = EventId::parse(m.id);
+  p.event.id = id.ok() ? *id : EventId::derive("strata.inbox.message-id", 0);
+  p.event.type = m.type;
+  p.event.timestamp = m.published_at;
+  p.event.metadata.correlation_id = std::string(m.headers.get(headers::kCorrelationId));
+  p.event.metadata.causation_id = std::string(m.headers.get(headers::kCausationId));
+  p.event.metadata.headers.emplace_back("Strata-Message-Id", m.id);
+  for (const auto& [k, v] : m.headers.all())
+    if (k != "Strata-Message-Id") p.event.metadata.headers.emplace_back(k, v);
+  p.event.payload = m.payload;
+  p.error = error;
+  p.attempts = attempts;
+  p.parked_at = system_now();
+  return p;
+}
+
+IncomingMessage message_of(const ParkedEvent& p) {
+  IncomingMessage m;
+  m.subject = p.event.stream_id;
+  m.sequence = p.event.position;
+  m.type = p.event.type;
+  m.published_at = p.event.timestamp;
+  m.payload = p.event.payload;
+  for (const auto& [k, v] : p.event.metadata.headers) {
+    if (k == "Strata-Message-Id") {
+      m.id = v;
+    } else {
+      m.headers.set(k, v);
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+// ---- InboxContext ----------------------------------------------------------------------------------
+
+InboxContext::InboxContext(EventStore& store, ProjectionStorage& storage, std::string_view inbox,
+                           const IncomingMessage& message, std::uint32_t attempt)
+    : store_(store),
+      storage_(storage),
+      inbox_(inbox),
+      message_(message),
+      metadata_(effect_metadata(message)),
+      key_(message_key(inbox, message.id)),
+      attempt_(attempt) {}
+
+Status InboxContext::claim_effect(Effect effect) {
+  if (effect_ == Effect::kNone || (effect_ == effect && effect == Effect::kRows)) {
+    effect_ = effect;
+    return {};
+  }
+  return Status::invalid_argument(fmt::format(
+      "inbox \"{}\", message \"{}\": a message has one effect, one append or the inbox's rows; use a process "
+      "manager for effects on several aggregates",
+      inbox_, message_.id));
+}
+
+Result<AppendResult> InboxContext::append(const StreamId& stream, ExpectedVersion expected,
+                                          std::vector<EventData> events) {
+  STRATA_RETURN_IF_ERROR(claim_effect(Effect::kEvents));
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    events[i].id = EventId::derive(key_, i);
+    if (events[i].metadata.empty()) events[i].metadata = metadata_;
+  }
+  return store_.append(stream, expected, events);
+}
+
+Result<std::reference_wrapper<ReadModelTx>> InboxContext::rows() {
+  STRATA_RETURN_IF_ERROR(claim_effect(Effect::kRows));
+  if (!batch_) {
+    batch_ = std::make_unique<ProjectionWriteBatch>(inbox_);
+    tx_ = std::make_unique<ReadModelTx>(storage_, *batch_, kInboxGeneration);
+  }
+  return std::ref(*tx_);
+}
+
+// ---- the engine ------------------------------------------------------------------------------------
+
+class Inbox::Engine {
+ public:
+  Engine(EventStore& store, ProjectionStorage& storage, Transport& transport, InboxOptions options)
+      : store_(store), storage_(storage), transport_(transport), options_(std::move(options)) {
+    if (options_.consumer.durable.empty()) options_.consumer.durable = options_.name;
+    status_.name = options_.name;
+  }
+  ~Engine() { (void)stop(); }
+
+  void on(std::string type, MessageHandler handler) { handlers_[std::move(type)] = std::move(handler); }
+  Status start();
+  Status stop();
+  Status wait_idle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
+  InboxStatus status() const;
+  const std::string& name() const noexcept { return options_.name; }
+  Result<std::vector<ParkedEvent>> parked(std::uint64_t after, std::size_t max_count) const {
+    return storage_.list_parked(options_.name, kInboxGeneration, after, max_count);
+  }
+  Status retry_parked(std::uint64_t sequence);
+  Status skip_parked(std::uint64_t sequence);
+
+ private:
+  // Fetched messages of one subject, in order; the front one may be waiting for a retry.
+  struct Lane {
+    std::deque<std::unique_ptr<Delivery>> queue;
+    std::uint32_t attempts = 0;  // of the front message
+    Clock::time_point retry_at{};
+    Clock::time_point touched_at{};  // when the held messages' ack wait last started again
+  };
+  // What handling one message came to.
+  enum class Verdict : std::uint8_t { kDone, kRetry };
+
+  Status validate() const;
+  void run();
+  bool connect();
+  void fetch_into_lanes(std::chrono::milliseconds wait);
+  void work_lanes();
+  void keep_held_alive();
+  Verdict handle(const IncomingMessage& m, std::uint32_t attempt, Status& error);
+  Status commit_marker(InboxContext& ctx, const IncomingMessage& m, std::string_view outcome, const Status& reason);
+  Status park(const IncomingMessage& m, const Status& error, std::uint32_t attempts);
+  Result<bool> already_handled(const IncomingMessage& m);
+  Status run_handler(const MessageHandler& handler, const IncomingMessage& m, InboxContext& ctx);
+  std::chrono::milliseconds backoff(std::uint32_t attempts) const;
+  void count(std::uint64_t InboxStatus::*counter);
+  void stall(Status error);
+
+  EventStore& store_;
+  ProjectionStorage& storage_;
+  Transport& transport_;
+  InboxOptions options_;
+  std::unordered_map<std::string, MessageHandler> handlers_;
+
+  std::thread thread_;
+  std::unique_ptr<Consumer> consumer_;  // the inbox thread's
+  std::map<std::string, Lane> lanes_;   // the inbox thread's, by subject
+  std::uint32_t connect_attempts_ = 0;  // the inbox thread's
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // stop, and wait_idle()'s progress
+  bool stopping_ = false;       // GUARDED_BY(mu_)
+  // Serializes handling between the inbox thread and retry_parked().
+  std::mutex handle_mu_;
+  InboxStatus status_;                  // GUARDED_BY(mu_)
+  Clock::time_point last_message_at_;   // GUARDED_BY(mu_)
+  Clock::time_point last_empty_fetch_;  // GUARDED_BY(mu_); when the last fetch that found nothing began
+  std::size_t waiting_ = 0;             // GUARDED_BY(mu_)
+  detail::RateMeter rate_;              // GUARDED_BY(mu_)
+};
+
+Status Inbox::Engine::validate() const {
+  const std::string& n = options_.name;
+  const bool name_ok = !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  if (!name_ok)
+    return Status::invalid_argument(fmt::format("inbox name \"{}\" is not 1 to 64 bytes of [A-Za-z0-9_-]", n));
+  STRATA_RETURN_IF_ERROR(detail::validate_consumer_config(options_.consumer));
+  if (options_.batch_size == 0 || options_.max_attempts == 0 || options_.first_backoff.count() <= 0 ||
+      options_.max_backoff < options_.first_backoff || options_.fetch_wait.count() < 0)
+    return Status::invalid_argument(
+        fmt::format("inbox \"{}\": batch_size and max_attempts must be at least 1, backoffs positive and ordered", n));
+  return {};
+}
+
+Status Inbox::Engine::start() {
+  STRATA_RETURN_IF_ERROR(validate());
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return {};
+  stopping_ = false;
+  status_ = InboxStatus{};
+  status_.name = options_.name;
+  status_.state = InboxState::kRunning;
+  last_message_at_ = Clock::now();
+  rate_.reset(Clock::now());
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+Status Inbox::Engine::stop() {
+  std::thread thread;
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return {};
+    stopping_ = true;
+    thread = std::move(thread_);
+  }
+  cv_.notify_all();
+  thread.join();
+  // Messages fetched and not handled are left unacknowledged: the broker delivers them again.
+  lanes_.clear();
+  consumer_.reset();
+  std::lock_guard lock(mu_);
+  status_.state = InboxState::kStopped;
+  waiting_ = 0;
+  cv_.notify_all();
+  return {};
+}
+
+void Inbox::Engine::run() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (!consumer_ && !connect()) continue;
+    work_lanes();
+    keep_held_alive();
+    // Fetch without waiting while a lane has work that is due; otherwise until the next retry is due.
+    auto wait = options_.fetch_wait;
+    const auto now = Clock::now();
+    for (const auto& [subject, lane] : lanes_) {
+      if (lane.queue.empty()) continue;
+      const auto due = lane.attempts == 0 ? now : lane.retry_at;
+      wait =
+          std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(std::max(due - now, Clock::duration{})));
+    }
+    fetch_into_lanes(wait);
+  }
+}
+
+bool Inbox::Engine::connect() {
+  auto consumer = transport_.consume(options_.consumer);
+  if (consumer.ok()) {
+    consumer_ = std::move(*consumer);
+    connect_attempts_ = 0;
+    std::lock_guard lock(mu_);
+    status_.state = InboxState::kRunning;
+    return true;
+  }
+  stall(consumer.status().with_context(fmt::format("inbox \"{}\": opening its consumer", options_.name)));
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, backoff(++connect_attempts_), [&] { return stopping_; });
+  return false;
+}
+
+void Inbox::Engine::fetch_into_lanes(std::chrono::milliseconds wait) {
+  const auto began = Clock::now();
+  auto fetched = consumer_->fetch(options_.batch_size, wait);
+  if (!fetched.ok()) {
+    stall(fetched.status().with_context(fmt::format("inbox \"{}\": fetching", options_.name)));
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff(++connect_attempts_), [&] { return stopping_; });
+    return;
+  }
+  connect_attempts_ = 0;
+  std::size_t added = 0;
+  for (auto& d : *fetched) {
+    Lane& lane = lanes_[d->message().subject];
+    // A message redelivered while it waits in its lane: keep the newest delivery of it.
+    auto same = std::find_if(lane.queue.begin(), lane.queue.end(),
+                             [&](const auto& q) { return q->message().sequence == d->message().sequence; });
+    if (same != lane.queue.end()) {
+      *same = std::move(d);
+      continue;
+    }
+    if (lane.queue.empty()) lane.touched_at = Clock::now();
+    lane.queue.push_back(std::move(d));
+    ++added;
+  }
+  std::lock_guard lock(mu_);
+  if (fetched->empty() && waiting_ == 0) {
+    last_empty_fetch_ = began;
+    cv_.notify_all();
+  }
+  if (!fetched->empty()) {
+    last_message_at_ = Clock::now();
+    if (status_.state == InboxState::kStalled) status_.state = InboxState::kRunning;
+    status_.last_error = Status();
+  }
+  waiting_ += added;
+}
+
+// Handles the front of every lane whose front is due, repeatedly, until none is.
+void Inbox::Engine::work_lanes() {
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (auto it = lanes_.begin(); it != lanes_.end();) {
+      Lane& lane = it->second;
+      if (lane.queue.empty()) {
+        it = lanes_.erase(it);
+        continue;
+      }
+      if (lane.attempts > 0 && Clock::now() < lane.retry_at) {
+        ++it;
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      Delivery& d = *lane.queue.front();
+      Status error;
+      Verdict v;
+      {
+        std::lock_guard handling(handle_mu_);
+        v = handle(d.message(), lane.attempts + 1, error);
+      }
+      if (v == Verdict::kRetry) {
+        ++lane.attempts;
+        lane.retry_at = Clock::now() + backoff(lane.attempts);
+        stall(error);
+        ++it;
+        continue;
+      }
+      // Done (handled, duplicate, rejected, parked): acknowledged. A lost ack only means a redelivery.
+      (void)d.ack();
+      lane.queue.pop_front();
+      lane.attempts = 0;
+      progress = true;
+      std::lock_guard lock(mu_);
+      --waiting_;
+      last_message_at_ = Clock::now();
+      rate_.add(last_message_at_, 1);
+      cv_.notify_all();
+      ++it;
+    }
+  }
+}
+
+// Held messages would be delivered again once their ack wait ran out: tell the broker they are in
+// progress, every third of it.
+void Inbox::Engine::keep_held_alive() {
+  const auto now = Clock::now();
+  const auto every = options_.consumer.ack_wait / 3;
+  for (auto& [subject, lane] : lanes_) {
+    if (lane.queue.empty() || now - lane.touched_at < every) continue;
+    for (auto& d : lane.queue) (void)d->in_progress();
+    lane.touched_at = now;
+  }
+}
+
+Result<bool> Inbox::Engine::already_handled(const IncomingMessage& m) {
+  const std::string key = message_key(options_.name, m.id);
+  STRATA_ASSIGN_OR_RETURN(std::optional<EventLocation> effect, store_.lookup_event(EventId::derive(key, 0)));
+  if (effect) return true;
+  STRATA_ASSIGN_OR_RETURN(std::optional<std::string> row,
+                          storage_.get(options_.name, kInboxGeneration, kHandledModel, m.id));
+  return row.has_value();
+}
+
+Status Inbox::Engine::run_handler(const MessageHandler& handler, const IncomingMessage& m, InboxContext& ctx) {
+  try {
+    return handler(m, ctx);
+  } catch (const std::exception& e) {
+    return Status::internal(
+        fmt::format("inbox \"{}\": the handler of \"{}\" threw: {}", options_.name, m.type, e.what()));
+  } catch (...) {
+    return Status::internal(fmt::format("inbox \"{}\": the handler of \"{}\" threw", options_.name, m.type));
+  }
+}
+
+// Handles one message: kDone once its outcome is committed (or it was handled before, or is parked),
+// kRetry with `error` when it should be tried again later.
+Inbox::Engine::Verdict Inbox::Engine::handle(const IncomingMessage& m, std::uint32_t attempt, Status& error) {
+  auto parked = [&](const Status& why) {
+    error = park(m, why, attempt);
+    if (!error.ok()) return Verdict::kRetry;
+    count(&InboxStatus::parked);
+    return Verdict::kDone;
+  };
+  if (m.id.empty())
+    return parked(Status::invalid_argument(fmt::format("message of sequence {} has no id", m.sequence)));
+  auto handler = handlers_.find(m.type);
+  if (handler == handlers_.end()) {
+    if (options_.ignore_unknown_types) {
+      count(&InboxStatus::ignored);
+      return Verdict::kDone;
+    }
+    return parked(Status::unknown_event_type(
+        fmt::format("inbox \"{}\" has no handler for messages of type \"{}\"", options_.name, m.type)));
+  }
+  auto handled = already_handled(m);
+  if (!handled.ok()) {
+    error = handled.status();
+    return Verdict::kRetry;
+  }
+  if (*handled) {
+    count(&InboxStatus::duplicates);
+    return Verdict::kDone;
+  }
+  InboxContext ctx(store_, storage_, options_.name, m, attempt);
+  const Status s = run_handler(handler->second, m, ctx);
+  if (s.ok() || s.code() == StatusCode::kRejected) {
+    const bool rejected = !s.ok();
+    const std::string_view outcome = rejected                                        ? "rejected"
+                                     : ctx.effect() == InboxContext::Effect::kEvents ? ""
+                                                                                     : "handled";
+    if (!outcome.empty()) error = commit_marker(ctx, m, outcome, s);
+    if (!error.ok()) return Verdict::kRetry;
+    count(rejected ? &InboxStatus::rejected : &InboxStatus::handled);
+    return Verdict::kDone;
+  }
+  const Status failure = s.with_context(
+      fmt::format("inbox \"{}\": message \"{}\" (sequence {}, attempt {})", options_.name, m.id, m.sequence, attempt));
+  if (permanent(s) || attempt >= options_.max_attempts) return parked(failure);
+  error = failure;
+  return Verdict::kRetry;
+}
+
+// Commits the message's marker (and, for a handler that wrote rows and succeeded, its rows with it).
+Status Inbox::Engine::commit_marker(InboxContext& ctx, const IncomingMessage& m, std::string_view outcome,
+                                    const Status& reason) {
+  ProjectionWriteBatch fresh(options_.name);
+  ProjectionWriteBatch* batch = &fresh;
+  if (reason.ok() && ctx.row_batch() != nullptr) batch = ctx.row_batch();  // a rejection's rows are dropped
+  batch->put(kInboxGeneration, kHandledModel, m.id, marker(outcome, m, reason));
+  return storage_.commit(*batch);
+}
+
+Status Inbox::Engine::park(const IncomingMessage& m, const Status& error, std::uint32_t attempts) {
+  ProjectionWriteBatch batch(options_.name);
+  batch.park(parked_message(m, error, attempts));
+  return storage_.commit(batch);
+}
+
+std::chrono::milliseconds Inbox::Engine::backoff(std::uint32_t attempts) const {
+  auto ms = options_.first_backoff;
+  for (std::uint32_t i = 1; i < attempts && ms < options_.max_backoff; ++i) ms *= 2;
+  return std::min(ms, options_.max_backoff);
+}
+
+void Inbox::Engine::count(std::uint64_t InboxStatus::*counter) {
+  std::lock_guard lock(mu_);
+  ++(status_.*counter);
+}
+
+void Inbox::Engine::stall(Status error) {
+  std::lock_guard lock(mu_);
+  status_.state = InboxState::kStalled;
+  status_.last_error = std::move(error);
+}
+
+// Idle: nothing waits, nothing came for `quiet`, and a fetch begun after this call found nothing (so a
+// message published before the call has been seen).
+Status Inbox::Engine::wait_idle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
+  const auto called = Clock::now();
+  const auto deadline = called + timeout;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    const auto now = Clock::now();
+    if (waiting_ == 0 && now - last_message_at_ >= quiet && last_empty_fetch_ >= called) return {};
+    if (now >= deadline)
+      return Status::unavailable(fmt::format("inbox \"{}\" was not idle within {} ms ({} messages waiting{})",
+                                             options_.name, timeout.count(), waiting_,
+                                             status_.last_error.ok() ? "" : "; " + status_.last_error.to_string()));
+    cv_.wait_until(lock, std::min(deadline, std::max(now + std::chrono::milliseconds(5), last_message_at_ + quiet)));
+  }
+}
+
+InboxStatus Inbox::Engine::status() const {
+  InboxStatus s;
+  {
+    std::lock_guard lock(mu_);
+    s = status_;
+    s.waiting = waiting_;
+    s.messages_per_second = rate_.rate(Clock::now());
+  }
+  s.broker = transport_.health();
+  return s;
+}
+
+Status Inbox::Engine::retry_parked(std::uint64_t sequence) {
+  STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> p, storage_.get_parked(options_.name, kInboxGeneration, sequence));
+  if (!p)
+    return Status::not_found(fmt::format("inbox \"{}\" has no parked message of sequence {}", options_.name, sequence));
+  const IncomingMessage m = message_of(*p);
+  Status error;
+  {
+    std::lock_guard handling(handle_mu_);
+    // Counted as a further attempt; parked again (with the new error) when it fails again.
+    if (handle(m, p->attempts + 1, error) == Verdict::kRetry) {
+      if (!error.ok()) (void)park(m, error, p->attempts + 1);
+      return error.ok() ? Status::unavailable("retry did not complete") : error;
+    }
+  }
+  // Handled, a duplicate, rejected — or parked again: then the new record replaced the old one.
+  STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> again,
+                          storage_.get_parked(options_.name, kInboxGeneration, sequence));
+  if (again && again->attempts > p->attempts) return again->error;
+  return skip_parked(sequence);
+}
+
+Status Inbox::Engine::skip_parked(std::uint64_t sequence) {
+  STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> p, storage_.get_parked(options_.name, kInboxGeneration, sequence));
+  if (!p)
+    return Status::not_found(fmt::format("inbox \"{}\" has no parked message of sequence {}", options_.name, sequence));
+  ProjectionWriteBatch batch(options_.name);
+  batch.unpark(kInboxGeneration, sequence);
+  return storage_.commit(batch);
+}
+
+// ---- Inbox -----------------------------------------------------------------------------------------
+
+Inbox::Inbox(EventStore& store, ProjectionStorage& storage, Transport& transport, InboxOptions options)
+    : engine_(std::make_unique<Engine>(store, storage, transport, std::move(options))) {}
+Inbox::~Inbox() = default;
+Inbox& Inbox::on_message(std::string type, MessageHandler handler) {
+  engine_->on(std::move(type), std::move(handler));
+  return *this;
+}
+Status Inbox::start() { return engine_->start(); }
+Status Inbox::stop() { return engine_->stop(); }
+Status Inbox::wait_idle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
+  return engine_->wait_idle(quiet, timeout);
+}
+InboxStatus Inbox::status() const { return engine_->status(); }
+const std::string& Inbox::name() const noexcept { return engine_->name(); }
+Result<std::vector<ParkedEvent>> Inbox::parked(std::uint64_t after, std::size_t max_count) const {
+  return engine_->parked(after, max_count);
+}
+Status Inbox::retry_parked(std::uint64_t sequence) { return engine_->retry_parked(sequence); }
+Status Inbox::skip_parked(std::uint64_t sequence) { return engine_->skip_parked(sequence); }
+
+}  // namespace strata
