@@ -6,7 +6,9 @@
 #                                             every node answers /healthz; prints the client URLs
 #   scripts/nats.sh stop DIR                  stop every node (SIGTERM by pid, SIGKILL after 10 s)
 #   scripts/nats.sh kill DIR NODE             kill -9 one node (1-based), as a crash would
+#   scripts/nats.sh term DIR NODE             stop one node gracefully (SIGTERM), as an operator would
 #   scripts/nats.sh restart DIR NODE          start that node again, with its data, and wait for it
+#   scripts/nats.sh heal DIR                  start every node that is not running, then wait for all
 #   scripts/nats.sh url DIR                   the client URLs, comma-separated
 #
 # DIR holds everything: node<N>.conf, node<N>.pid, node<N>.log, data/node<N>/, urls. Ports are chosen
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 }
 
@@ -162,12 +164,33 @@ case $cmd in
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$dir/node$node.pid"
     ;;
+  term)
+    node=${1:?node number}
+    pid=$(node_pid "$node")
+    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/node$node.pid"
+    ;;
   restart)
     node=${1:?node number}
     [[ -f $dir/node$node.conf ]] || { echo "nats.sh: no node $node in $dir" >&2; exit 1; }
     if node_alive "$node"; then exit 0; fi
     start_node "$node"
     wait_healthy "$node" 30
+    ;;
+  heal)
+    # All at once: a cluster that lost its quorum elects a meta leader only when enough nodes are back.
+    for conf in "$dir"/node*.conf; do
+      n=${conf##*/node}
+      n=${n%.conf}
+      node_alive "$n" || start_node "$n"
+    done
+    for conf in "$dir"/node*.conf; do
+      n=${conf##*/node}
+      n=${n%.conf}
+      wait_healthy "$n" 60
+    done
     ;;
   url)
     cat "$dir/urls"
