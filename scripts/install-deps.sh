@@ -6,6 +6,8 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   libboost-dev librocksdb-dev libsimdjson-dev libfmt-dev
   doctest-dev libbenchmark-dev
+  # messaging: nats.c for the JetStream transport, and the server the tests and samples start
+  libnats-dev nats-server
 )
 
 missing=()
