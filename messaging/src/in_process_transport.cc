@@ -233,6 +233,8 @@ Result<std::unique_ptr<Consumer>> InProcessTransport::consume(const ConsumerConf
                       it->second.config.filter, config.filter));
     it->second.config.ack_wait = config.ack_wait;
     it->second.config.max_ack_pending = config.max_ack_pending;
+    if (config.redeliver_unacknowledged_on_open)
+      for (auto& [sequence, pending] : it->second.pending) pending.redeliver_at = Clock::now();
   }
   return std::unique_ptr<Consumer>(std::make_unique<InProcessConsumer>(state_, config.durable));
 }

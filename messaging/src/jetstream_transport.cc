@@ -461,8 +461,31 @@ Result<std::unique_ptr<Consumer>> JetStreamTransport::consume(const ConsumerConf
   so.Config.MaxAckPending = static_cast<std::int64_t>(config.max_ack_pending);
   so.Config.DeliverPolicy = js_DeliverAll;
   const std::string filter = config.filter.empty() ? ">" : config.filter;
-  natsSubscription* sub = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (config.redeliver_unacknowledged_on_open) {
+    // Messages given to a process that died come back only after their ack wait, behind later ones:
+    // recreating the consumer at its ack floor delivers them again first, in order (and what was
+    // acknowledged beyond the floor again too, which consumers absorb as duplicates).
+    jsConsumerInfo* info = nullptr;
+    natsStatus s =
+        js_GetConsumerInfo(&info, state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
+    if (s == NATS_OK) {
+      const bool pending = info->NumAckPending > 0;
+      const std::uint64_t floor = info->AckFloor.Stream;
+      jsConsumerInfo_Destroy(info);
+      if (pending) {
+        s = js_DeleteConsumer(state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
+        if (s != NATS_OK)
+          return translate(s, jerr, fmt::format("consumer \"{}\": recreating it at its ack floor", config.durable));
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = floor + 1;
+      }
+    } else if (s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+      return translate(s, jerr, fmt::format("consumer \"{}\"", config.durable));
+    }
+    jerr = static_cast<jsErrCode>(0);
+  }
+  natsSubscription* sub = nullptr;
   const natsStatus s = js_PullSubscribe(&sub, state_->js, filter.c_str(), config.durable.c_str(), &jo, &so, &jerr);
   if (s != NATS_OK) {
     Status error = translate(s, jerr, fmt::format("consumer \"{}\"", config.durable));

@@ -215,7 +215,7 @@ TEST_CASE("an inbox writing read-model rows commits them with its marker, once p
   CHECK(kTotals.get(ReadModelReader(storage, "payments-inbox", 1), "o1").value()->cents == 60);
 }
 
-TEST_CASE("messages without an id, of an unknown type, or that do not decode are parked; later ones keep flowing") {
+TEST_CASE("messages without an id, of an unknown type, or that do not decode are parked, and later ones keep flowing") {
   InProcessTransport transport;
   Payments payments;
   Inbox inbox(payments.store, payments.storage, transport, inbox_options());

@@ -147,7 +147,7 @@ TEST_CASE("the relay resumes from its checkpoint after a restart and publishes n
   CHECK(transport.stored().size() == 70);
 }
 
-TEST_CASE("a broker that is down when the relay starts is waited for; nothing is lost or skipped") {
+TEST_CASE("a broker that is down when the relay starts is waited for, and nothing is lost or skipped") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;
   InProcessTransport transport;
@@ -236,7 +236,7 @@ TEST_CASE("an event whose mapping fails is parked, later events keep flowing, an
   CHECK(relay.skip_parked(2).code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("republish_from moves the checkpoint back; the broker's dedupe absorbs the repeats") {
+TEST_CASE("republish_from moves the checkpoint back, and the broker's dedupe absorbs the repeats") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;
   InProcessTransport transport;

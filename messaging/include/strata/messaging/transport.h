@@ -11,8 +11,10 @@
 //   acknowledged across restarts of the consumer (and of the broker, for JetStream); it receives each
 //   message at least once: a message not acked within the ack wait, or nak'ed, is delivered again.
 // - Per subject, messages are delivered in order: a redelivery comes before any later message of the
-//   same subject that was not delivered yet. (A consumer that acks out of order can still see order
-//   broken by its own naks; the Inbox holds a subject back while one of its messages is being retried.)
+//   same subject that was not delivered yet, and a consumer opened again first gets what it had been
+//   given and never acknowledged (ConsumerConfig::redeliver_unacknowledged_on_open). A consumer that acks
+//   out of order, or naks, can still break the order of its own subjects; the Inbox holds a subject back
+//   while one of its messages waits for a retry instead.
 //
 //   strata::InProcessTransport transport;
 //   transport.publish(message, [](strata::Result<strata::PublishAck> ack) { ... });
@@ -49,6 +51,12 @@ struct ConsumerConfig {
   std::chrono::milliseconds ack_wait{30'000};
   // At most this many messages delivered and not yet acknowledged.
   std::size_t max_ack_pending = 1'000;
+  // When the consumer is opened, the messages delivered before and never acknowledged (by a process
+  // that died) are delivered again at once, in order, before any later message. Without it they would
+  // come back only after their ack wait, behind later messages of their subjects: a consumer restarted
+  // after a crash would see a subject out of order. REQUIRES: one process at a time consumes a durable
+  // consumer (the JetStream transport recreates it at its ack floor).
+  bool redeliver_unacknowledged_on_open = true;
 };
 
 // A message handed to a consumer, to be acknowledged once handled.
@@ -56,8 +64,9 @@ class Delivery {
  public:
   virtual ~Delivery();
   const IncomingMessage& message() const noexcept { return message_; }
-  // Handled: the message is never delivered to this consumer again. kUnavailable when the broker
-  // could not be told (the message is then delivered again after the ack wait).
+  // Handled: the message is not delivered to this consumer again. Asynchronous for JetStream: an ack
+  // that does not reach the broker (kUnavailable when it could not even be sent) means the message is
+  // delivered again later, which a consumer must absorb (the Inbox does).
   [[nodiscard]] virtual Status ack() = 0;
   // Not handled: deliver it again after `delay`.
   [[nodiscard]] virtual Status nak(std::chrono::milliseconds delay) = 0;
