@@ -23,7 +23,18 @@ fi
 cmake --build "$build" --parallel "$jobs"
 
 logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# The messaging benchmark runs over a 3-node NATS JetStream cluster on loopback, started here and
+# stopped on exit (by pid); without nats-server it skips itself.
+nats_dir=$build/nats-cluster
+cleanup() {
+  "$root/scripts/nats.sh" stop "$nats_dir" >/dev/null 2>&1 || true
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+if command -v nats-server >/dev/null; then
+  STRATA_NATS_URLS=$("$root/scripts/nats.sh" start "$nats_dir" --nodes 3)
+  export STRATA_NATS_URLS
+fi
 shopt -s nullglob
 binaries=("$build"/bench/bench_*)
 if [[ ${#binaries[@]} -eq 0 ]]; then

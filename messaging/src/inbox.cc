@@ -190,22 +190,29 @@ class Inbox::Engine {
   Status skip_parked(std::uint64_t sequence);
 
  private:
-  // Fetched messages of one subject, in order; the front one may be waiting for a retry.
+  // Fetched messages of one subject, in order; the front one may be waiting for a retry. A lane is
+  // worked by one worker at a time, so a subject's messages are handled one after another.
   struct Lane {
     std::deque<std::unique_ptr<Delivery>> queue;
     std::uint32_t attempts = 0;  // of the front message
     Clock::time_point retry_at{};
     Clock::time_point touched_at{};  // when the held messages' ack wait last started again
+    bool busy = false;               // a worker has it
+    bool scheduled = false;          // it is in ready_
   };
   // What handling one message came to.
   enum class Verdict : std::uint8_t { kDone, kRetry };
 
   Status validate() const;
   void run();
+  void work();
   bool connect();
   void fetch_into_lanes(std::chrono::milliseconds wait);
-  void work_lanes();
+  void schedule_due(Clock::time_point now);
+  void schedule(const std::string& subject, Lane& lane, Clock::time_point now);
+  void work_lane(const std::string& subject, std::unique_lock<std::mutex>& lock);
   void keep_held_alive();
+  std::chrono::milliseconds next_wait(Clock::time_point now);
   Verdict handle(const IncomingMessage& m, std::uint32_t attempt, Status& error);
   Status commit_marker(InboxContext& ctx, const IncomingMessage& m, std::string_view outcome, const Status& reason);
   Status park(const IncomingMessage& m, const Status& error, std::uint32_t attempts);
@@ -221,16 +228,17 @@ class Inbox::Engine {
   InboxOptions options_;
   std::unordered_map<std::string, MessageHandler> handlers_;
 
-  std::thread thread_;
-  std::unique_ptr<Consumer> consumer_;  // the inbox thread's
-  std::map<std::string, Lane> lanes_;   // the inbox thread's, by subject
-  std::uint32_t connect_attempts_ = 0;  // the inbox thread's
+  std::thread thread_;                  // fetches and schedules
+  std::vector<std::thread> workers_;    // handle messages
+  std::unique_ptr<Consumer> consumer_;  // the fetching thread's
+  std::uint32_t connect_attempts_ = 0;  // the fetching thread's
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // stop, and wait_idle()'s progress
-  bool stopping_ = false;       // GUARDED_BY(mu_)
-  // Serializes handling between the inbox thread and retry_parked().
-  std::mutex handle_mu_;
+  std::condition_variable cv_;          // stop, and wait_idle()'s progress
+  std::condition_variable work_cv_;     // a lane is ready, or stop
+  bool stopping_ = false;               // GUARDED_BY(mu_)
+  std::map<std::string, Lane> lanes_;   // GUARDED_BY(mu_); by subject
+  std::deque<std::string> ready_;       // GUARDED_BY(mu_); lanes to work, in turn
   InboxStatus status_;                  // GUARDED_BY(mu_)
   Clock::time_point last_message_at_;   // GUARDED_BY(mu_)
   Clock::time_point last_empty_fetch_;  // GUARDED_BY(mu_); when the last fetch that found nothing began
@@ -246,10 +254,11 @@ Status Inbox::Engine::validate() const {
   if (!name_ok)
     return Status::invalid_argument(fmt::format("inbox name \"{}\" is not 1 to 64 bytes of [A-Za-z0-9_-]", n));
   STRATA_RETURN_IF_ERROR(detail::validate_consumer_config(options_.consumer));
-  if (options_.batch_size == 0 || options_.max_attempts == 0 || options_.first_backoff.count() <= 0 ||
-      options_.max_backoff < options_.first_backoff || options_.fetch_wait.count() < 0)
-    return Status::invalid_argument(
-        fmt::format("inbox \"{}\": batch_size and max_attempts must be at least 1, backoffs positive and ordered", n));
+  if (options_.batch_size == 0 || options_.concurrency == 0 || options_.max_attempts == 0 ||
+      options_.first_backoff.count() <= 0 || options_.max_backoff < options_.first_backoff ||
+      options_.fetch_wait.count() < 0)
+    return Status::invalid_argument(fmt::format(
+        "inbox \"{}\": batch_size, concurrency and max_attempts must be at least 1, backoffs positive and ordered", n));
   return {};
 }
 
@@ -264,29 +273,36 @@ Status Inbox::Engine::start() {
   last_message_at_ = Clock::now();
   rate_.reset(Clock::now());
   thread_ = std::thread([this] { run(); });
+  for (std::size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
   return {};
 }
 
 Status Inbox::Engine::stop() {
   std::thread thread;
+  std::vector<std::thread> workers;
   {
     std::lock_guard lock(mu_);
     if (!thread_.joinable()) return {};
     stopping_ = true;
     thread = std::move(thread_);
+    workers = std::move(workers_);
   }
   cv_.notify_all();
+  work_cv_.notify_all();
   thread.join();
+  for (auto& w : workers) w.join();  // each finishes the message it is handling
   // Messages fetched and not handled are left unacknowledged: the broker delivers them again.
-  lanes_.clear();
-  consumer_.reset();
   std::lock_guard lock(mu_);
+  lanes_.clear();
+  ready_.clear();
+  consumer_.reset();
   status_.state = InboxState::kStopped;
   waiting_ = 0;
   cv_.notify_all();
   return {};
 }
 
+// The fetching thread: fetches into lanes, schedules the lanes that are due, keeps held messages alive.
 void Inbox::Engine::run() {
   for (;;) {
     {
@@ -294,18 +310,89 @@ void Inbox::Engine::run() {
       if (stopping_) return;
     }
     if (!consumer_ && !connect()) continue;
-    work_lanes();
-    keep_held_alive();
-    // Fetch without waiting while a lane has work that is due; otherwise until the next retry is due.
-    auto wait = options_.fetch_wait;
     const auto now = Clock::now();
-    for (const auto& [subject, lane] : lanes_) {
-      if (lane.queue.empty()) continue;
-      const auto due = lane.attempts == 0 ? now : lane.retry_at;
-      wait =
-          std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(std::max(due - now, Clock::duration{})));
+    std::chrono::milliseconds wait;
+    {
+      std::lock_guard lock(mu_);
+      schedule_due(now);
+      wait = next_wait(now);
     }
+    keep_held_alive();
     fetch_into_lanes(wait);
+  }
+}
+
+// How long the next fetch may wait: until the next retry falls due, at most fetch_wait. REQUIRES: mu_.
+std::chrono::milliseconds Inbox::Engine::next_wait(Clock::time_point now) {
+  auto wait = options_.fetch_wait;
+  for (const auto& [subject, lane] : lanes_) {
+    if (lane.queue.empty() || lane.busy || lane.attempts == 0) continue;
+    wait = std::min(
+        wait, std::chrono::duration_cast<std::chrono::milliseconds>(std::max(lane.retry_at - now, Clock::duration{})));
+  }
+  return wait;
+}
+
+// Puts every idle lane whose front message is due in ready_. REQUIRES: mu_.
+void Inbox::Engine::schedule_due(Clock::time_point now) {
+  for (auto& [subject, lane] : lanes_) schedule(subject, lane, now);
+}
+
+void Inbox::Engine::schedule(const std::string& subject, Lane& lane, Clock::time_point now) {
+  if (lane.busy || lane.scheduled || lane.queue.empty()) return;
+  if (lane.attempts > 0 && lane.retry_at > now) return;
+  lane.scheduled = true;
+  ready_.push_back(subject);
+  work_cv_.notify_one();
+}
+
+// A worker: takes ready lanes and handles their messages in order.
+void Inbox::Engine::work() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+    if (stopping_) return;
+    const std::string subject = std::move(ready_.front());
+    ready_.pop_front();
+    work_lane(subject, lock);
+  }
+}
+
+// Handles the front messages of lane `subject` while they are due. REQUIRES: lock holds mu_; released
+// while a message is handled.
+void Inbox::Engine::work_lane(const std::string& subject, std::unique_lock<std::mutex>& lock) {
+  auto it = lanes_.find(subject);
+  if (it == lanes_.end()) return;
+  Lane& lane = it->second;
+  lane.scheduled = false;
+  lane.busy = true;
+  while (!stopping_ && !lane.queue.empty() && (lane.attempts == 0 || lane.retry_at <= Clock::now())) {
+    Delivery* d = lane.queue.front().get();
+    const std::uint32_t attempt = lane.attempts + 1;
+    lock.unlock();
+    Status error;
+    const Verdict v = handle(d->message(), attempt, error);
+    if (v == Verdict::kDone) (void)d->ack();  // a lost ack only means a redelivery, which is absorbed
+    lock.lock();
+    if (v == Verdict::kRetry) {
+      lane.attempts = attempt;
+      lane.retry_at = Clock::now() + backoff(attempt);
+      status_.state = InboxState::kStalled;
+      status_.last_error = std::move(error);
+      break;
+    }
+    lane.queue.pop_front();
+    lane.attempts = 0;
+    --waiting_;
+    last_message_at_ = Clock::now();
+    rate_.add(last_message_at_, 1);
+    cv_.notify_all();
+  }
+  lane.busy = false;
+  if (lane.queue.empty()) {
+    lanes_.erase(it);
+  } else {
+    schedule(subject, lane, Clock::now());
   }
 }
 
@@ -334,78 +421,32 @@ void Inbox::Engine::fetch_into_lanes(std::chrono::milliseconds wait) {
     return;
   }
   connect_attempts_ = 0;
-  std::size_t added = 0;
+  std::lock_guard lock(mu_);
+  const auto now = Clock::now();
   for (auto& d : *fetched) {
-    Lane& lane = lanes_[d->message().subject];
-    // A message redelivered while it waits in its lane: keep the newest delivery of it.
+    const std::string subject = d->message().subject;
+    Lane& lane = lanes_[subject];
+    // A message redelivered while it waits in its lane: keep the newest delivery of it, unless a worker
+    // is handling it right now.
     auto same = std::find_if(lane.queue.begin(), lane.queue.end(),
                              [&](const auto& q) { return q->message().sequence == d->message().sequence; });
     if (same != lane.queue.end()) {
-      *same = std::move(d);
+      if (!(lane.busy && same == lane.queue.begin())) *same = std::move(d);
       continue;
     }
-    if (lane.queue.empty()) lane.touched_at = Clock::now();
+    if (lane.queue.empty()) lane.touched_at = now;
     lane.queue.push_back(std::move(d));
-    ++added;
+    ++waiting_;
+    schedule(subject, lane, now);
   }
-  std::lock_guard lock(mu_);
   if (fetched->empty() && waiting_ == 0) {
     last_empty_fetch_ = began;
     cv_.notify_all();
   }
   if (!fetched->empty()) {
-    last_message_at_ = Clock::now();
-    if (status_.state == InboxState::kStalled) status_.state = InboxState::kRunning;
-    status_.last_error = Status();
-  }
-  waiting_ += added;
-}
-
-// Handles the front of every lane whose front is due, repeatedly, until none is.
-void Inbox::Engine::work_lanes() {
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (auto it = lanes_.begin(); it != lanes_.end();) {
-      Lane& lane = it->second;
-      if (lane.queue.empty()) {
-        it = lanes_.erase(it);
-        continue;
-      }
-      if (lane.attempts > 0 && Clock::now() < lane.retry_at) {
-        ++it;
-        continue;
-      }
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-      Delivery& d = *lane.queue.front();
-      Status error;
-      Verdict v;
-      {
-        std::lock_guard handling(handle_mu_);
-        v = handle(d.message(), lane.attempts + 1, error);
-      }
-      if (v == Verdict::kRetry) {
-        ++lane.attempts;
-        lane.retry_at = Clock::now() + backoff(lane.attempts);
-        stall(error);
-        ++it;
-        continue;
-      }
-      // Done (handled, duplicate, rejected, parked): acknowledged. A lost ack only means a redelivery.
-      (void)d.ack();
-      lane.queue.pop_front();
-      lane.attempts = 0;
-      progress = true;
-      std::lock_guard lock(mu_);
-      --waiting_;
-      last_message_at_ = Clock::now();
-      rate_.add(last_message_at_, 1);
-      cv_.notify_all();
-      ++it;
-    }
+    last_message_at_ = now;
+    if (status_.state == InboxState::kStalled && status_.last_error.code() == StatusCode::kUnavailable)
+      status_.state = InboxState::kRunning;
   }
 }
 
@@ -414,9 +455,11 @@ void Inbox::Engine::work_lanes() {
 void Inbox::Engine::keep_held_alive() {
   const auto now = Clock::now();
   const auto every = options_.consumer.ack_wait / 3;
+  std::lock_guard lock(mu_);
   for (auto& [subject, lane] : lanes_) {
     if (lane.queue.empty() || now - lane.touched_at < every) continue;
-    for (auto& d : lane.queue) (void)d->in_progress();
+    // The front of a lane a worker has is the worker's to touch.
+    for (auto d = lane.queue.begin() + (lane.busy ? 1 : 0); d < lane.queue.end(); ++d) (void)(*d)->in_progress();
     lane.touched_at = now;
   }
 }
@@ -557,13 +600,10 @@ Status Inbox::Engine::retry_parked(std::uint64_t sequence) {
     return Status::not_found(fmt::format("inbox \"{}\" has no parked message of sequence {}", options_.name, sequence));
   const IncomingMessage m = message_of(*p);
   Status error;
-  {
-    std::lock_guard handling(handle_mu_);
-    // Counted as a further attempt; parked again (with the new error) when it fails again.
-    if (handle(m, p->attempts + 1, error) == Verdict::kRetry) {
-      if (!error.ok()) (void)park(m, error, p->attempts + 1);
-      return error.ok() ? Status::unavailable("retry did not complete") : error;
-    }
+  // Counted as a further attempt; parked again (with the new error) when it fails again.
+  if (handle(m, p->attempts + 1, error) == Verdict::kRetry) {
+    if (!error.ok()) (void)park(m, error, p->attempts + 1);
+    return error.ok() ? Status::unavailable("retry did not complete") : error;
   }
   // Handled, a duplicate, rejected — or parked again: then the new record replaced the old one.
   STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> again,

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 
 #include "strata/core/aggregate.h"
 #include "strata/core/memory_event_store.h"
@@ -249,6 +250,7 @@ TEST_CASE("a handler that keeps failing is retried with backoff, holding its sub
   Payments payments;
   InboxOptions o = inbox_options();
   o.max_attempts = 3;
+  o.concurrency = 1;  // one order of handling across subjects, for the check below
   Inbox inbox(payments.store, payments.storage, transport, o);
   std::vector<std::string> order;
   bool broken = true;
@@ -317,10 +319,14 @@ TEST_CASE("relay to inbox: events of one service become effects in another, once
   ro.subject_prefix = "orders.events";
   Relay relay(orders, orders_storage, transport, ro);
   Payments payments;
+  std::mutex mu;
   std::map<std::string, std::vector<std::int64_t>> seen;
   Inbox inbox(payments.store, payments.storage, transport, inbox_options());
   inbox.on<PaymentRequested>([&](const PaymentRequested& m, InboxContext& ctx) -> Status {
-    seen[m.order].push_back(m.cents);
+    {
+      std::lock_guard lock(mu);
+      seen[m.order].push_back(m.cents);
+    }
     CHECK(ctx.metadata().correlation_id == "deal-" + m.order);
     Wallet w = payments.wallets.load_or_create(sid("wallet-" + m.order)).value();
     STRATA_RETURN_IF_ERROR(w.charge(m.cents));

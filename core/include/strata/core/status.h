@@ -155,8 +155,10 @@ class [[nodiscard]] Result {
 
   bool ok() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return ok(); }
-  // OK when a value is held.
-  const Status& status() const noexcept { return status_; }
+  // OK when a value is held. On a temporary it returns a copy, so that
+  // STRATA_RETURN_IF_ERROR(repo.save(a).status()) never holds a reference into a dead Result.
+  const Status& status() const& noexcept { return status_; }
+  Status status() && noexcept { return std::move(status_); }
 
   // The value; throws StatusError on an error.
   T& value() & {
