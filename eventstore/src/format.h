@@ -251,7 +251,9 @@ inline bool decode_body(std::string_view in, EventView& view) noexcept {
   return true;
 }
 
-// One entry of `events`.
+// One entry of `events`. Its key's version `first` and its `position` are where the same event stands
+// in its stream and in the log; the entry's `count` events are consecutive in both, so version
+// first + i is position position + i.
 struct EventsEntry {
   std::uint8_t kind = 0;
   // kEventCopy: the event's position; kEventRun: the first position.
@@ -260,6 +262,11 @@ struct EventsEntry {
   std::uint64_t count = 0;
   // kEventCopy: the body.
   std::string_view body;
+
+  // The version of the entry's last event, `first` being its key's version.
+  Version last_version(Version first) const noexcept { return first + (count - 1); }
+  // The log position of version `v`. REQUIRES: first <= v <= last_version(first).
+  Position position_of(Version first, Version v) const noexcept { return position + (v - first); }
 };
 
 inline bool decode_events_entry(std::string_view in, EventsEntry& e) noexcept {
@@ -281,6 +288,14 @@ inline bool decode_log_record(std::string_view in, EventView& view) noexcept {
   if (in.empty() || static_cast<std::uint8_t>(in[0]) != kLogRecord) return false;
   in.remove_prefix(1);
   return get_length_prefixed(in, view.stream_id) && get_varint(in, view.version) && decode_body(in, view);
+}
+
+// ---- event ids ----
+
+// An event_ids value: the log position of the event with that id.
+inline void encode_event_id_value(Position position, std::string& out) { put_varint(out, position); }
+inline bool decode_event_id_value(std::string_view in, Position& position) noexcept {
+  return get_varint(in, position) && in.empty();
 }
 
 // Only the stream id and type of a log value, for filtering before anything else is decoded.

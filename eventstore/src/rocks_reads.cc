@@ -66,8 +66,8 @@ Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, St
       return corrupt(fmt::format("the events of stream \"{}\" are damaged", stream));
     if (entry.position <= high) {
       const std::uint64_t visible = std::min<std::uint64_t>(entry.count, high - entry.position + 1);
-      state.head = version + visible - 1;
-      state.head_position = entry.position + visible - 1;
+      state.head = version + (visible - 1);
+      state.head_position = entry.position_of(version, state.head);
       return {};
     }
   }
@@ -108,7 +108,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
     if (!fmtx::decode_events_key(view_of(it->key()), key_number, version) || key_number != number ||
         !fmtx::decode_events_entry(view_of(it->value()), entry) || version > next)
       return damaged(next);
-    if (version + entry.count <= next) {  // wholly before `next`
+    if (entry.last_version(version) < next) {  // wholly before `next`
       it->Next();
       continue;
     }
@@ -119,8 +119,8 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
       STRATA_RETURN_IF_ERROR(visitor(view));
       ++next;
     } else {
-      const Version run_last = std::min<Version>(last, version + entry.count - 1);
-      STRATA_RETURN_IF_ERROR(visit_run(stream, entry.position + (next - version), next, run_last, log, visitor));
+      const Version run_last = std::min(last, entry.last_version(version));
+      STRATA_RETURN_IF_ERROR(visit_run(stream, entry.position_of(version, next), next, run_last, log, visitor));
     }
     it->Next();
   }
