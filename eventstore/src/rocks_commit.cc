@@ -328,11 +328,11 @@ Status RocksEventStoreImpl::committed_event(Position position, std::string& stre
   const auto key = fmtx::position_key(position);
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), log_, slice(key), &value);
   if (s.IsNotFound())
-    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position));
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position)));
+    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position.value()));
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position.value())));
   EventView view;
   if (!fmtx::decode_log_record(view_of(value), view))
-    return corrupt(fmt::format("log position {} is damaged", position));
+    return corrupt(fmt::format("log position {} is damaged", position.value()));
   stream.assign(view.stream_id);
   version = view.version;
   return {};

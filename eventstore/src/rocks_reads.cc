@@ -27,7 +27,7 @@ namespace {
 
 // The message of a version at or below a stream's visible head that the store cannot read.
 std::string no_readable_event(const StreamId& stream, Version version) {
-  return fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), version);
+  return fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), version.value());
 }
 
 }  // namespace
@@ -218,15 +218,16 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
     Position key_position = 0;
     if (!it->Valid() || !fmtx::decode_position_key(view_of(it->key()), key_position) || key_position != p) {
       STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "read the log"));
-      return corrupt(fmt::format("log position {} is missing", p));
+      return corrupt(fmt::format("log position {} is missing", p.value()));
     }
     const std::string_view value = view_of(it->value());
     if (!filter.empty()) {
       std::string_view stream, type;
-      if (!fmtx::peek_log_record(value, stream, type)) return corrupt(fmt::format("log position {} is damaged", p));
+      if (!fmtx::peek_log_record(value, stream, type))
+        return corrupt(fmt::format("log position {} is damaged", p.value()));
       if (!filter.matches(stream, type)) continue;
     }
-    if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p));
+    if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p.value()));
     view.position = p;
     STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
