@@ -198,7 +198,7 @@ void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_stora
     seconds += elapsed;
     state.SetIterationTime(elapsed);
   }
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store->head_position()) *
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store->head_position().value()) *
                                                   static_cast<double>(state.iterations()) / seconds);
 }
 
@@ -319,7 +319,7 @@ int rss_child(const char* dir) {
   strata::Projector projector(*store, store->projection_storage(), Balances{});
   const strata::Position head = store->head_position();
   if (!projector.start().ok() || !projector.wait_for(head, std::chrono::minutes(30)).ok()) return 1;
-  strata::bench::report_memory(opened, head);
+  strata::bench::report_memory(opened, head.value());
   return 0;
 }
 

@@ -107,9 +107,9 @@ class Wallet : public Aggregate<Wallet, Events<Deposited>, Upcasters<DepositedV1
 
 // ---- The data --------------------------------------------------------------------------------------
 
-constexpr Version kBig = 1'000'000;
-constexpr Version kHuge = 10'000'000;
-constexpr Version kSnapshotEvery = 1'000;
+constexpr std::uint64_t kBig = 1'000'000;  // events
+constexpr std::uint64_t kHuge = 10'000'000;
+constexpr std::uint64_t kSnapshotEvery = 1'000;
 
 std::string memo(std::uint64_t n) {
   return fmt::format("monthly subscription renewal, premium plan, invoice 2024-{:07}, booked via web", n);
@@ -122,13 +122,13 @@ RocksEventStore::Options fast_options() {
 }
 
 template <class E>
-void write_stream(EventStore& store, std::string_view stream, Version count, std::size_t batch,
+void write_stream(EventStore& store, std::string_view stream, std::uint64_t count, std::size_t batch,
                   E (*make)(std::uint64_t)) {
   const StreamId id = StreamId::parse(stream).value();
   std::vector<EventData> events;
-  for (Version v = 1; v <= count;) {
+  for (std::uint64_t n = 1; n <= count;) {
     events.clear();
-    for (std::size_t i = 0; i < batch && v <= count; ++i, ++v) events.push_back(to_event_data(make(v)));
+    for (std::size_t i = 0; i < batch && n <= count; ++i, ++n) events.push_back(to_event_data(make(n)));
     throw_if_error(store.append(id, ExpectedVersion::any(), events).status());
   }
 }
@@ -149,7 +149,7 @@ void write_snapshots(RocksEventStore& store, std::string_view stream) {
   Fold<Ledger> fold;
   throw_if_error(store.visit_stream(id, 1, kEndOfStream, [&](const EventView& e) -> Status {
     STRATA_RETURN_IF_ERROR(fold.apply(e));
-    if (e.version % kSnapshotEvery == 0)
+    if (e.version.value() % kSnapshotEvery == 0)
       return store.save_snapshot(id, SnapshotRecord{e.version, schema_fingerprint<Ledger>(),
                                                     snapshot_version_of<Ledger>(), to_json(fold.state())});
     return {};
@@ -251,11 +251,11 @@ void replay(benchmark::State& state, std::string_view stream) {
   options.snapshots = SnapshotPolicy::never();  // replay measured without snapshots
   Repository<A> repo(*store, options);
   const StreamId id = StreamId::parse(stream).value();
-  Version total = 0;
+  std::uint64_t total = 0;                          // events replayed
   benchmark::DoNotOptimize(repo.load(id).value());  // warm the cache
   for (auto _ : state) {
     A a = repo.load(id).value();
-    total += a.version();
+    total += a.version().value();
     benchmark::DoNotOptimize(a);
   }
   state.counters["events/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
@@ -291,7 +291,7 @@ int rss_child(const char* dir, const char* stream) {
   repo_options.snapshots = SnapshotPolicy::never();
   Repository<Ledger> repo(*store, repo_options);
   Ledger a = repo.load(StreamId::parse(stream).value()).value();
-  strata::bench::report_memory(opened, a.version());
+  strata::bench::report_memory(opened, a.version().value());
   return 0;
 }
 
@@ -314,7 +314,7 @@ void register_all() {
         ->Iterations(2000)
         ->Unit(benchmark::kMicrosecond);
     for (int pct : {10, 50, 90}) {
-      const Version at = kBig * static_cast<Version>(pct) / 100 + 500;
+      const Version at = kBig * static_cast<std::uint64_t>(pct) / 100 + 500;
       benchmark::RegisterBenchmark(fmt::format("strata/load_at_{}pct/round:{}", pct, round).c_str(),
                                    [at](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", at); })
           ->Iterations(500)

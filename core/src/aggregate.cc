@@ -13,12 +13,12 @@ namespace detail {
 Status unknown_event_type(std::string_view stream, Version version, Position position, std::string_view type) {
   return Status::unknown_event_type(
       fmt::format("stream \"{}\" version {} (position {}) has event type \"{}\", which this aggregate does not handle",
-                  stream, version, position, type));
+                  stream, version.value(), position.value(), type));
 }
 
 Status version_beyond_head(const StreamId& id, Version wanted, Version head) {
-  return Status::invalid_argument(
-      fmt::format("stream \"{}\" has {} events: version {} is beyond its head", id.str(), head, wanted));
+  return Status::invalid_argument(fmt::format("stream \"{}\" has {} events: version {} is beyond its head", id.str(),
+                                              head.value(), wanted.value()));
 }
 
 Status no_event_as_of(const StreamId& id, Timestamp at) {

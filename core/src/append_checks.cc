@@ -46,8 +46,8 @@ void IdempotencyCheck::found(std::size_t i, std::string_view stream, Version ver
     conflict_detail_ = fmt::format("event {} was committed to stream \"{}\"", i, stream);
   } else if (version != first_version_ + i || position != first_position_ + i) {
     consistent_ = false;
-    conflict_detail_ =
-        fmt::format("event {} was committed as version {} at position {}, out of order", i, version, position);
+    conflict_detail_ = fmt::format("event {} was committed as version {} at position {}, out of order", i,
+                                   version.value(), position.value());
   }
 }
 

@@ -201,7 +201,7 @@ namespace detail {
 std::uint32_t schema_version_of_name(std::string_view type) noexcept { return schema_version_of(type); }
 Status undecodable_record(const Status& status, const EventView& e) {
   return status.with_context(
-      fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version));
+      fmt::format("decoding \"{}\" at stream \"{}\" version {}", e.type, e.stream_id, e.version.value()));
 }
 Status broken_rule(std::string_view field, std::string_view rule_text) {
   return Status::invalid_argument(

@@ -32,6 +32,11 @@ struct MemoryEventStore::Impl {
 
   explicit Impl(Options o) : options(std::move(o)) {}
 
+  // The event at position `p`. REQUIRES: mu held, 1 <= p <= log.size().
+  const Stored& at(Position p) const { return log[p.value() - 1]; }
+  // The position of version `v` in a stream's list of positions. REQUIRES: 1 <= v <= positions.size().
+  static Position position_of(const std::vector<Position>& positions, Version v) { return positions[v.value() - 1]; }
+
   Timestamp now() const {
     if (options.clock) return options.clock();
     return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
@@ -67,7 +72,7 @@ Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVe
     if (it == impl_->ids.end()) {
       idem.missing(i);
     } else {
-      const auto& s = log[it->second - 1];
+      const auto& s = impl_->at(it->second);
       idem.found(i, s.stream, s.version, s.position);
     }
   }
@@ -103,7 +108,8 @@ Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Vers
   const auto& positions = sit->second;
   if (from == 0) from = 1;
   Version last = std::min<Version>(to, positions.size());
-  for (Version v = from; v <= last; ++v) STRATA_RETURN_IF_ERROR(visitor(impl_->log[positions[v - 1] - 1].view()));
+  for (Version v = from; v <= last; ++v)
+    STRATA_RETURN_IF_ERROR(visitor(impl_->at(Impl::position_of(positions, v)).view()));
   return {};
 }
 
@@ -116,7 +122,7 @@ Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDi
   const Version head = positions.size();
   StreamSlice slice;
   auto take = [&](Version v) -> Status {
-    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, impl_->log[positions[v - 1] - 1].view().to_recorded());
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, impl_->at(Impl::position_of(positions, v)).view().to_recorded());
     slice.events.push_back(std::move(r));
     return {};
   };
@@ -143,7 +149,7 @@ Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_coun
   std::size_t delivered = 0;
   Position p = from;
   for (; p <= high && delivered < max_count; ++p) {
-    const auto& s = impl_->log[p - 1];
+    const auto& s = impl_->at(p);
     if (!filter.empty() && !filter.matches(s.stream, s.type)) continue;
     STRATA_RETURN_IF_ERROR(visitor(s.view()));
     ++delivered;
@@ -168,7 +174,7 @@ Result<std::optional<EventLocation>> MemoryEventStore::lookup_event(const EventI
   std::shared_lock lock(impl_->mu);
   auto it = impl_->ids.find(id);
   if (it == impl_->ids.end()) return std::optional<EventLocation>();
-  const auto& e = impl_->log[it->second - 1];
+  const auto& e = impl_->at(it->second);
   return std::optional<EventLocation>(EventLocation{e.stream, e.version, it->second});
 }
 
@@ -216,7 +222,7 @@ Result<std::optional<SnapshotRecord>> MemoryEventStore::load_snapshot(const Stre
     auto decoded = decode_snapshot(it->second);
     if (!decoded.ok())
       return decoded.status().with_context(
-          fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), version));
+          fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), version.value()));
     return std::optional<SnapshotRecord>(std::move(*decoded));
   }
   return std::optional<SnapshotRecord>();
@@ -256,7 +262,7 @@ Status MemoryEventStore::overwrite_snapshot_bytes(const StreamId& stream, Versio
   const Impl::SnapshotKey key{version, schema.fingerprint, schema.snapshot_version};
   if (sit == impl_->snapshots.end() || !sit->second.contains(key))
     return Status::not_found(
-        fmt::format("no snapshot of stream \"{}\" at version {} of that schema", stream.str(), version));
+        fmt::format("no snapshot of stream \"{}\" at version {} of that schema", stream.str(), version.value()));
   sit->second[key] = std::move(bytes);
   return {};
 }

@@ -32,7 +32,7 @@ std::string encode_snapshot(const SnapshotRecord& s) {
   std::string out;
   out.reserve(kHeader + s.payload.size() + 4);
   out += static_cast<char>(kSnapshotFormat);
-  put_be(out, s.version, 8);
+  put_be(out, s.version.value(), 8);
   put_be(out, s.schema_fingerprint, 8);
   put_be(out, s.snapshot_version, 4);
   put_be(out, s.payload.size(), 4);

@@ -48,7 +48,8 @@ std::string expected_text(const VersionConflict& c) { return c.expected.to_strin
 Status Status::wrong_expected_version(VersionConflict conflict) {
   std::string message =
       "wrong expected version for stream \"" + conflict.stream + "\": expected " + expected_text(conflict) +
-      ", actual " + (conflict.actual_version == 0 ? std::string("no stream") : std::to_string(conflict.actual_version));
+      ", actual " +
+      (conflict.actual_version == 0 ? std::string("no stream") : strata::to_string(conflict.actual_version));
   Status s;
   s.rep_ = std::make_shared<const Rep>(Rep{StatusCode::kWrongExpectedVersion, std::move(message), std::move(conflict)});
   return s;
@@ -91,7 +92,7 @@ std::string ExpectedVersion::to_string() const {
     case Kind::kExact:
       break;
   }
-  return std::to_string(version_);
+  return strata::to_string(version_);
 }
 
 }  // namespace strata

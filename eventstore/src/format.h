@@ -127,7 +127,7 @@ using StreamVersionKey = std::array<char, 16>;
 
 inline PositionKey position_key(Position p) noexcept {
   PositionKey k;
-  put_be(k.data(), p, 8);
+  put_be(k.data(), p.value(), 8);
   return k;
 }
 inline bool decode_position_key(std::string_view key, Position& p) noexcept {
@@ -139,7 +139,7 @@ inline bool decode_position_key(std::string_view key, Position& p) noexcept {
 inline StreamVersionKey events_key(std::uint64_t number, Version version) noexcept {
   StreamVersionKey k;
   put_be(k.data(), number, 8);
-  put_be(k.data() + 8, version, 8);
+  put_be(k.data() + 8, version.value(), 8);
   return k;
 }
 inline bool decode_events_key(std::string_view key, std::uint64_t& number, Version& version) noexcept {
@@ -155,7 +155,7 @@ inline std::string snapshot_key(std::string_view stream, Version version, std::u
                                 std::uint32_t snapshot_version) {
   std::string k(stream);
   k += '\0';
-  put_be(k, version, 8);
+  put_be(k, version.value(), 8);
   put_be(k, fingerprint, 8);
   put_be(k, snapshot_version, 4);
   return k;
@@ -164,7 +164,7 @@ inline std::string snapshot_key(std::string_view stream, Version version, std::u
 inline std::string snapshot_key_prefix(std::string_view stream, Version version) {
   std::string k(stream);
   k += '\0';
-  put_be(k, version, 8);
+  put_be(k, version.value(), 8);
   return k;
 }
 // Decodes the version and schema of a snapshot key of `stream` (the key starts with `stream` 0x00);
@@ -222,12 +222,12 @@ inline void encode_body_head(const EventId& id, Timestamp timestamp, std::string
 
 inline void encode_copy_head(Position position, std::string& out) {
   out += static_cast<char>(kEventCopy);
-  put_varint(out, position);
+  put_varint(out, position.value());
 }
 
 inline void encode_run(Position first_position, std::uint64_t count, std::string& out) {
   out += static_cast<char>(kEventRun);
-  put_varint(out, first_position);
+  put_varint(out, first_position.value());
   put_varint(out, count);
 }
 
@@ -235,7 +235,7 @@ inline void encode_log_head(std::string_view stream, Version version, std::strin
   out += static_cast<char>(kLogRecord);
   put_varint(out, stream.size());
   out += stream;
-  put_varint(out, version);
+  put_varint(out, version.value());
 }
 
 // Decodes a body into `view`'s id, timestamp, type, encoded_metadata and payload (views into `in`).
@@ -251,7 +251,9 @@ inline bool decode_body(std::string_view in, EventView& view) noexcept {
   return true;
 }
 
-// One entry of `events`.
+// One entry of `events`. Its key's version `first` and its `position` are where the same event stands
+// in its stream and in the log; the entry's `count` events are consecutive in both, so version
+// first + i is position position + i.
 struct EventsEntry {
   std::uint8_t kind = 0;
   // kEventCopy: the event's position; kEventRun: the first position.
@@ -260,13 +262,20 @@ struct EventsEntry {
   std::uint64_t count = 0;
   // kEventCopy: the body.
   std::string_view body;
+
+  // The version of the entry's last event, `first` being its key's version.
+  Version last_version(Version first) const noexcept { return first + (count - 1); }
+  // The log position of version `v`. REQUIRES: first <= v <= last_version(first).
+  Position position_of(Version first, Version v) const noexcept { return position + (v - first); }
 };
 
 inline bool decode_events_entry(std::string_view in, EventsEntry& e) noexcept {
   if (in.empty()) return false;
   e.kind = static_cast<std::uint8_t>(in[0]);
   in.remove_prefix(1);
-  if (!get_varint(in, e.position) || e.position == 0) return false;
+  std::uint64_t position = 0;
+  if (!get_varint(in, position) || position == 0) return false;
+  e.position = position;
   if (e.kind == kEventCopy) {
     e.count = 1;
     e.body = in;
@@ -280,7 +289,21 @@ inline bool decode_events_entry(std::string_view in, EventsEntry& e) noexcept {
 inline bool decode_log_record(std::string_view in, EventView& view) noexcept {
   if (in.empty() || static_cast<std::uint8_t>(in[0]) != kLogRecord) return false;
   in.remove_prefix(1);
-  return get_length_prefixed(in, view.stream_id) && get_varint(in, view.version) && decode_body(in, view);
+  std::uint64_t version = 0;
+  if (!get_length_prefixed(in, view.stream_id) || !get_varint(in, version)) return false;
+  view.version = version;
+  return decode_body(in, view);
+}
+
+// ---- event ids ----
+
+// An event_ids value: the log position of the event with that id.
+inline void encode_event_id_value(Position position, std::string& out) { put_varint(out, position.value()); }
+inline bool decode_event_id_value(std::string_view in, Position& position) noexcept {
+  std::uint64_t p = 0;
+  if (!get_varint(in, p) || !in.empty()) return false;
+  position = p;
+  return true;
 }
 
 // Only the stream id and type of a log value, for filtering before anything else is decoded.

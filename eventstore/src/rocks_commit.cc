@@ -247,9 +247,8 @@ std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(con
       continue;
     }
     if (!s.ok()) return Result<AppendResult>(from_rocksdb(s, fmt::format("append to stream \"{}\"", w.stream.str())));
-    std::string_view value = view_of(id_values_[first_id + i]);
     Position position = 0;
-    if (!fmtx::get_varint(value, position) || !value.empty())
+    if (!fmtx::decode_event_id_value(view_of(id_values_[first_id + i]), position))
       return Result<AppendResult>(
           corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string())));
     Version version = 0;
@@ -293,7 +292,7 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
     }
     if (s.ok()) {
       value_scratch_.clear();
-      fmtx::put_varint(value_scratch_, position);
+      fmtx::encode_event_id_value(position, value_scratch_);
       s = batch_.Put(event_ids_, slice(e.id.as_bytes()), slice(value_scratch_));
     }
   }
@@ -329,11 +328,11 @@ Status RocksEventStoreImpl::committed_event(Position position, std::string& stre
   const auto key = fmtx::position_key(position);
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), log_, slice(key), &value);
   if (s.IsNotFound())
-    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position));
-  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position)));
+    return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position.value()));
+  STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position.value())));
   EventView view;
   if (!fmtx::decode_log_record(view_of(value), view))
-    return corrupt(fmt::format("log position {} is damaged", position));
+    return corrupt(fmt::format("log position {} is damaged", position.value()));
   stream.assign(view.stream_id);
   version = view.version;
   return {};

@@ -218,11 +218,11 @@ Result<std::optional<ParkedEvent>> RocksProjectionStorage::get_parked(std::strin
       db_.Get(view.options, families_.parked, slice(projection_parked_key(projection, *g, position)), &value);
   if (s.IsNotFound()) return std::optional<ParkedEvent>();
   STRATA_RETURN_IF_ERROR(
-      from_rocksdb(s, fmt::format("read parked event {} of projection \"{}\"", position, projection)));
+      from_rocksdb(s, fmt::format("read parked event {} of projection \"{}\"", position.value(), projection)));
   auto parked = decode_parked_event(value);
   if (!parked.ok())
     return parked.status().with_context(
-        fmt::format("event store \"{}\": parked event {} of projection \"{}\"", path_, position, projection));
+        fmt::format("event store \"{}\": parked event {} of projection \"{}\"", path_, position.value(), projection));
   return std::optional<ParkedEvent>(std::move(*parked));
 }
 

@@ -27,7 +27,7 @@ namespace {
 
 // The message of a version at or below a stream's visible head that the store cannot read.
 std::string no_readable_event(const StreamId& stream, Version version) {
-  return fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), version);
+  return fmt::format("stream \"{}\" has no readable event at version {}", stream.str(), version.value());
 }
 
 }  // namespace
@@ -66,8 +66,8 @@ Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, St
       return corrupt(fmt::format("the events of stream \"{}\" are damaged", stream));
     if (entry.position <= high) {
       const std::uint64_t visible = std::min<std::uint64_t>(entry.count, high - entry.position + 1);
-      state.head = version + visible - 1;
-      state.head_position = entry.position + visible - 1;
+      state.head = version + (visible - 1);
+      state.head_position = entry.position_of(version, state.head);
       return {};
     }
   }
@@ -108,7 +108,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
     if (!fmtx::decode_events_key(view_of(it->key()), key_number, version) || key_number != number ||
         !fmtx::decode_events_entry(view_of(it->value()), entry) || version > next)
       return damaged(next);
-    if (version + entry.count <= next) {  // wholly before `next`
+    if (entry.last_version(version) < next) {  // wholly before `next`
       it->Next();
       continue;
     }
@@ -119,8 +119,8 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
       STRATA_RETURN_IF_ERROR(visitor(view));
       ++next;
     } else {
-      const Version run_last = std::min<Version>(last, version + entry.count - 1);
-      STRATA_RETURN_IF_ERROR(visit_run(stream, entry.position + (next - version), next, run_last, log, visitor));
+      const Version run_last = std::min(last, entry.last_version(version));
+      STRATA_RETURN_IF_ERROR(visit_run(stream, entry.position_of(version, next), next, run_last, log, visitor));
     }
     it->Next();
   }
@@ -218,15 +218,16 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
     Position key_position = 0;
     if (!it->Valid() || !fmtx::decode_position_key(view_of(it->key()), key_position) || key_position != p) {
       STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "read the log"));
-      return corrupt(fmt::format("log position {} is missing", p));
+      return corrupt(fmt::format("log position {} is missing", p.value()));
     }
     const std::string_view value = view_of(it->value());
     if (!filter.empty()) {
       std::string_view stream, type;
-      if (!fmtx::peek_log_record(value, stream, type)) return corrupt(fmt::format("log position {} is damaged", p));
+      if (!fmtx::peek_log_record(value, stream, type))
+        return corrupt(fmt::format("log position {} is damaged", p.value()));
       if (!filter.matches(stream, type)) continue;
     }
-    if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p));
+    if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p.value()));
     view.position = p;
     STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
@@ -260,9 +261,8 @@ Result<std::optional<EventLocation>> RocksEventStoreImpl::lookup_event(const Eve
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_, slice(id.as_bytes()), &value);
   if (s.IsNotFound()) return std::optional<EventLocation>();
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("look up event {}", id.to_string())));
-  std::string_view bytes = view_of(value);
   Position position = 0;
-  if (!fmtx::get_varint(bytes, position) || !bytes.empty())
+  if (!fmtx::decode_event_id_value(view_of(value), position))
     return corrupt(fmt::format("the event-id index entry of {} is damaged", id.to_string()));
   if (position > high) return std::optional<EventLocation>();  // written, not yet acknowledged
   EventLocation location;

@@ -32,8 +32,9 @@ Status RocksEventStoreImpl::save_snapshot(const StreamId& stream, const Snapshot
   const std::string bytes = encode_snapshot(snapshot);
   const std::string key =
       fmtx::snapshot_key(stream.view(), snapshot.version, snapshot.schema_fingerprint, snapshot.snapshot_version);
-  Status s = from_rocksdb(db_->Put(rocksdb::WriteOptions(), snapshots_, slice(key), slice(bytes)),
-                          fmt::format("save snapshot of stream \"{}\" at version {}", stream.str(), snapshot.version));
+  Status s =
+      from_rocksdb(db_->Put(rocksdb::WriteOptions(), snapshots_, slice(key), slice(bytes)),
+                   fmt::format("save snapshot of stream \"{}\" at version {}", stream.str(), snapshot.version.value()));
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     fail_stop(s);
@@ -83,7 +84,8 @@ Result<std::optional<SnapshotRecord>> RocksEventStoreImpl::load_snapshot(const S
         return false;
       }));
   if (!found) return std::optional<SnapshotRecord>();
-  const std::string context = fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), found_version);
+  const std::string context =
+      fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), found_version.value());
   if (!found->ok()) return found->status().with_context(context);
   if ((*found)->version != found_version || (*found)->schema() != schema)
     return Status::corruption(context + ": the snapshot does not match its key");

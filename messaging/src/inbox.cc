@@ -108,7 +108,7 @@ ParkedEvent parked_message(const IncomingMessage& m, const Status& error, std::u
 IncomingMessage message_of(const ParkedEvent& p) {
   IncomingMessage m;
   m.subject = p.event.stream_id;
-  m.sequence = p.event.position;
+  m.sequence = p.event.position.value();
   m.type = p.event.type;
   m.published_at = p.event.timestamp;
   m.payload = p.event.payload;

@@ -82,8 +82,8 @@ Result<OutgoingMessage> message_from_event(const EventView& event, std::string_v
   m.headers.set(headers::kType, event.type);
   m.headers.set(headers::kSource, source);
   m.headers.set(headers::kStream, event.stream_id);
-  m.headers.set(headers::kVersion, std::to_string(event.version));
-  m.headers.set(headers::kPosition, std::to_string(event.position));
+  m.headers.set(headers::kVersion, to_string(event.version));
+  m.headers.set(headers::kPosition, to_string(event.position));
   m.headers.set(headers::kTimestamp, std::to_string(event.timestamp.time_since_epoch().count()));
   if (!metadata.correlation_id.empty()) m.headers.set(headers::kCorrelationId, metadata.correlation_id);
   if (!metadata.causation_id.empty()) m.headers.set(headers::kCausationId, metadata.causation_id);

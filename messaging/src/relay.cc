@@ -329,7 +329,7 @@ void Relay::Engine::on_outcome(Completion& c) {
   e.retry_at = Clock::now() + backoff(e.attempts);
   if (status_.state == RelayState::kFailed) return;
   status_.last_error = c.result.status().with_context(
-      fmt::format("relay \"{}\": publishing position {} (attempt {})", options_.name, e.position, e.attempts));
+      fmt::format("relay \"{}\": publishing position {} (attempt {})", options_.name, e.position.value(), e.attempts));
   status_.state = RelayState::kStalled;
 }
 
@@ -415,7 +415,7 @@ bool Relay::Engine::read_more(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   if (!visit.ok()) {
     status_.last_error =
-        visit.status().with_context(fmt::format("relay \"{}\": reading the log at {}", options_.name, from));
+        visit.status().with_context(fmt::format("relay \"{}\": reading the log at {}", options_.name, from.value()));
     return false;
   }
   if (!parked.empty()) {
@@ -496,10 +496,10 @@ Status Relay::Engine::wait_for(Position position, std::chrono::milliseconds time
   if (checkpoint_ >= position) return {};
   if (status_.state == RelayState::kFailed) return status_.last_error;
   if (!started_ || stopping_)
-    return Status::cancelled(
-        fmt::format("relay \"{}\" is stopped at position {}, before {}", options_.name, checkpoint_, position));
+    return Status::cancelled(fmt::format("relay \"{}\" is stopped at position {}, before {}", options_.name,
+                                         checkpoint_.value(), position.value()));
   return Status::unavailable(fmt::format("relay \"{}\" did not reach position {} within {} ms (at {}{})", options_.name,
-                                         position, timeout.count(), checkpoint_,
+                                         position.value(), timeout.count(), checkpoint_.value(),
                                          status_.last_error.ok() ? "" : "; " + status_.last_error.to_string()));
 }
 
@@ -548,7 +548,8 @@ RelayStatus Relay::Engine::status() const {
 Status Relay::Engine::retry_parked(Position position, std::chrono::milliseconds timeout) {
   STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> parked, storage_.get_parked(options_.name, 1, position));
   if (!parked)
-    return Status::not_found(fmt::format("relay \"{}\" has no parked event at position {}", options_.name, position));
+    return Status::not_found(
+        fmt::format("relay \"{}\" has no parked event at position {}", options_.name, position.value()));
   const RecordedEvent& r = parked->event;
   std::string metadata;
   encode_metadata(r.metadata, metadata);
@@ -570,7 +571,7 @@ Status Relay::Engine::retry_parked(Position position, std::chrono::milliseconds 
     std::unique_lock l(m);
     if (!done_cv.wait_for(l, timeout, [&] { return outcome.has_value(); }))
       return Status::unavailable(fmt::format("relay \"{}\": the parked event at {} was not acknowledged within {} ms",
-                                             options_.name, position, timeout.count()));
+                                             options_.name, position.value(), timeout.count()));
     if (!outcome->ok()) return outcome->status();
   }
   return skip_parked(position);
@@ -579,7 +580,8 @@ Status Relay::Engine::retry_parked(Position position, std::chrono::milliseconds 
 Status Relay::Engine::skip_parked(Position position) {
   STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> parked, storage_.get_parked(options_.name, 1, position));
   if (!parked)
-    return Status::not_found(fmt::format("relay \"{}\" has no parked event at position {}", options_.name, position));
+    return Status::not_found(
+        fmt::format("relay \"{}\" has no parked event at position {}", options_.name, position.value()));
   ProjectionWriteBatch batch(options_.name);
   batch.unpark(1, position);
   return storage_.commit(batch);

@@ -18,8 +18,8 @@ Result<std::reference_wrapper<const Metadata>> EventContext::metadata() const {
     Metadata m;
     Status s = decode_metadata(event_->encoded_metadata, m);
     if (!s.ok())
-      return s.with_context(
-          fmt::format("metadata of event {}@{} (position {})", event_->stream_id, event_->version, event_->position));
+      return s.with_context(fmt::format("metadata of event {}@{} (position {})", event_->stream_id,
+                                        event_->version.value(), event_->position.value()));
     metadata_ = std::move(m);
   }
   return std::cref(*metadata_);
@@ -48,8 +48,8 @@ Status guarded_call(FunctionRef<Status()> fn, std::string_view what) noexcept {
 }
 
 Status in_handler(const Status& status, const EventView& event) {
-  return status.with_context(
-      fmt::format("handling {} {}@{} (position {})", event.type, event.stream_id, event.version, event.position));
+  return status.with_context(fmt::format("handling {} {}@{} (position {})", event.type, event.stream_id,
+                                         event.version.value(), event.position.value()));
 }
 
 Status missing_upcaster(std::string_view projection, std::string_view stored, std::string_view handled) {

@@ -210,7 +210,7 @@ Status ProjectorCore::drain(std::chrono::milliseconds timeout) {
   });
   if (!cv_.wait_for(lock, timeout, [&] { return !started_ || epoch_ != epoch; }))
     return Status::unavailable(fmt::format("projector \"{}\" did not drain to position {} within {} ms (at {})", name_,
-                                           target, timeout.count(), published_.position));
+                                           target.value(), timeout.count(), published_.position.value()));
   return published_.state == ProjectorState::kFailed ? published_.error : Status();
 }
 
@@ -221,10 +221,10 @@ Status ProjectorCore::wait_for(Position position, std::chrono::milliseconds time
   if (published_.position >= position) return {};
   if (published_.state == ProjectorState::kFailed) return published_.error;
   if (!started_)
-    return Status::cancelled(
-        fmt::format("projector \"{}\" is stopped at position {}, before {}", name_, published_.position, position));
+    return Status::cancelled(fmt::format("projector \"{}\" is stopped at position {}, before {}", name_,
+                                         published_.position.value(), position.value()));
   return Status::unavailable(fmt::format("projector \"{}\" did not reach position {} within {} ms (at {})", name_,
-                                         position, timeout.count(), published_.position));
+                                         position.value(), timeout.count(), published_.position.value()));
 }
 
 // Reads the stored state when no projector session owns it (the calls below may run before start()).

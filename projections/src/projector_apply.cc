@@ -66,7 +66,7 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
   run.done = run.last = shadow ? stored_.shadow_checkpoint : stored_.checkpoint;
   Status read = apply_events(run, limit);
   if (!read.ok()) {
-    o.error = read.with_context(fmt::format("projector \"{}\": reading the log at {}", name_, run.done + 1));
+    o.error = read.with_context(fmt::format("projector \"{}\": reading the log at {}", name_, (run.done + 1).value()));
     o.backoff = backoff(++infra_attempts_);
     return o;
   }
@@ -152,9 +152,10 @@ void ProjectorCore::apply_failure_policy(BatchRun& run, Outcome& o) {
   } else {
     o.fatal = true;
     o.error = run.failure.with_context(
-        unreadable
-            ? fmt::format("projector \"{}\" stopped: the event at position {} has a type it cannot read", name_, p)
-            : fmt::format("projector \"{}\" stopped: the event at position {} failed {} times", name_, p, attempts));
+        unreadable ? fmt::format("projector \"{}\" stopped: the event at position {} has a type it cannot read", name_,
+                                 p.value())
+                   : fmt::format("projector \"{}\" stopped: the event at position {} failed {} times", name_, p.value(),
+                                 attempts));
   }
 }
 
@@ -176,7 +177,8 @@ bool ProjectorCore::commit_batch(BatchRun& run, Outcome& o) {
   Status c = commit_state(batch_, next);
   batch_.clear();
   if (!c.ok()) {
-    commit_failed(o, c.with_context(fmt::format("projector \"{}\": committing up to position {}", name_, run.last)));
+    commit_failed(
+        o, c.with_context(fmt::format("projector \"{}\": committing up to position {}", name_, run.last.value())));
     return false;
   }
   infra_attempts_ = 0;

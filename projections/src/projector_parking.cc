@@ -60,7 +60,8 @@ Status ProjectorCore::retry_parked(Position position) {
     STRATA_RETURN_IF_ERROR(commit_state(batch, stored_));
   }
   if (!found)
-    return Status::not_found(fmt::format("projection \"{}\" has no parked event at position {}", name_, position));
+    return Status::not_found(
+        fmt::format("projection \"{}\" has no parked event at position {}", name_, position.value()));
   return result;
 }
 
@@ -79,7 +80,8 @@ Status ProjectorCore::skip_parked(Position position) {
     batch.unpark(g, position);
   }
   if (!found)
-    return Status::not_found(fmt::format("projection \"{}\" has no parked event at position {}", name_, position));
+    return Status::not_found(
+        fmt::format("projection \"{}\" has no parked event at position {}", name_, position.value()));
   return commit_state(batch, stored_);
 }
 

@@ -19,7 +19,7 @@ Status ProjectorCore::rebuild() {
     STRATA_RETURN_IF_ERROR(refresh_state_if_idle());
     if (stored_.rebuilding())
       return Status::invalid_argument(fmt::format("projection \"{}\" is already rebuilding generation {} (at {})",
-                                                  name_, stored_.shadow_generation, stored_.shadow_checkpoint));
+                                                  name_, stored_.shadow_generation, stored_.shadow_checkpoint.value()));
     ProjectionState next = stored_;
     next.shadow_generation = stored_.generation + 1;
     next.shadow_checkpoint = 0;

@@ -100,7 +100,7 @@ inline strata::Result<std::string> show_balances(strata::EventStore& store, stra
     out += account + "  " + row.owner + "  balance " + detail::money(row.cents) + "  (" + std::to_string(row.deposits) +
            " deposits, " + std::to_string(row.withdrawals) + " withdrawals)\n";
   out += "projection " + status.name + ": " + std::string(strata::projector_state_name(status.state)) +
-         " at position " + std::to_string(status.position) + " of " + std::to_string(status.head) + ", " +
+         " at position " + strata::to_string(status.position) + " of " + strata::to_string(status.head) + ", " +
          std::to_string(status.applied) + " events applied\n";
   return out;
 }

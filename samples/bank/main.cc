@@ -43,8 +43,8 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
   auto loaded = accounts.load(id);
   if (loaded.ok()) {
     acct = std::move(*loaded);
-    fmt::print("account-alice found with {} events, balance {}: the state survived the restart\n", acct.version(),
-               money(acct.balance()));
+    fmt::print("account-alice found with {} events, balance {}: the state survived the restart\n",
+               acct.version().value(), money(acct.balance()));
   } else if (loaded.status().code() == strata::StatusCode::kNotFound) {
     STRATA_RETURN_IF_ERROR(acct.open("Alice"));
     fmt::print("opened account-alice for Alice\n");
@@ -56,7 +56,8 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
   STRATA_RETURN_IF_ERROR(acct.withdraw(3'000));
   STRATA_ASSIGN_OR_RETURN(strata::AppendResult saved, accounts.save(acct));
   fmt::print("deposited {}, withdrew {}: balance {} at version {} (log positions {}..{})\n", money(10'000),
-             money(3'000), money(acct.balance()), saved.stream_version, saved.first_position, saved.last_position);
+             money(3'000), money(acct.balance()), saved.stream_version.value(), saved.first_position.value(),
+             saved.last_position.value());
 
   // A business rule refuses the command; nothing is recorded.
   strata::Status overdraft = acct.withdraw(acct.balance() + 50'000);
@@ -75,15 +76,15 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
     const strata::Version reloaded_at = second.version();
     STRATA_RETURN_IF_ERROR(second.withdraw(1'000));
     STRATA_RETURN_IF_ERROR(accounts.save(second));
-    fmt::print("reloaded at version {} and retried: balance {}\n", reloaded_at, money(second.balance()));
+    fmt::print("reloaded at version {} and retried: balance {}\n", reloaded_at.value(), money(second.balance()));
   }
 
   STRATA_ASSIGN_OR_RETURN(strata::Version head, store.stream_head(id));
   STRATA_ASSIGN_OR_RETURN(strata::StreamSlice tail,
                           store.read_stream(id, strata::ReadDirection::kBackward, strata::kEndOfStream, 6));
-  fmt::print("\nstream account-alice, the last {} of its {} events:\n", tail.events.size(), head);
+  fmt::print("\nstream account-alice, the last {} of its {} events:\n", tail.events.size(), head.value());
   for (auto it = tail.events.rbegin(); it != tail.events.rend(); ++it)
-    fmt::print("  v{:<3} #{:<4} {:<18} {}\n", it->version, it->position, it->type, it->payload);
+    fmt::print("  v{:<3} #{:<4} {:<18} {}\n", it->version.value(), it->position.value(), it->type, it->payload);
   // Time travel: the account as it was after its third event.
   STRATA_ASSIGN_OR_RETURN(bank::Account then, accounts.load_at(id, 3));
   fmt::print("\nas of version 3 the balance was {}\n", money(then.balance()));
@@ -100,8 +101,8 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
 #endif
   accounts.flush_snapshots();
   fmt::print("\nfinal balance of {}: {} (version {}, {} events in the log, {} snapshots written this run)\n",
-             final_state.owner(), money(final_state.balance()), final_state.version(), store.head_position(),
-             accounts.snapshot_stats().written.load());
+             final_state.owner(), money(final_state.balance()), final_state.version().value(),
+             store.head_position().value(), accounts.snapshot_stats().written.load());
   return {};
 }
 

@@ -265,7 +265,7 @@ inline strata::Result<std::string> show_catalog(strata::EventStore& store, strat
   }
   out += "hidden: " + (hidden.empty() ? std::string("nothing") : hidden) + "\n";
   out += "projection " + status.name + ": " + std::string(strata::projector_state_name(status.state)) +
-         " at position " + std::to_string(status.position) + " of " + std::to_string(status.head) + ", " +
+         " at position " + strata::to_string(status.position) + " of " + strata::to_string(status.head) + ", " +
          std::to_string(status.applied) + " events applied, " + std::to_string(status.skipped) + " skipped\n";
   STRATA_RETURN_IF_ERROR(projector.stop());
   return out;

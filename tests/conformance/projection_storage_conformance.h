@@ -54,15 +54,16 @@ inline std::string render_batch_rows(const ProjectionWriteBatch& batch, Projecti
 inline ParkedEvent parked_event(Generation generation, Position position, std::string error = "boom") {
   ParkedEvent p;
   p.generation = generation;
-  p.event.stream_id = "account-" + std::to_string(position);
+  p.event.stream_id = "account-" + strata::to_string(position);
   p.event.version = 3;
   p.event.position = position;
   p.event.id = EventId::generate();
   p.event.type = "test.happened.v1";
-  p.event.timestamp = Timestamp(std::chrono::microseconds(1'700'000'000'000'000 + static_cast<std::int64_t>(position)));
+  p.event.timestamp =
+      Timestamp(std::chrono::microseconds(1'700'000'000'000'000 + static_cast<std::int64_t>(position.value())));
   p.event.metadata.correlation_id = "req-7";
   p.event.metadata.headers = {{"tenant", "acme"}};
-  p.event.payload = R"({"n":)" + std::to_string(position) + "}";
+  p.event.payload = R"({"n":)" + strata::to_string(position) + "}";
   p.error = Status::invalid_argument(std::move(error));
   p.attempts = 5;
   p.parked_at = Timestamp(std::chrono::microseconds(1'800'000'000'000'000));

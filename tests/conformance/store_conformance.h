@@ -42,7 +42,7 @@ inline std::vector<EventData> events(std::size_t n, std::string_view type = "tes
 inline std::string render(const std::vector<RecordedEvent>& events) {
   std::string s;
   for (const auto& e : events)
-    s += e.stream_id + "@" + std::to_string(e.version) + "#" + std::to_string(e.position) + " " + e.type + " " +
+    s += e.stream_id + "@" + strata::to_string(e.version) + "#" + strata::to_string(e.position) + " " + e.type + " " +
          e.payload + "\n";
   return s;
 }

@@ -27,7 +27,7 @@ std::string render_stream(strata::EventStore& store, const StreamId& id) {
   auto slice = store.read_stream(id, strata::ReadDirection::kForward, 1, 1000);
   if (!slice.ok()) return slice.status().to_string();
   std::string s;
-  for (const auto& e : slice->events) s += std::to_string(e.version) + " " + e.type + " " + e.payload + "\n";
+  for (const auto& e : slice->events) s += strata::to_string(e.version) + " " + e.type + " " + e.payload + "\n";
   return s;
 }
 

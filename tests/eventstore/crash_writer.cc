@@ -57,9 +57,9 @@ int append_forever(const std::string& dir, unsigned seed, bool sync) {
         if (!r.ok()) std::_Exit(fail(r.status()));  // no static destructors under running threads
         std::lock_guard lock(out);
         std::printf("ack %s %s %llu %llu %llu %zu\n", tag.c_str(), stream.c_str(),
-                    static_cast<unsigned long long>(r->first_position),
-                    static_cast<unsigned long long>(r->last_position),
-                    static_cast<unsigned long long>(r->stream_version), n);
+                    static_cast<unsigned long long>(r->first_position.value()),
+                    static_cast<unsigned long long>(r->last_position.value()),
+                    static_cast<unsigned long long>(r->stream_version.value()), n);
         std::fflush(stdout);
       }
     });

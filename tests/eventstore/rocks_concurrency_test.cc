@@ -51,9 +51,9 @@ class LogFollower {
       for (;;) {
         auto next = store_.visit_log(next_, 256, LogFilter{}, [&](const EventView& e) {
           if (e.position != next_)
-            problems_.push_back("expected position " + std::to_string(next_) + ", got " + std::to_string(e.position));
+            problems_.push_back("expected position " + to_string(next_) + ", got " + to_string(e.position));
           if (e.position > store_.head_position())
-            problems_.push_back("position " + std::to_string(e.position) + " read above the high-water mark");
+            problems_.push_back("position " + to_string(e.position) + " read above the high-water mark");
           ids_.push_back(e.id);
           next_ = e.position + 1;
           return Status();
@@ -62,8 +62,7 @@ class LogFollower {
           problems_.push_back(next.status().to_string());
           return;
         }
-        if (next->next_position != next_)
-          problems_.push_back("visit_log returned " + std::to_string(next->next_position));
+        if (next->next_position != next_) problems_.push_back("visit_log returned " + to_string(next->next_position));
         if (next->end_of_log) break;
       }
       if (last_round) return;
@@ -143,14 +142,14 @@ void check_store(EventStore& store, const std::vector<Acked>& acked) {
   for (const auto& a : acked) {
     REQUIRE(a.result.last_position - a.result.first_position + 1 == a.ids.size());
     for (std::size_t i = 0; i < a.ids.size(); ++i) {
-      const RecordedEvent& e = log.events[a.result.first_position - 1 + i];
+      const RecordedEvent& e = testing::event_at(log.events, a.result.first_position + i);
       CHECK(e.id == a.ids[i]);
       CHECK(e.stream_id == a.stream);
       CHECK(e.version == a.result.stream_version - a.ids.size() + 1 + i);
     }
   }
   for (const auto& [stream, head] : heads) {
-    auto read = store.read_stream(sid(stream), ReadDirection::kForward, 1, head + 10).value();
+    auto read = store.read_stream(sid(stream), ReadDirection::kForward, 1, head.value() + 10).value();
     REQUIRE(read.events.size() == head);
     for (std::size_t i = 0; i < read.events.size(); ++i) CHECK(read.events[i].version == i + 1);
     CHECK(store.stream_head(sid(stream)).value() == head);

@@ -69,9 +69,9 @@ struct RocksStorageFixture {
 // A batch that changes rows, a parked event and the checkpoint from `from` to `to`.
 ProjectionWriteBatch batch_at(Position from, Position to, std::optional<ProjectionState> expected) {
   ProjectionWriteBatch b("bank.balances");
-  b.put(1, "accounts", "a", "balance at " + std::to_string(to));
-  b.put(1, "accounts", "row-" + std::to_string(to), "added at " + std::to_string(to));
-  b.erase(1, "accounts", "row-" + std::to_string(from));
+  b.put(1, "accounts", "a", "balance at " + to_string(to));
+  b.put(1, "accounts", "row-" + to_string(to), "added at " + to_string(to));
+  b.erase(1, "accounts", "row-" + to_string(from));
   b.park(conformance::parked_event(1, to));
   b.set_state(expected, state_at(to));
   return b;
@@ -80,10 +80,10 @@ ProjectionWriteBatch batch_at(Position from, Position to, std::optional<Projecti
 // The whole projection as one string: state, rows, parked positions.
 std::string render_projection(ProjectionStorage& storage) {
   auto state = storage.load_state("bank.balances").value();
-  std::string out = state ? "checkpoint " + std::to_string(state->checkpoint) + "\n" : "no state\n";
+  std::string out = state ? "checkpoint " + to_string(state->checkpoint) + "\n" : "no state\n";
   out += render_rows(storage, "bank.balances", kServingGeneration, "accounts");
   const std::vector<ParkedEvent> parked = storage.list_parked("bank.balances", 1, 0, 100).value();
-  for (const ParkedEvent& p : parked) out += "parked " + std::to_string(p.event.position) + "\n";
+  for (const ParkedEvent& p : parked) out += "parked " + to_string(p.event.position) + "\n";
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Shared by the RocksEventStore tests: a temporary directory per test, store opening, and a compact
-// rendering of the whole log.
+// Shared by the RocksEventStore tests: a temporary directory per test, store opening, and the event at
+// a position of a whole-log read.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -54,6 +54,11 @@ inline std::unique_ptr<RocksEventStore> open_store(const std::string& path,
                                                    std::shared_ptr<rocksdb::FileSystem> file_system = nullptr) {
   if (file_system) return open_with_file_system(options, path, std::move(file_system)).value();
   return RocksEventStore::open(options, path).value();
+}
+
+// The event at position `p` of `log`, the events of a read of the whole log from position 1.
+inline const RecordedEvent& event_at(const std::vector<RecordedEvent>& log, Position p) {
+  return log.at(p.value() - 1);
 }
 
 }  // namespace strata::testing

@@ -109,7 +109,7 @@ int produce(const std::string& dir, const std::string& urls, const std::string& 
   // Appends are paced (5,000 a second), so that they go on while the chaos does.
   constexpr double kPerSecond = 5'000;
   const auto began = std::chrono::steady_clock::now();
-  const std::int64_t first = static_cast<std::int64_t>((*store)->head_position()) + 1;
+  const std::int64_t first = static_cast<std::int64_t>((*store)->head_position().value()) + 1;
   auto last_status = began;
   for (std::int64_t k = first;; ++k) {
     if (k <= total) {
@@ -124,8 +124,8 @@ int produce(const std::string& dir, const std::string& urls, const std::string& 
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_status >= milliseconds(100)) {
-      write_status(status_file,
-                   std::to_string((*store)->head_position()) + " " + std::to_string(relay.status().position));
+      write_status(status_file, std::to_string((*store)->head_position().value()) + " " +
+                                    std::to_string(relay.status().position.value()));
       last_status = now;
     }
   }
@@ -157,7 +157,7 @@ int consume(const std::string& dir, const std::string& urls, const std::string& 
   if (auto s = inbox.start(); !s.ok()) die(s, "start inbox");
   for (;;) {
     std::this_thread::sleep_for(milliseconds(100));
-    write_status(status_file, std::to_string((*store)->head_position()));
+    write_status(status_file, std::to_string((*store)->head_position().value()));
   }
 }
 

@@ -241,7 +241,7 @@ TEST_CASE("messages without an id, of an unknown type, or that do not decode are
   CHECK(std::string(parked[1].error.message()).find("does not decode") != std::string::npos);
   CHECK(parked[1].attempts == 1);
   CHECK(inbox.status().parked == 2);
-  REQUIRE(inbox.skip_parked(parked[0].event.position).ok());
+  REQUIRE(inbox.skip_parked(parked[0].event.position.value()).ok());
   CHECK(inbox.parked().value().size() == 1);
 }
 
@@ -277,10 +277,10 @@ TEST_CASE("a handler that keeps failing is retried with backoff, holding its sub
   CHECK(payments.total("o1") == 2);
 
   broken = false;
-  REQUIRE(inbox.retry_parked(parked[0].event.position).ok());
+  REQUIRE(inbox.retry_parked(parked[0].event.position.value()).ok());
   CHECK(inbox.parked().value().empty());
   CHECK(payments.total("o1") == 3);
-  CHECK(inbox.retry_parked(parked[0].event.position).code() == StatusCode::kNotFound);
+  CHECK(inbox.retry_parked(parked[0].event.position.value()).code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("an inbox started while the broker is down waits for it and then handles everything") {

@@ -90,8 +90,8 @@ TEST_CASE("the relay publishes every event of the log in order, as stored, with 
     CHECK(got[i].payload == log[i].payload);
     CHECK(got[i].headers.get(headers::kSource) == "bank");
     CHECK(got[i].headers.get(headers::kStream) == log[i].stream_id);
-    CHECK(got[i].headers.get(headers::kVersion) == std::to_string(log[i].version));
-    CHECK(got[i].headers.get(headers::kPosition) == std::to_string(log[i].position));
+    CHECK(got[i].headers.get(headers::kVersion) == to_string(log[i].version));
+    CHECK(got[i].headers.get(headers::kPosition) == to_string(log[i].position));
   }
   CHECK(got[0].headers.get(headers::kCorrelationId) == "deal-7");
   CHECK(relay.status().state == RelayState::kLive);

@@ -62,7 +62,7 @@ struct Row {
   std::string owner;
   std::int64_t balance = 0;
   std::int64_t entries = 0;
-  std::uint64_t last_position = 0;
+  strata::Position last_position = 0;
   static constexpr auto kFields =
       strata::fields(strata::field("owner", &Row::owner), strata::field("balance", &Row::balance),
                      strata::field("entries", &Row::entries), strata::field("last_position", &Row::last_position));
@@ -106,7 +106,7 @@ class Ledger : public strata::Projection<Ledger, strata::Events<Opened, Credited
     if (!row) row.emplace();
     row->balance += amount;
     row->entries += 1;
-    row->last_position = std::max<std::uint64_t>(row->last_position, ctx.position());  // retries come late
+    row->last_position = std::max(row->last_position, ctx.position());  // retries come late
     return kAccounts.put(tx, ctx.stream_id(), *row);
   }
 
@@ -144,7 +144,7 @@ inline std::string render(const std::vector<std::pair<std::string, Row>>& rows) 
   std::string out;
   for (const auto& [key, r] : rows)
     out += key + " owner=" + r.owner + " balance=" + std::to_string(r.balance) +
-           " entries=" + std::to_string(r.entries) + " last=" + std::to_string(r.last_position) + "\n";
+           " entries=" + std::to_string(r.entries) + " last=" + strata::to_string(r.last_position) + "\n";
   return out;
 }
 
@@ -183,7 +183,7 @@ inline std::string fold(strata::EventStore& store, strata::Position from = 1,
         Row& r = rows[e.stream_id];
         r.balance += amount;
         r.entries += 1;
-        r.last_position = std::max<std::uint64_t>(r.last_position, e.position);
+        r.last_position = std::max(r.last_position, e.position);
       }
     }
     if (slice.end_of_log || slice.events.empty()) break;

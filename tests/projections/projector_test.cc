@@ -185,7 +185,7 @@ TEST_CASE("a poison event is parked after its retries while later events keep fl
   CHECK(parked[0].event.type == Credited::kType);
   CHECK(parked[0].error.code() == StatusCode::kRejected);
   CHECK(parked[0].error.message().find("poison credit refused") != std::string_view::npos);
-  CHECK(parked[0].error.message().find("position " + std::to_string(poison)) != std::string_view::npos);
+  CHECK(parked[0].error.message().find("position " + strata::to_string(poison)) != std::string_view::npos);
   CHECK(render(projector.reader()) == fold(store, 1, strata::kEndOfLog, {poison}));
   CHECK(projector.status().parked == 1);
   CHECK(projector.status().state == ProjectorState::kLive);

@@ -105,9 +105,9 @@ std::string encode_projection_state(const ProjectionState& s) {
   out.reserve(kStateBytes);
   out += static_cast<char>(kStateFormat);
   put_be(out, s.generation, 8);
-  put_be(out, s.checkpoint, 8);
+  put_be(out, s.checkpoint.value(), 8);
   put_be(out, s.shadow_generation, 8);
-  put_be(out, s.shadow_checkpoint, 8);
+  put_be(out, s.shadow_checkpoint.value(), 8);
   return out;
 }
 
@@ -135,8 +135,8 @@ std::string encode_parked_event(const ParkedEvent& p) {
   put_be(out, static_cast<std::uint8_t>(p.error.code()), 1);
   put_str(out, p.error.message());
   put_str(out, p.event.stream_id);
-  put_be(out, p.event.version, 8);
-  put_be(out, p.event.position, 8);
+  put_be(out, p.event.version.value(), 8);
+  put_be(out, p.event.position.value(), 8);
   out += p.event.id.as_bytes();
   put_str(out, p.event.type);
   put_be(out, to_micros(p.event.timestamp), 8);
@@ -197,7 +197,7 @@ std::string projection_row_key(std::string_view projection, std::string_view row
 std::string projection_parked_key(std::string_view projection, Generation generation, Position position) {
   std::string out = projection_key_prefix(projection);
   put_be(out, generation, 8);
-  put_be(out, position, 8);
+  put_be(out, position.value(), 8);
   return out;
 }
 

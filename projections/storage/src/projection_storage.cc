@@ -12,9 +12,9 @@ ProjectionStorage::~ProjectionStorage() = default;
 namespace {
 std::string describe(const std::optional<ProjectionState>& s) {
   if (!s) return "no state";
-  std::string out = fmt::format("generation {} at checkpoint {}", s->generation, s->checkpoint);
+  std::string out = fmt::format("generation {} at checkpoint {}", s->generation, s->checkpoint.value());
   if (s->rebuilding())
-    out += fmt::format(", rebuilding generation {} at {}", s->shadow_generation, s->shadow_checkpoint);
+    out += fmt::format(", rebuilding generation {} at {}", s->shadow_generation, s->shadow_checkpoint.value());
   return out;
 }
 }  // namespace
@@ -43,7 +43,7 @@ Status validate_batch(const ProjectionWriteBatch& batch) {
       return Status::invalid_argument(fmt::format("projection \"{}\": a parked event names generation 0", name));
     if (parked && parked->error.ok())
       return Status::invalid_argument(
-          fmt::format("projection \"{}\": the parked event at position {} has no error", name, key.second));
+          fmt::format("projection \"{}\": the parked event at position {} has no error", name, key.second.value()));
   }
   for (Generation g : batch.dropped_generations())
     if (g == 0) return Status::invalid_argument(fmt::format("projection \"{}\": cannot drop generation 0", name));

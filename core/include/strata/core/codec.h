@@ -13,6 +13,7 @@
 //   };
 //
 // Field types with a built-in codec: bool, int32_t, int64_t, uint32_t, uint64_t, double, std::string,
+// strata::Version and strata::Position (as unsigned numbers),
 // std::optional<T> (may be absent or null), std::vector<T>, std::map<std::string, T>, and any struct with
 // its own kFields. Other value types get a codec by specializing strata::Codec<T> with
 //   static void write(json::Writer&, const T&);   static Status read(json::Value&, T&);
@@ -144,6 +145,28 @@ STRATA_SCALAR_CODEC_(std::uint64_t, uint64);
 STRATA_SCALAR_CODEC_(double, float64);
 STRATA_SCALAR_CODEC_(std::string, string);
 #undef STRATA_SCALAR_CODEC_
+
+// Stream versions and log positions, as unsigned JSON numbers: a field may hold where an event stands.
+template <>
+struct Codec<Version> {
+  static void write(json::Writer& w, Version v) { w.uint64(v.value()); }
+  static Status read(json::Value& in, Version& out) {
+    std::uint64_t n = 0;
+    Status s = in.get(n);
+    if (s.ok()) out = n;
+    return s;
+  }
+};
+template <>
+struct Codec<Position> {
+  static void write(json::Writer& w, Position p) { w.uint64(p.value()); }
+  static Status read(json::Value& in, Position& out) {
+    std::uint64_t n = 0;
+    Status s = in.get(n);
+    if (s.ok()) out = n;
+    return s;
+  }
+};
 
 template <class T>
 struct Codec<std::optional<T>> {

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,9 +41,9 @@ namespace strata {
 class SnapshotStore;
 
 // "Up to the end of the stream" / "from the end, backwards".
-inline constexpr Version kEndOfStream = std::numeric_limits<Version>::max();
+inline constexpr Version kEndOfStream{~std::uint64_t{0}};
 // "Up to the end of the log".
-inline constexpr Position kEndOfLog = std::numeric_limits<Position>::max();
+inline constexpr Position kEndOfLog{~std::uint64_t{0}};
 
 struct AppendResult {
   // The stream's new head: the version of the last event appended.

@@ -245,7 +245,7 @@ class Repository {
     detail::AggregateAccess::mark_saved(aggregate, result->stream_version);
     if constexpr (Snapshottable<A>) {
       const auto every = options_.snapshots.every_events;
-      if (writer_ && every > 0 && result->stream_version / every > before / every) {
+      if (writer_ && every > 0 && result->stream_version.value() / every > before.value() / every) {
         writer_->post([this, state = aggregate] { (void)write_snapshot(state); });
       }
     }
