@@ -1,5 +1,5 @@
-// The inbox's engine: one thread that fetches from the durable consumer into per-subject queues and
-// handles the front of each queue in turn, holding a subject back while its front message waits for a
+// The inbox's engine: a thread that fetches from the durable consumer into per-subject lanes, and workers
+// that handle the front of a lane at a time, holding a subject back while its front message waits for a
 // retry.
 #include "strata/messaging/inbox.h"
 
@@ -12,50 +12,18 @@
 #include <mutex>
 #include <thread>
 
+#include "inbox_records.h"
 #include "strata/core/backend/rate_meter.h"
 #include "strata/projections/projection_write_batch.h"
 #include "subjects.h"
 
 namespace strata {
 
-std::string_view inbox_state_name(InboxState state) noexcept {
-  switch (state) {
-    case InboxState::kStopped:
-      return "stopped";
-    case InboxState::kRunning:
-      return "running";
-    case InboxState::kStalled:
-      return "stalled";
-  }
-  return "unknown";
-}
-
-namespace detail {
-Status undecodable_message(const Status& status, const IncomingMessage& message) {
-  return Status::invalid_argument(fmt::format("message \"{}\" of type \"{}\" (sequence {}) does not decode: {}",
-                                              message.id, message.type, message.sequence, status.message()));
-}
-}  // namespace detail
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The read model of an inbox's projection that holds its markers: one row per message handled without
-// an event effect, keyed by the message id. Never rename it.
-constexpr std::string_view kHandledModel = "strata.inbox.handled";
-constexpr Generation kInboxGeneration = 1;
-
-Timestamp system_now() {
-  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
-std::string message_key(std::string_view inbox, std::string_view message_id) {
-  std::string key(inbox);
-  key += '/';
-  key += message_id;
-  return key;
-}
+using detail::kHandledModel;
+using detail::kInboxGeneration;
 
 // Errors that retrying cannot fix: the message is parked at its first attempt.
 bool permanent(const Status& s) {
@@ -63,108 +31,7 @@ bool permanent(const Status& s) {
          s.code() == StatusCode::kCorruption;
 }
 
-std::string marker(std::string_view outcome, const IncomingMessage& m, const Status& reason) {
-  std::string out;
-  json::Writer w(out);
-  w.begin_object();
-  w.key("outcome");
-  w.string(outcome);
-  w.key("type");
-  w.string(m.type);
-  w.key("sequence");
-  w.uint64(m.sequence);
-  if (!reason.ok()) {
-    w.key("reason");
-    w.string(reason.to_string());
-  }
-  w.end_object();
-  return out;
-}
-
-// A parked message as the storage keeps parked events: the subject as stream, the broker's sequence as
-// position, the message's headers (and its raw id) as metadata headers.
-ParkedEvent parked_message(const IncomingMessage& m, const Status& error, std::uint32_t attempts) {
-  ParkedEvent p;
-  p.generation = kInboxGeneration;
-  p.event.stream_id = m.subject;
-  p.event.version = 0;
-  p.event.position = m.sequence;
-  auto id = EventId::parse(m.id);
-  p.event.id = id.ok() ? *id : EventId::derive("strata.inbox.message-id", 0);
-  p.event.type = m.type;
-  p.event.timestamp = m.published_at;
-  p.event.metadata.correlation_id = std::string(m.headers.get(headers::kCorrelationId));
-  p.event.metadata.causation_id = std::string(m.headers.get(headers::kCausationId));
-  p.event.metadata.headers.emplace_back("Strata-Message-Id", m.id);
-  for (const auto& [k, v] : m.headers.all())
-    if (k != "Strata-Message-Id") p.event.metadata.headers.emplace_back(k, v);
-  p.event.payload = m.payload;
-  p.error = error;
-  p.attempts = attempts;
-  p.parked_at = system_now();
-  return p;
-}
-
-IncomingMessage message_of(const ParkedEvent& p) {
-  IncomingMessage m;
-  m.subject = p.event.stream_id;
-  m.sequence = p.event.position.value();
-  m.type = p.event.type;
-  m.published_at = p.event.timestamp;
-  m.payload = p.event.payload;
-  for (const auto& [k, v] : p.event.metadata.headers) {
-    if (k == "Strata-Message-Id") {
-      m.id = v;
-    } else {
-      m.headers.set(k, v);
-    }
-  }
-  return m;
-}
-
 }  // namespace
-
-// ---- InboxContext ----------------------------------------------------------------------------------
-
-InboxContext::InboxContext(EventStore& store, ProjectionStorage& storage, std::string_view inbox,
-                           const IncomingMessage& message, std::uint32_t attempt)
-    : store_(store),
-      storage_(storage),
-      inbox_(inbox),
-      message_(message),
-      metadata_(effect_metadata(message)),
-      key_(message_key(inbox, message.id)),
-      attempt_(attempt) {}
-
-Status InboxContext::claim_effect(Effect effect) {
-  if (effect_ == Effect::kNone || (effect_ == effect && effect == Effect::kRows)) {
-    effect_ = effect;
-    return {};
-  }
-  return Status::invalid_argument(fmt::format(
-      "inbox \"{}\", message \"{}\": a message has one effect, one append or the inbox's rows; use a process "
-      "manager for effects on several aggregates",
-      inbox_, message_.id));
-}
-
-Result<AppendResult> InboxContext::append(const StreamId& stream, ExpectedVersion expected,
-                                          std::vector<EventData> events) {
-  STRATA_RETURN_IF_ERROR(claim_effect(Effect::kEvents));
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    events[i].id = EventId::derive(key_, i);
-    if (events[i].metadata.empty()) events[i].metadata = metadata_;
-  }
-  return store_.append(stream, expected, events);
-}
-
-Result<std::reference_wrapper<ReadModelTx>> InboxContext::rows() {
-  STRATA_RETURN_IF_ERROR(claim_effect(Effect::kRows));
-  if (!batch_) {
-    batch_ = std::make_unique<ProjectionWriteBatch>(inbox_);
-    tx_ = std::make_unique<ReadModelTx>(storage_, *batch_, kInboxGeneration);
-  }
-  return std::ref(*tx_);
-}
 
 // ---- the engine ------------------------------------------------------------------------------------
 
@@ -465,7 +332,7 @@ void Inbox::Engine::keep_held_alive() {
 }
 
 Result<bool> Inbox::Engine::already_handled(const IncomingMessage& m) {
-  const std::string key = message_key(options_.name, m.id);
+  const std::string key = detail::message_key(options_.name, m.id);
   STRATA_ASSIGN_OR_RETURN(std::optional<EventLocation> effect, store_.lookup_event(EventId::derive(key, 0)));
   if (effect) return true;
   STRATA_ASSIGN_OR_RETURN(std::optional<std::string> row,
@@ -538,13 +405,13 @@ Status Inbox::Engine::commit_marker(InboxContext& ctx, const IncomingMessage& m,
   ProjectionWriteBatch fresh(options_.name);
   ProjectionWriteBatch* batch = &fresh;
   if (reason.ok() && ctx.row_batch() != nullptr) batch = ctx.row_batch();  // a rejection's rows are dropped
-  batch->put(kInboxGeneration, kHandledModel, m.id, marker(outcome, m, reason));
+  batch->put(kInboxGeneration, kHandledModel, m.id, detail::handled_marker(outcome, m, reason));
   return storage_.commit(*batch);
 }
 
 Status Inbox::Engine::park(const IncomingMessage& m, const Status& error, std::uint32_t attempts) {
   ProjectionWriteBatch batch(options_.name);
-  batch.park(parked_message(m, error, attempts));
+  batch.park(detail::parked_message(m, error, attempts));
   return storage_.commit(batch);
 }
 
@@ -598,7 +465,7 @@ Status Inbox::Engine::retry_parked(std::uint64_t sequence) {
   STRATA_ASSIGN_OR_RETURN(std::optional<ParkedEvent> p, storage_.get_parked(options_.name, kInboxGeneration, sequence));
   if (!p)
     return Status::not_found(fmt::format("inbox \"{}\" has no parked message of sequence {}", options_.name, sequence));
-  const IncomingMessage m = message_of(*p);
+  const IncomingMessage m = detail::message_of(*p);
   Status error;
   // Counted as a further attempt; parked again (with the new error) when it fails again.
   if (handle(m, p->attempts + 1, error) == Verdict::kRetry) {

@@ -1,6 +1,9 @@
 // Appends and reads back one event through an installed strata.
 #include <strata/core/core.h>
-#include <strata/eventstore/rocks_event_store.h>
+#include <strata/eventstore/eventstore.h>
+#include <strata/messaging/jetstream_transport.h>
+#include <strata/messaging/messaging.h>
+#include <strata/projections/projections.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -41,6 +44,15 @@ int main(int argc, char** argv) {
   Pinged back;
   if (!r.ok() || !read.ok() || !strata::decode_json(read->events.at(0).payload, back).ok() || back.n != 42) {
     std::puts("consumer: failed");
+    return 1;
+  }
+  // Every library links: projection storage, messaging and the JetStream transport (refusing options
+  // without servers, so no broker is needed here).
+  strata::MemoryProjectionStorage storage;
+  strata::InProcessTransport transport;
+  if (!storage.list_projections().ok() || !transport.health().available ||
+      strata::JetStreamTransport::connect({}).status().code() != strata::StatusCode::kInvalidArgument) {
+    std::puts("consumer: messaging failed");
     return 1;
   }
   std::puts("consumer: ok");
