@@ -283,28 +283,48 @@ class JetStreamConsumer final : public Consumer {
       : sub_(sub), state_(std::move(state)), durable_(std::move(durable)) {}
   ~JetStreamConsumer() override { natsSubscription_Destroy(sub_); }  // the durable consumer stays
 
+  // nats.c's Fetch of a batch waits until the batch is full or the wait is over, which would hold
+  // messages back for as long as the wait when they trickle in. So: wait for one message, then take
+  // whatever else is there at once (a no-wait pull request).
   Result<std::vector<std::unique_ptr<Delivery>>> fetch(std::size_t max_messages,
                                                        std::chrono::milliseconds wait) override {
     std::vector<std::unique_ptr<Delivery>> out;
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = natsSubscription_Fetch(&list, sub_, static_cast<int>(std::max<std::size_t>(max_messages, 1)),
-                                                std::max<std::int64_t>(wait.count(), 1), &jerr);
+    natsStatus s = natsSubscription_Fetch(&list, sub_, 1, std::max<std::int64_t>(wait.count(), 1), &jerr);
     if (s == NATS_TIMEOUT) return out;  // nothing came
-    if (s != NATS_OK) {
-      Status error = translate(s, jerr, fmt::format("fetch of consumer \"{}\"", durable_));
-      state_->note(error);
-      return error;
+    if (s != NATS_OK) return failed(s, jerr);
+    take(list, out);
+    if (max_messages > 1) {
+      jsFetchRequest more;
+      jsFetchRequest_Init(&more);
+      more.Batch = static_cast<int>(max_messages - 1);
+      more.NoWait = true;
+      more.Expires = nanos(std::chrono::milliseconds(500));  // a bound on waiting for the answer only
+      s = natsSubscription_FetchRequest(&list, sub_, &more);
+      if (s == NATS_OK) {
+        take(list, out);
+      } else if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND && out.empty()) {
+        return failed(s, static_cast<jsErrCode>(0));
+      }
     }
+    return out;
+  }
+
+ private:
+  void take(natsMsgList& list, std::vector<std::unique_ptr<Delivery>>& out) {
     for (int i = 0; i < list.Count; ++i) {
       out.push_back(std::make_unique<JetStreamDelivery>(list.Msgs[i], state_));
       list.Msgs[i] = nullptr;  // owned by the delivery now
     }
     natsMsgList_Destroy(&list);
-    return out;
+  }
+  Status failed(natsStatus s, jsErrCode jerr) {
+    Status error = translate(s, jerr, fmt::format("fetch of consumer \"{}\"", durable_));
+    state_->note(error);
+    return error;
   }
 
- private:
   natsSubscription* sub_;
   std::shared_ptr<detail::JetStreamState> state_;
   std::string durable_;
@@ -320,9 +340,11 @@ Result<std::unique_ptr<JetStreamTransport>> JetStreamTransport::connect(const Je
   if (options.subjects.empty())
     return Status::invalid_argument(fmt::format("JetStream stream \"{}\": no subjects given", options.stream));
   for (const auto& subject : options.subjects) STRATA_RETURN_IF_ERROR(detail::validate_filter(subject));
-  if (options.replicas < 1 || options.replicas > 5 || options.publish_timeout.count() <= 0 || options.max_pending == 0)
+  if (options.replicas < 1 || options.replicas > 5 || options.consumer_replicas < 0 ||
+      options.consumer_replicas > options.replicas || options.publish_timeout.count() <= 0 || options.max_pending == 0)
     return Status::invalid_argument(fmt::format(
-        "JetStream stream \"{}\": replicas must be 1 to 5, publish_timeout positive, max_pending at least 1",
+        "JetStream stream \"{}\": replicas must be 1 to 5, consumer_replicas 0 to replicas, publish_timeout "
+        "positive, max_pending at least 1",
         options.stream));
 
   auto state = std::make_shared<detail::JetStreamState>(options);
@@ -459,34 +481,58 @@ Result<std::unique_ptr<Consumer>> JetStreamTransport::consume(const ConsumerConf
   so.Config.AckWait = nanos(config.ack_wait);
   so.Config.MaxDeliver = -1;
   so.Config.MaxAckPending = static_cast<std::int64_t>(config.max_ack_pending);
-  so.Config.DeliverPolicy = js_DeliverAll;
+  if (state_->options.consumer_replicas > 0)
+    so.Config.Replicas = static_cast<std::int64_t>(state_->options.consumer_replicas);
+  // The deliver policy is left unset (the server's default: all) so that a consumer that exists binds
+  // whatever its start: nats.c refuses to bind when a requested policy differs from the consumer's.
   const std::string filter = config.filter.empty() ? ">" : config.filter;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  if (config.redeliver_unacknowledged_on_open) {
-    // Messages given to a process that died come back only after their ack wait, behind later ones:
-    // recreating the consumer at its ack floor delivers them again first, in order (and what was
-    // acknowledged beyond the floor again too, which consumers absorb as duplicates).
-    jsConsumerInfo* info = nullptr;
-    natsStatus s =
-        js_GetConsumerInfo(&info, state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
-    if (s == NATS_OK) {
-      const bool pending = info->NumAckPending > 0;
-      const std::uint64_t floor = info->AckFloor.Stream;
-      jsConsumerInfo_Destroy(info);
-      if (pending) {
-        s = js_DeleteConsumer(state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
-        if (s != NATS_OK)
-          return translate(s, jerr, fmt::format("consumer \"{}\": recreating it at its ack floor", config.durable));
-        so.Config.DeliverPolicy = js_DeliverByStartSequence;
-        so.Config.OptStartSeq = floor + 1;
-      }
-    } else if (s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
-      return translate(s, jerr, fmt::format("consumer \"{}\"", config.durable));
-    }
-    jerr = static_cast<jsErrCode>(0);
+  jsConsumerInfo* info = nullptr;
+  natsStatus s =
+      js_GetConsumerInfo(&info, state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
+  if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+    Status error = translate(s, jerr, fmt::format("consumer \"{}\"", config.durable));
+    state_->note(error);
+    return error;
   }
+  if (s == NATS_OK) {
+    const bool pending = info->NumAckPending > 0;
+    const std::uint64_t floor = info->AckFloor.Stream;
+    const bool changed = info->Config->AckWait != so.Config.AckWait ||
+                         info->Config->MaxAckPending != so.Config.MaxAckPending ||
+                         (so.Config.Replicas > 0 && info->Config->Replicas != so.Config.Replicas);
+    if (config.redeliver_unacknowledged_on_open && pending) {
+      // Messages given to a process that died come back only after their ack wait, behind later ones:
+      // recreating the consumer at its ack floor delivers them again first, in order (and what was
+      // acknowledged beyond the floor again too, which consumers absorb as duplicates).
+      jsConsumerInfo_Destroy(info);
+      s = js_DeleteConsumer(state_->js, state_->options.stream.c_str(), config.durable.c_str(), &jo, &jerr);
+      if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr)
+        return translate(s, jerr, fmt::format("consumer \"{}\": recreating it at its ack floor", config.durable));
+      so.Config.DeliverPolicy = js_DeliverByStartSequence;
+      so.Config.OptStartSeq = floor + 1;
+    } else if (changed) {
+      // Settings that may change under a durable name: the consumer is updated, keeping its position.
+      jsConsumerConfig updated = *info->Config;
+      updated.AckWait = so.Config.AckWait;
+      updated.MaxAckPending = so.Config.MaxAckPending;
+      if (so.Config.Replicas > 0) updated.Replicas = so.Config.Replicas;
+      jsConsumerInfo* after = nullptr;
+      s = js_UpdateConsumer(&after, state_->js, state_->options.stream.c_str(), &updated, &jo, &jerr);
+      jsConsumerInfo_Destroy(info);
+      jsConsumerInfo_Destroy(after);
+      if (s != NATS_OK) {
+        Status error = translate(s, jerr, fmt::format("consumer \"{}\": updating its settings", config.durable));
+        state_->note(error);
+        return error;
+      }
+    } else {
+      jsConsumerInfo_Destroy(info);
+    }
+  }
+  jerr = static_cast<jsErrCode>(0);
   natsSubscription* sub = nullptr;
-  const natsStatus s = js_PullSubscribe(&sub, state_->js, filter.c_str(), config.durable.c_str(), &jo, &so, &jerr);
+  s = js_PullSubscribe(&sub, state_->js, filter.c_str(), config.durable.c_str(), &jo, &so, &jerr);
   if (s != NATS_OK) {
     Status error = translate(s, jerr, fmt::format("consumer \"{}\"", config.durable));
     state_->note(error);

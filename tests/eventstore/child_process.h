@@ -82,16 +82,23 @@ class ChildProcess {
     if (stdin_ >= 0) ::close(stdin_);
     stdin_ = -1;
   }
+  // Whether the child still runs (false once it ended, by itself or killed; its status is then kept).
+  bool running() {
+    if (pid_ <= 0) return false;
+    if (waitpid(pid_, &status_, WNOHANG) == 0) return true;
+    pid_ = -1;
+    return false;
+  }
   // The child's wait status.
   int wait() {
-    int status = 0;
-    if (pid_ > 0) waitpid(pid_, &status, 0);
+    if (pid_ > 0) waitpid(pid_, &status_, 0);
     pid_ = -1;
-    return status;
+    return status_;
   }
 
  private:
   pid_t pid_ = -1;
+  int status_ = 0;
   int stdin_ = -1;
   int stdout_ = -1;
 };

@@ -41,6 +41,9 @@ class Service {
     ++kills_;
   }
   void restart() { start(); }
+  // A service only ends when it is killed: one that ended by itself met an error it should have
+  // waited out (it said which on stderr).
+  bool running() { return child_->running(); }
   int kills() const { return kills_; }
 
  private:
@@ -98,8 +101,13 @@ TEST_CASE(
     return std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>(p.size() > 0 ? p[0] : 0, p.size() > 1 ? p[1] : 0,
                                                                    c.empty() ? 0 : c[0]);
   };
+  auto alive = [&] {
+    REQUIRE_MESSAGE(producer.running(), "the producing service ended by itself");
+    REQUIRE_MESSAGE(consumer.running(), "the consuming service ended by itself");
+  };
   while (producer.kills() < 10 || consumer.kills() < 10 || node_cycles < 3) {
     REQUIRE(Clock::now() - started < std::chrono::minutes(6));
+    alive();
     std::this_thread::sleep_for(milliseconds(300 + rng() % 1'200));
     const auto choice = rng() % 5;
     if (choice <= 1 && producer.kills() < 10) {
@@ -131,6 +139,7 @@ TEST_CASE(
   for (;;) {
     const auto [appended, published, effects] = progress();
     if (appended == kTotal && published == kTotal && effects >= kTotal) break;
+    alive();
     REQUIRE_MESSAGE(Clock::now() < deadline,
                     "stuck at appended " << appended << ", relayed " << published << ", handled " << effects);
     std::this_thread::sleep_for(milliseconds(200));

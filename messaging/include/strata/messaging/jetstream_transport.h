@@ -55,6 +55,11 @@ struct JetStreamOptions {
   std::vector<std::string> subjects;
   // Copies of the stream in the cluster: 1, or 3 to survive the loss of a node.
   int replicas = 1;
+  // Copies of each durable consumer's state (what it has delivered and had acknowledged); 0: as many
+  // as the stream. 1 makes every acknowledgement cheaper (no replication round) at a price: when the
+  // node holding it is lost, the consumer starts again from the stream's first message, and the inbox
+  // absorbs what it had handled as duplicates.
+  int consumer_replicas = 0;
   // Within this window a repeated message id is stored once.
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
   // Limits of the stream (0: none): the oldest messages go when one is exceeded.
@@ -81,7 +86,7 @@ class JetStreamTransport final : public Transport {
  public:
   // A transport over `options.servers`. It connects in the background when no server answers now.
   // kInvalidArgument for bad options (no servers, a bad stream name or subject filter, replicas other
-  // than 1..5).
+  // than 1..5, consumer_replicas other than 0..replicas).
   [[nodiscard]] static Result<std::unique_ptr<JetStreamTransport>> connect(const JetStreamOptions& options);
   ~JetStreamTransport() override;
 
