@@ -74,7 +74,7 @@ struct InboxOptions {
   // concurrently for messages of different subjects. Concurrent handlers' appends share the store's
   // group commit: with a durable store, this is what makes an inbox fast (1 handles one message at a
   // time, each waiting for its own fsync).
-  std::size_t concurrency = 8;
+  std::size_t concurrency = 16;
   // Messages fetched at a time, and how long a fetch waits for the first.
   std::size_t batch_size = 256;
   std::chrono::milliseconds fetch_wait{200};
