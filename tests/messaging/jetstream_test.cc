@@ -1,6 +1,7 @@
 #include "strata/messaging/jetstream_transport.h"
 
 #include <doctest/doctest.h>
+#include <nats/nats.h>
 
 #include <atomic>
 #include <map>
@@ -217,4 +218,54 @@ TEST_CASE("killing the stream leader of an R3 stream: publishing pauses for the 
   REQUIRE(receiver.inbox->wait_idle(milliseconds(500), kWait).ok());
   receiver.check(10, sender);
   CHECK(f.t->stream_leader().value() != leader);
+}
+
+TEST_CASE("a delivery lost on its way is noticed by the gap it leaves, and comes again before the later ones") {
+  JetStreamFixture f;
+  for (int i = 1; i <= 3; ++i)
+    REQUIRE(
+        conformance::publish_sync(f.transport(), conformance::message(f.p + "-" + std::to_string(i), f.p + ".s")).ok());
+  ConsumerConfig config{f.p + "-gap", f.p + ".>"};
+  config.ack_wait = std::chrono::seconds(30);  // far longer than the test: only the recreation brings it back
+  auto consumer = f.t->consume(config).value();
+  auto first = conformance::fetch_n(*consumer, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0]->message().id == f.p + "-1");
+  REQUIRE(first[0]->ack().ok());
+
+  // Another puller of the same durable consumer takes the next delivery and drops it: to the consumer
+  // under test, as if it had been lost on its way.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, f.cluster.servers().front().c_str()) == NATS_OK);
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  const std::string stream = "S" + f.p;
+  so.Stream = stream.c_str();
+  so.Consumer = config.durable.c_str();
+  natsSubscription* thief = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  REQUIRE(js_PullSubscribe(&thief, js, (f.p + ".>").c_str(), nullptr, nullptr, &so, &jerr) == NATS_OK);
+  natsMsgList stolen{};
+  REQUIRE(natsSubscription_Fetch(&stolen, thief, 1, 5'000, &jerr) == NATS_OK);
+  REQUIRE(stolen.Count == 1);
+  natsMsgList_Destroy(&stolen);  // never acknowledged
+  natsSubscription_Destroy(thief);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  // What follows the lost delivery is not handed out ahead of it: 2 comes again, then 3.
+  std::vector<std::string> ids;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (ids.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto batch = consumer->fetch(10, milliseconds(200));
+    if (!batch.ok()) continue;
+    for (auto& d : *batch) {
+      if (d->message().id == f.p + "-1") continue;  // its ack may not have been registered yet
+      ids.push_back(d->message().id);
+      REQUIRE(d->ack().ok());
+    }
+  }
+  CHECK(ids == std::vector<std::string>{f.p + "-2", f.p + "-3"});
 }
