@@ -84,6 +84,9 @@ class RelayMapping {
   }
   // Events of `type` are published as they are stored.
   void publish_as_stored(std::string_view type);
+  // Events of `type` are published as `mapper` says (for mappings whose message type is known only at
+  // run time, such as the messages process managers decide: add_saga_messages() in saga_runner.h).
+  void publish_with(std::string type, Mapper mapper) { mappers_[std::move(type)] = std::move(mapper); }
 
   bool empty() const noexcept { return mappers_.empty(); }
   // Whether events of `type` are published.
