@@ -326,6 +326,70 @@ struct ProcessAccess {
   }
 };
 
+// A trigger of strata's own, for an instance known by its stream.
+struct SagaSignal {
+  enum class Kind : std::uint8_t { kCommandAnswered, kDeadline, kRetry, kSkip } kind = Kind::kCommandAnswered;
+  std::string key;  // what makes it idempotent
+  std::string step;
+  std::string command_type;
+  bool compensation = false;
+  bool succeeded = false;
+  std::string code;
+  std::string reason;
+  std::string deadline_id;
+  std::string deadline_name;
+};
+
+// The decisions of `p` (loaded, begun) on `trigger`, a type in its Triggers<...>: false when there are
+// none (no instance, and E does not start one). Shared by SagaRunner and ProcessScenario.
+template <class P, class E>
+Result<bool> decide_trigger(P& p, const E& trigger, std::string_view key) {
+  if (p.version() == 0 && !P::template starts<E>()) return false;
+  ProcessAccess::core(p).trigger_handled(E::kType, key);
+  STRATA_RETURN_IF_ERROR(ProcessAccess::handle(p, trigger));
+  return true;
+}
+
+// The decisions of `p` on one of strata's own triggers. kNotFound for an operator's decision on an
+// instance that does not exist; kInvalidArgument for one on an instance that needs no attention.
+template <class P>
+Result<bool> decide_signal(P& p, const SagaSignal& s) {
+  using Kind = SagaSignal::Kind;
+  auto& core = ProcessAccess::core(p);
+  if (p.version() == 0 && p.pending_records().empty()) {
+    if (s.kind == Kind::kRetry || s.kind == Kind::kSkip)
+      return Status::not_found("no saga in stream \"" + core.stream() + "\"");
+    return false;
+  }
+  switch (s.kind) {
+    case Kind::kDeadline: {
+      if (!core.deadline_due(s.deadline_id)) return false;  // cancelled, fired before, or the saga ended
+      core.trigger_handled(DeadlineReached::kType, s.key);
+      STRATA_RETURN_IF_ERROR(ProcessAccess::handle(p, DeadlineReached{s.deadline_id, s.deadline_name}));
+      return true;
+    }
+    case Kind::kCommandAnswered: {
+      if (!core.command_answered(s.step, s.compensation, s.succeeded, s.reason)) return false;
+      if (s.compensation) return true;  // strata's own business
+      if (s.succeeded) {
+        STRATA_RETURN_IF_ERROR(ProcessAccess::handle(p, CommandSucceeded{s.step, s.command_type}));
+      } else if constexpr (ProcessAccess::handles<P, CommandFailed>()) {
+        STRATA_RETURN_IF_ERROR(ProcessAccess::handle(p, CommandFailed{s.step, s.command_type, s.code, s.reason}));
+      } else {
+        core.compensate("step \"" + s.step + "\" failed: " + s.reason);
+      }
+      return true;
+    }
+    case Kind::kRetry:
+    case Kind::kSkip: {
+      STRATA_RETURN_IF_ERROR(s.kind == Kind::kRetry ? core.retry_attention() : core.skip_attention());
+      core.trigger_handled(s.kind == Kind::kRetry ? "strata.saga.operator_retry" : "strata.saga.operator_skip", s.key);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace detail
 
 }  // namespace strata

@@ -117,20 +117,6 @@ void add_saga_messages(RelayMapping& mapping);
 
 namespace detail {
 
-// A trigger of strata's own, for an instance known by its stream.
-struct SagaSignal {
-  enum class Kind : std::uint8_t { kCommandAnswered, kDeadline, kRetry, kSkip } kind = Kind::kCommandAnswered;
-  std::string key;  // what makes it idempotent
-  std::string step;
-  std::string command_type;
-  bool compensation = false;
-  bool succeeded = false;
-  std::string code;
-  std::string reason;
-  std::string deadline_id;
-  std::string deadline_name;
-};
-
 // What the runner's engine needs from the typed front.
 struct SagaHooks {
   std::vector<std::string> trigger_types;  // followed in the local log
@@ -210,12 +196,7 @@ class SagaRunner {
                   "strata: deliver<E>: E is not in the process manager's Triggers<...>");
     if (key.empty()) return Status::invalid_argument("SagaRunner::deliver needs a non-empty idempotency key");
     STRATA_ASSIGN_OR_RETURN(StreamId stream, stream_of(P::correlate(trigger)));
-    return handle(stream, key, metadata, [&](P& p) -> Result<bool> {
-      if (p.version() == 0 && !P::template starts<E>()) return false;  // no instance, and E does not start one
-      detail::ProcessAccess::core(p).trigger_handled(E::kType, key);
-      STRATA_RETURN_IF_ERROR(detail::ProcessAccess::handle(p, trigger));
-      return true;
-    });
+    return handle(stream, key, metadata, [&](P& p) { return detail::decide_trigger(p, trigger, key); });
   }
 
   Status start() { return engine_.start(); }
@@ -310,41 +291,7 @@ class SagaRunner {
   }
 
   Status signal(const StreamId& stream, const detail::SagaSignal& s, const Metadata& metadata) {
-    using Kind = detail::SagaSignal::Kind;
-    return handle(stream, s.key, metadata, [&](P& p) -> Result<bool> {
-      auto& core = detail::ProcessAccess::core(p);
-      if (p.version() == 0 && s.kind != Kind::kRetry && s.kind != Kind::kSkip) return false;  // no instance
-      switch (s.kind) {
-        case Kind::kDeadline: {
-          if (!core.deadline_due(s.deadline_id)) return false;  // cancelled, fired before, or the saga ended
-          core.trigger_handled(DeadlineReached::kType, s.key);
-          STRATA_RETURN_IF_ERROR(detail::ProcessAccess::handle(p, DeadlineReached{s.deadline_id, s.deadline_name}));
-          return true;
-        }
-        case Kind::kCommandAnswered: {
-          if (!core.command_answered(s.step, s.compensation, s.succeeded, s.reason)) return false;
-          if (s.compensation) return true;  // strata's own business
-          if (s.succeeded) {
-            STRATA_RETURN_IF_ERROR(detail::ProcessAccess::handle(p, CommandSucceeded{s.step, s.command_type}));
-          } else if constexpr (detail::ProcessAccess::handles<P, CommandFailed>()) {
-            STRATA_RETURN_IF_ERROR(
-                detail::ProcessAccess::handle(p, CommandFailed{s.step, s.command_type, s.code, s.reason}));
-          } else {
-            core.compensate("step \"" + s.step + "\" failed: " + s.reason);
-          }
-          return true;
-        }
-        case Kind::kRetry:
-        case Kind::kSkip: {
-          if (p.version() == 0) return Status::not_found("no saga in stream \"" + stream.str() + "\"");
-          STRATA_RETURN_IF_ERROR(s.kind == Kind::kRetry ? core.retry_attention() : core.skip_attention());
-          core.trigger_handled(s.kind == Kind::kRetry ? "strata.saga.operator_retry" : "strata.saga.operator_skip",
-                               s.key);
-          return true;
-        }
-      }
-      return false;
-    });
+    return handle(stream, s.key, metadata, [&](P& p) { return detail::decide_signal(p, s); });
   }
 
   Status decide(std::string_view key, bool retry) {
