@@ -157,7 +157,9 @@ void SagaCore::add(const R& record) {
   std::string payload = to_json(record);
   // Folding a record strata just encoded cannot fail.
   (void)state_.fold(R::kType, payload);
-  pending_.push_back(SagaRecord{std::string(R::kType), std::move(payload)});
+  std::string key;
+  if constexpr (std::is_same_v<R, saga::MessageSent>) key = record.key;
+  pending_.push_back(SagaRecord{std::string(R::kType), std::move(payload), std::move(key)});
 }
 
 std::string SagaCore::key(std::string_view step, bool compensation) const {
@@ -166,7 +168,7 @@ std::string SagaCore::key(std::string_view step, bool compensation) const {
 
 void SagaCore::user_event(std::string_view type, std::string payload) {
   if (state_.phase == SagaPhase::kNew) state_.phase = SagaPhase::kRunning;
-  pending_.push_back(SagaRecord{std::string(type), std::move(payload)});
+  pending_.push_back(SagaRecord{std::string(type), std::move(payload), {}});
 }
 
 void SagaCore::trigger_handled(std::string_view type, std::string_view id) {

@@ -64,6 +64,12 @@ void add_saga_messages(RelayMapping& mapping) {
       });
 }
 
+std::string saga_idempotency_key(const IncomingMessage& message) {
+  const std::string header = std::string(headers::kUserPrefix) + std::string(kSagaIdempotencyKeyHeader);
+  const std::string_view key = message.headers.get(header);
+  return key.empty() ? message.id : std::string(key);
+}
+
 namespace detail {
 
 Metadata trigger_metadata(const RecordedEvent& e) {

@@ -509,5 +509,6 @@ TEST_CASE("sagas: a relay with add_saga_messages publishes what sagas decided as
   CHECK(c.contract == "c10");
   CHECK(c.cents == 5'000'000'000);
   CHECK(got[0]->message().headers.get(headers::kCorrelationId) == "deal-c10");
+  CHECK(saga_idempotency_key(got[0]->message()) == "activation-c10/charge");
   REQUIRE(relay.stop().ok());
 }

@@ -79,6 +79,7 @@ Status in_saga_record(const Status& status, const EventView& e);
 struct SagaRecord {
   std::string type;
   std::string payload;
+  std::string idempotency_key;  // of a message: carried as its "idempotency-key" header
 };
 
 // The decisions strata takes part in, and the saga state they change. Compiled (saga_core.cc).

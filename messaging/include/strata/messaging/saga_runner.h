@@ -111,9 +111,16 @@ struct SagaRunnerStatus {
 };
 
 // The Relay mapping that publishes the messages process managers decided ("strata.saga.message_sent"
-// records) as what they are: their own type and payload, with the step's key as the message id header
-// ("Strata-Header-Idempotency-Key"). Add other mappings to the same RelayMapping as usual.
+// records) as what they are: their own type and payload. Each carries its step's idempotency key
+// ("<saga stream>/<step>") in a header: saga_idempotency_key() reads it on the receiving side, to pass
+// to a third party. Add other mappings to the same RelayMapping as usual.
 void add_saga_messages(RelayMapping& mapping);
+
+// The metadata header of a saga's message record that holds its idempotency key.
+inline constexpr std::string_view kSagaIdempotencyKeyHeader = "idempotency-key";
+
+// The idempotency key of a message a saga decided (its header); the message id for any other message.
+std::string saga_idempotency_key(const IncomingMessage& message);
 
 namespace detail {
 
@@ -320,8 +327,12 @@ class SagaRunner {
       if (m.correlation_id.empty()) m.correlation_id = stream.str();
       std::vector<EventData> batch;
       batch.reserve(records.size());
-      for (std::size_t i = 0; i < records.size(); ++i)
+      for (std::size_t i = 0; i < records.size(); ++i) {
         batch.push_back(EventData{EventId::derive(key, i), records[i].type, records[i].payload, m});
+        if (!records[i].idempotency_key.empty())
+          batch.back().metadata.headers.emplace_back(std::string(kSagaIdempotencyKeyHeader),
+                                                     records[i].idempotency_key);
+      }
       auto saved = store_.append(stream, ExpectedVersion::exact(p.version()), batch);
       if (saved.ok()) {
         engine_.count_trigger();
