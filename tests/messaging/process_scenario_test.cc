@@ -93,7 +93,7 @@ TEST_CASE("process scenario: given a history, a failure compensates newest first
   CHECK(s.state().saga().compensation_reason == "payment failed");
 }
 
-TEST_CASE("process scenario: a deadline given by name fires; once cancelled it does nothing") {
+TEST_CASE("process scenario: a deadline given by name fires, and once fired it does nothing") {
   auto s = ProcessScenario<OrderSaga>("o3").given(OrderPlaced{"o3"}, CommandSucceeded{"reserve", ""});
   s.when(DeadlineReached{"", "payment"});
   CHECK(s.then_sends(Release{"o3"}));

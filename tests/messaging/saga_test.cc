@@ -292,7 +292,7 @@ TEST_CASE("sagas: the happy path — reserve, charge, show — and every record 
 }
 
 TEST_CASE(
-    "sagas: a trigger delivered twice under one key is handled once; a second answer under its own key "
+    "sagas: a trigger delivered twice under one key is handled once, and a second answer under its own key "
     "changes nothing") {
   Service s;
   REQUIRE(s.runner->start().ok());
@@ -309,7 +309,7 @@ TEST_CASE(
   CHECK(s.status("c2").phase == SagaPhase::kCompleted);
 }
 
-TEST_CASE("sagas: a decline compensates the completed steps, newest first; nothing stays reserved") {
+TEST_CASE("sagas: a decline compensates the completed steps, newest first, and nothing stays reserved") {
   Service s;
   REQUIRE(s.runner->start().ok());
   s.request("c3");
@@ -332,7 +332,7 @@ TEST_CASE("sagas: a decline compensates the completed steps, newest first; nothi
 }
 
 TEST_CASE(
-    "sagas: no answer before the deadline compensates; a confirmation after that is answered with a refund, "
+    "sagas: no answer before the deadline compensates, and a confirmation after that is answered with a refund, "
     "and the titles never show") {
   Activation::payment_window = milliseconds(150);
   Service s;
@@ -376,7 +376,7 @@ TEST_CASE("sagas: a deadline cancelled when its step completed does nothing when
   Activation::payment_window = milliseconds(2'000);
 }
 
-TEST_CASE("sagas: a compensation that keeps failing needs attention; an operator retries it, or skips it") {
+TEST_CASE("sagas: a compensation that keeps failing needs attention, and an operator retries it or skips it") {
   Service s;
   REQUIRE(s.runner->start().ok());
   SUBCASE("retry") {
@@ -417,7 +417,7 @@ TEST_CASE("sagas: a compensation that keeps failing needs attention; an operator
   }
 }
 
-TEST_CASE("sagas: a failed command starts compensation by default; a rejected one is not retried") {
+TEST_CASE("sagas: a failed command starts compensation by default, and a rejected one is not retried") {
   Service s;
   REQUIRE(s.runner->start().ok());
   // Reserved by someone else already: the saga's reserve is rejected.
