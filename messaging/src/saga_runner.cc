@@ -6,10 +6,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "strata/messaging/saga_runner.h"
@@ -104,12 +106,14 @@ class SagaEngine::Impl {
   Status start() {
     if (options_.name.empty() || options_.name.size() > 255)
       return Status::invalid_argument(fmt::format("saga runner name \"{}\" must be 1 to 255 bytes", options_.name));
-    if (options_.batch_size == 0 || options_.command_attempts == 0 || options_.first_backoff.count() <= 0 ||
-        options_.max_backoff < options_.first_backoff || options_.poll_interval.count() <= 0)
-      return Status::invalid_argument(fmt::format(
-          "saga runner \"{}\": batch_size and command_attempts must be at least 1, backoffs positive and ordered, "
-          "poll_interval positive",
-          options_.name));
+    if (options_.batch_size == 0 || options_.command_attempts == 0 || options_.command_concurrency == 0 ||
+        options_.first_backoff.count() <= 0 || options_.max_backoff < options_.first_backoff ||
+        options_.poll_interval.count() <= 0)
+      return Status::invalid_argument(
+          fmt::format("saga runner \"{}\": batch_size, command_attempts and command_concurrency must be at least 1, "
+                      "backoffs positive and ordered, "
+                      "poll_interval positive",
+                      options_.name));
     std::lock_guard lock(mu_);
     if (thread_.joinable()) return {};
     STRATA_ASSIGN_OR_RETURN(std::optional<ProjectionState> loaded, storage_.load_state(options_.name));
@@ -284,26 +288,64 @@ class SagaEngine::Impl {
                             }));
     more = !visit.end_of_log;
     ProjectionWriteBatch batch(options_.name);
-    Position done = from - 1;
     std::map<std::string, std::optional<DeadlineRow>> timer_changes;
+    // The events of one stream in order, different streams at once (commands of different sagas share
+    // the store's group commit). A lane stops at its first failure worth retrying; the checkpoint stops
+    // before the earliest such failure, and what lanes did beyond it is done again later, which the
+    // sagas' derived ids and the commands' keys absorb.
+    std::map<std::string_view, std::vector<const RecordedEvent*>> by_stream;
+    for (const RecordedEvent& e : events) by_stream[e.stream_id].push_back(&e);
+    std::vector<const std::vector<const RecordedEvent*>*> lanes;
+    for (const auto& [stream, lane] : by_stream) lanes.push_back(&lane);
+    std::mutex batch_mu;
+    Position first_failure = kEndOfLog;
     Status failed;
-    for (const RecordedEvent& e : events) {
-      Status s = handle(e, batch, timer_changes);
-      if (!s.ok() && retryable(s)) {
-        failed = s;
-        break;
+    auto work_lane = [&](const std::vector<const RecordedEvent*>& lane) {
+      for (const RecordedEvent* e : lane) {
+        std::map<std::string, std::optional<DeadlineRow>> timers;
+        RowChanges rows;
+        Status s = handle(*e, rows, timers);
+        std::lock_guard lock(batch_mu);
+        // Stopping (kCancelled) leaves the event to the next start, like a failure worth retrying.
+        if (!s.ok() && (retryable(s) || s.code() == StatusCode::kCancelled)) {
+          if (e->position < first_failure) {
+            first_failure = e->position;
+            failed = s;
+          }
+          return;
+        }
+        for (auto& [model, key, value] : rows) {
+          if (value)
+            batch.put(kRows, model, key, *value);
+          else
+            batch.erase(kRows, model, key);
+        }
+        for (auto& [id, row] : timers) timer_changes[id] = std::move(row);
+        if (!s.ok()) {
+          ParkedEvent parked;
+          parked.generation = kRows;
+          parked.event = *e;
+          parked.error = s;
+          parked.attempts = 1;
+          parked.parked_at = now();
+          batch.park(std::move(parked));
+        }
       }
-      if (!s.ok()) {
-        ParkedEvent parked;
-        parked.generation = kRows;
-        parked.event = e;
-        parked.error = s;
-        parked.attempts = 1;
-        parked.parked_at = now();
-        batch.park(std::move(parked));
-      }
-      done = e.position;
+    };
+    const std::size_t workers = std::min(options_.command_concurrency, lanes.size());
+    if (workers <= 1) {
+      for (const auto* lane : lanes) work_lane(*lane);
+    } else {
+      std::atomic<std::size_t> next{0};
+      std::vector<std::thread> pool;
+      for (std::size_t i = 0; i < workers; ++i)
+        pool.emplace_back([&] {
+          for (std::size_t l; (l = next++) < lanes.size();) work_lane(*lanes[l]);
+        });
+      for (auto& t : pool) t.join();
     }
+    Position done =
+        first_failure == kEndOfLog ? (events.empty() ? from - 1 : events.back().position) : first_failure - 1;
     if (failed.ok()) done = std::max(done, visit.next_position - 1);
     if (done < from) return failed;
     ProjectionState next = *state_;
@@ -322,8 +364,10 @@ class SagaEngine::Impl {
     return failed;
   }
 
-  Status handle(const RecordedEvent& e, ProjectionWriteBatch& batch,
-                std::map<std::string, std::optional<DeadlineRow>>& timers) {
+  // Row writes of one event: (model, key, value or nothing to erase).
+  using RowChanges = std::vector<std::tuple<std::string_view, std::string, std::optional<std::string>>>;
+
+  Status handle(const RecordedEvent& e, RowChanges& batch, std::map<std::string, std::optional<DeadlineRow>>& timers) {
     if (e.type == saga::CommandIssued::kType) {
       saga::CommandIssued c;
       STRATA_RETURN_IF_ERROR(decode_json(e.payload, c));
@@ -333,26 +377,26 @@ class SagaEngine::Impl {
       saga::DeadlineScheduled d;
       STRATA_RETURN_IF_ERROR(decode_json(e.payload, d));
       DeadlineRow row{e.stream_id, d.name, d.due_us, e.metadata.correlation_id};
-      batch.put(kRows, kDeadlines, d.id, to_json(row));
+      batch.emplace_back(kDeadlines, d.id, to_json(row));
       timers[d.id] = row;
       return {};
     }
     if (e.type == saga::DeadlineCancelled::kType || e.type == saga::DeadlineFired::kType) {
       saga::DeadlineCancelled d;  // both carry just the id
       STRATA_RETURN_IF_ERROR(decode_json(e.payload, d));
-      batch.erase(kRows, kDeadlines, d.id);
+      batch.emplace_back(kDeadlines, d.id, std::nullopt);
       timers[d.id] = std::nullopt;
       return {};
     }
     if (e.type == saga::NeedsAttention::kType) {
       saga::NeedsAttention n;
       STRATA_RETURN_IF_ERROR(decode_json(e.payload, n));
-      batch.put(kRows, kAttention, e.stream_id, to_json(AttentionRow{n.step, n.reason}));
+      batch.emplace_back(kAttention, e.stream_id, to_json(AttentionRow{n.step, n.reason}));
       return {};
     }
     if (e.type == saga::StepCompensated::kType || e.type == saga::Compensated::kType ||
         e.type == saga::Completed::kType) {
-      batch.erase(kRows, kAttention, e.stream_id);
+      batch.emplace_back(kAttention, e.stream_id, std::nullopt);
       return {};
     }
     return hooks_.local_event(e);

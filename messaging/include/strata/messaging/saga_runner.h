@@ -58,6 +58,10 @@ struct SagaRunnerOptions {
   // A command handler's retryable failure is tried this many times in all, waiting first_backoff,
   // doubling up to max_backoff, before the command fails.
   std::uint32_t command_attempts = 5;
+  // Events of this many sagas (streams) handled at once: their commands and answers share the store's
+  // group commit. A saga's own events are always handled one after another. Command handlers must be
+  // safe to call concurrently for different sagas.
+  std::size_t command_concurrency = 16;
   std::chrono::milliseconds first_backoff{20};
   std::chrono::milliseconds max_backoff{1'000};
   // Longest wait between looks at the log and the timers when no commit wakes the runner.
