@@ -99,6 +99,9 @@ void Relay::Engine::run(std::uint64_t session) {
     } else if (status_.state != RelayState::kFailed) {
       const bool more = read_more(lock);
       send_ready(lock);
+      // Events it read but does not publish (left out by the selection or the mapping) move the
+      // checkpoint now: no acknowledgement will come for them to wake the loop.
+      advance();
       if (Status c = commit_checkpoint(lock, false); !c.ok()) fail(c);
       if (more) continue;
     }

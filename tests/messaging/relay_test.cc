@@ -126,6 +126,22 @@ TEST_CASE("the relay selects by category and type, and a mapping publishes integ
   CHECK(relay.status().position == store.head_position());
 }
 
+TEST_CASE("events the relay does not publish move its checkpoint at once, with no acknowledgement to wait for") {
+  MemoryEventStore store;
+  MemoryProjectionStorage storage;
+  InProcessTransport transport;
+  RelayOptions o = options_for();
+  o.selection.event_types = {"bank.opened.v1"};
+  Relay relay(store, storage, transport, o);
+  REQUIRE(relay.start().ok());
+  REQUIRE(relay.wait_for(store.head_position(), kWait).ok());
+  deposit(store, "account-1", 100);  // not selected
+  // Well under the relay's idle wakeup (500 ms): the commit alone is enough.
+  CHECK(relay.wait_for(store.head_position(), milliseconds(300)).ok());
+  CHECK(relay.status().lag_events == 0);
+  CHECK(transport.stored().empty());
+}
+
 TEST_CASE("the relay resumes from its checkpoint after a restart and publishes nothing twice") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;

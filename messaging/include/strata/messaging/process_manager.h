@@ -208,8 +208,8 @@ class ProcessManager<Derived, Events<Ss...>, Triggers<Ts...>> {
   void send(std::string step, const C& command) {
     core_.send(std::move(step), C::kType, to_json(command));
   }
-  // Step `step`: `message` for another service, published through a Relay with message id
-  // "<stream>/<step>" (see saga_relay_mapping()).
+  // Step `step`: `message` for another service, published by a Relay given add_saga_messages(), with
+  // the key "<stream>/<step>" in its "idempotency-key" header (saga_idempotency_key() reads it).
   template <EventType M>
   void publish(std::string step, const M& message) {
     core_.publish(std::move(step), M::kType, to_json(message));

@@ -24,7 +24,7 @@
 // "<saga stream>/<step>" (a compensation's: "/compensate" appended) and metadata carrying the saga's
 // correlation id. A handler's kUnavailable / kIOError / kWrongExpectedVersion / kInternal are retried
 // with backoff (command_attempts times); any other error, or no handler, fails the command. Messages a
-// process manager publishes are the Relay's job: give it saga_relay_mapping().
+// process manager publishes are the Relay's job: give it add_saga_messages().
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
