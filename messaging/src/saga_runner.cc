@@ -416,7 +416,13 @@ class SagaEngine::Impl {
       if (auto it = handlers_.find(c.type); it != handlers_.end()) handler = it->second;
     }
     Status outcome;
-    if (!handler) {
+    // Carried out before (the process died before the answer was saved): a handler that saved with the
+    // key left its first event under EventId::derive(key, 0). Running it again could meet a rule that
+    // its own first run made false ("already reserved") and fail a command that succeeded.
+    STRATA_ASSIGN_OR_RETURN(std::optional<EventLocation> done, store_.lookup_event(EventId::derive(c.key, 0)));
+    if (done) {
+      // answered below as succeeded
+    } else if (!handler) {
       outcome = Status::not_found(
           fmt::format("saga runner \"{}\" has no handler for commands of type \"{}\"", options_.name, c.type));
     } else {

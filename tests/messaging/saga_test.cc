@@ -512,3 +512,18 @@ TEST_CASE("sagas: a relay with add_saga_messages publishes what sagas decided as
   CHECK(saga_idempotency_key(got[0]->message()) == "activation-c10/charge");
   REQUIRE(relay.stop().ok());
 }
+
+TEST_CASE("sagas: a command whose effect was saved before a crash, under its key, counts as carried out") {
+  Service s;
+  s.request("c11");
+  // The process died after the reserve command's effect was committed and before its answer was: the
+  // effect is there under the step's key. Run again, the rule ("already reserved") would refuse it.
+  Titles t = s.title("c11");
+  REQUIRE(t.reserve().ok());
+  REQUIRE(s.titles.save_idempotent(t, "activation-c11/reserve").ok());
+  REQUIRE(s.runner->start().ok());
+  s.idle();
+  CHECK(s.calls("activation-c11/reserve") == 0);
+  CHECK(s.status("c11").phase == SagaPhase::kRunning);
+  CHECK(s.records("c11", saga::MessageSent::kType).size() == 1);  // the charge went out
+}

@@ -22,9 +22,12 @@
 //
 // Commands are carried out by the handler registered for their type, with the idempotency key
 // "<saga stream>/<step>" (a compensation's: "/compensate" appended) and metadata carrying the saga's
-// correlation id. A handler's kUnavailable / kIOError / kWrongExpectedVersion / kInternal are retried
-// with backoff (command_attempts times); any other error, or no handler, fails the command. Messages a
-// process manager publishes are the Relay's job: give it add_saga_messages().
+// correlation id. A handler saves its effect with that key (Repository::save_idempotent(a, ctx.key,
+// ctx.metadata)): a command whose key already has its first event (EventId::derive(key, 0)) counts as
+// carried out, and is not run again after a crash — where its own first run could make its rule fail. A handler's
+// kUnavailable / kIOError / kWrongExpectedVersion / kInternal are retried with backoff (command_attempts times); any
+// other error, or no handler, fails the command. Messages a process manager publishes are the Relay's job: give it
+// add_saga_messages().
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
