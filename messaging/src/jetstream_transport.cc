@@ -400,9 +400,7 @@ class JetStreamConsumer final : public Consumer {
       jsFetchRequest_Init(&more);
       more.Batch = static_cast<int>(max_messages - 1);
       more.NoWait = true;
-      // nats-server 2.9 treats a no-wait request with an expiry as "wait up to the expiry" when nothing
-      // is pending: a short one hands out what is there and returns.
-      more.Expires = nanos(std::chrono::milliseconds(10));
+      more.Expires = nanos(std::chrono::milliseconds(500));  // a bound on waiting for the answer only
       s = natsSubscription_FetchRequest(&list, sub_, &more);
       if (s == NATS_OK) {
         gap = take(list, out);
