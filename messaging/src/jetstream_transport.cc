@@ -413,6 +413,9 @@ class JetStreamConsumer final : public Consumer {
       natsSubscription_Destroy(sub_);
       sub_ = nullptr;
       STRATA_RETURN_IF_ERROR(reopen());
+      // Not an empty batch: to the caller that would mean "nothing came", though the redeliveries are
+      // on their way (an inbox would think itself idle).
+      return fetch(max_messages, wait);
     }
     return out;
   }
