@@ -199,8 +199,9 @@ class JetStreamConsumer final : public Consumer {
       sub_ = nullptr;
       STRATA_RETURN_IF_ERROR(reopen());
       // Not an empty batch: to the caller that would mean "nothing came", though the redeliveries are
-      // on their way (an inbox would think itself idle).
-      return fetch(max_messages, wait);
+      // on their way (an inbox would think itself idle). A consumer created while the cluster elects
+      // leaders may take seconds to deliver: wait for them longer than the caller's usual wait.
+      return fetch(max_messages, std::max(wait, std::min(config_.ack_wait, std::chrono::milliseconds(5'000))));
     }
     return out;
   }
