@@ -56,9 +56,12 @@ strata::Status Contract::sign(std::string signed_by) {
   return {};
 }
 
-strata::Status Contract::request_activation(std::chrono::milliseconds payment_window) {
+strata::Status Contract::request_activation(std::chrono::milliseconds payment_window,
+                                            std::chrono::milliseconds step_window) {
   STRATA_RETURN_IF_ERROR(expect(ContractState::kSigned, "activate"));
-  record(ActivationRequested{key(), studio_, cents_, titles_, regions_, payment_window.count()});
+  if (payment_window.count() <= 0 || step_window.count() <= 0)
+    return strata::Status::rejected("an activation needs positive payment and step windows");
+  record(ActivationRequested{key(), studio_, cents_, titles_, regions_, payment_window.count(), step_window.count()});
   return {};
 }
 
@@ -110,6 +113,7 @@ void Activation::handle(const ActivationRequested& e) {
   step_completed("request", CancelContract{e.contract});
   for (const std::string& title : e.titles)
     publish(step_of(kLicense, title), LicenseTitle{e.contract, title, e.regions});
+  schedule("licensing", std::chrono::milliseconds(e.step_window_ms));
 }
 
 void Activation::handle(const TitleLicensed& m) {
@@ -122,6 +126,7 @@ void Activation::handle(const TitleLicensed& m) {
   }
   step_completed_publishing(step, HideTitle{m.contract, m.title});
   if (!every_title(kLicense)) return;
+  cancel_deadline("licensing");
   publish("charge", ChargeRequested{terms_.contract, terms_.studio, terms_.cents});
   schedule("payment", std::chrono::milliseconds(terms_.payment_window_ms));
 }
@@ -137,12 +142,18 @@ void Activation::handle(const PaymentCaptured& m) {
   cancel_deadline("payment");
   step_completed_publishing("charge", RefundRequested{terms_.contract});
   for (const std::string& title : terms_.titles) publish(step_of(kShow, title), ShowTitle{terms_.contract, title});
+  schedule("showing", std::chrono::milliseconds(terms_.step_window_ms));
 }
 
 void Activation::handle(const PaymentDeclined& m) { compensate("payment declined: " + m.reason); }
 
-void Activation::handle(const strata::DeadlineReached&) {
-  compensate("no payment within " + std::to_string(terms_.payment_window_ms) + " ms");
+void Activation::handle(const strata::DeadlineReached& d) {
+  if (d.name == "payment") {
+    compensate("no payment within " + std::to_string(terms_.payment_window_ms) + " ms");
+  } else {
+    compensate("the titles were not " + std::string(d.name == "licensing" ? "licensed" : "shown") + " within " +
+               std::to_string(terms_.step_window_ms) + " ms");
+  }
 }
 
 void Activation::handle(const TitleShown& m) {
@@ -154,6 +165,7 @@ void Activation::handle(const TitleShown& m) {
 
 void Activation::handle(const strata::CommandSucceeded& c) {
   if (c.step != "activate") return;
+  cancel_deadline("showing");
   step_completed("activate");
   complete();
 }
@@ -240,11 +252,13 @@ strata::Status Service::open_deal(const DealTerms& terms) {
   m.correlation_id = deal_correlation_id(terms.contract);
   Contract contract = contracts_.create(stream);
   STRATA_RETURN_IF_ERROR(contract.draft(terms.studio, terms.cents, terms.titles, terms.regions));
-  STRATA_RETURN_IF_ERROR(contracts_.save(contract, m));
   STRATA_RETURN_IF_ERROR(contract.sign(terms.studio));
-  STRATA_RETURN_IF_ERROR(contracts_.save(contract, m));
-  STRATA_RETURN_IF_ERROR(contract.request_activation(terms.payment_window));
-  return contracts_.save(contract, m).status();
+  STRATA_RETURN_IF_ERROR(contract.request_activation(terms.payment_window, terms.step_window));
+  // All or nothing: a process that stops halfway leaves no contract that waits for its activation.
+  auto saved = contracts_.save(contract, m);
+  if (saved.status().code() == strata::StatusCode::kWrongExpectedVersion)
+    return strata::Status::rejected("contract-" + terms.contract + " exists");
+  return saved.status();
 }
 
 strata::Status Service::wait_idle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
@@ -283,13 +297,14 @@ strata::Result<std::vector<ContractSummary>> list_contracts(strata::EventStore& 
       if (!info.stream_id.starts_with(kContractPrefix)) return out;
       STRATA_ASSIGN_OR_RETURN(strata::StreamId stream, strata::StreamId::parse(info.stream_id));
       STRATA_ASSIGN_OR_RETURN(Contract contract, contracts.load(stream));
-      ContractSummary summary{contract, strata::SagaPhase::kNew, "", 0, 0};
+      ContractSummary summary{contract, strata::SagaPhase::kNew, "", 0, 0, 0};
       auto saga = sagas.load(contract.key());
       if (saga.ok()) {
         summary.saga = saga->phase();
         summary.compensation_reason = saga->saga().compensation_reason;
         summary.paid_cents = saga->paid_cents();
         summary.refunded_cents = saga->refunded_cents();
+        summary.pending_deadlines = saga->saga().deadlines.size();
       } else if (saga.status().code() != strata::StatusCode::kNotFound) {
         return saga.status();
       }

@@ -6,15 +6,17 @@
 // orchestration), which coordinates the other services through messages only:
 //
 //   1. each title is licensed in the catalog for the contract's regions (LicenseTitle; undone by
-//      HideTitle);
+//      HideTitle), before the "licensing" deadline (the step window);
 //   2. once every title is licensed, the studio is charged (ChargeRequested, under the saga step's
 //      idempotency key, which payments passes to the provider; undone by RefundRequested), and the
-//      payment has until a deadline (the contract's payment window);
-//   3. once the payment is captured, the deadline is cancelled and the titles shown (ShowTitle);
+//      payment has until the "payment" deadline (the contract's payment window);
+//   3. once the payment is captured, the titles are shown (ShowTitle), before the "showing" deadline
+//      (the step window);
 //   4. once every title is shown, the contract is activated (a local command) and the saga completes.
-// A declined payment, or no payment before the deadline, compensates newest first: the titles are
-// hidden, then the contract is cancelled. A payment captured after that (a late confirmation) is
-// refunded; a payment confirmed twice is charged once.
+// A running saga always has one deadline pending: whichever service stops answering, the deal ends. A
+// declined payment, or a deadline reached, compensates newest first: the payment is refunded if it was
+// captured, the titles are hidden, then the contract is cancelled. A payment captured after that (a late
+// confirmation) is refunded; a payment confirmed twice is charged once.
 //
 //   streaming::contracts::Service contracts(context);
 //   STRATA_RETURN_IF_ERROR(contracts.start());
@@ -78,11 +80,13 @@ struct ActivationRequested {
   std::vector<std::string> titles;
   std::vector<std::string> regions;
   std::int64_t payment_window_ms = 0;  // how long the saga waits for the payment, once requested
+  std::int64_t step_window_ms = 0;     // how long it waits for the licences, and for the titles shown
   static constexpr auto kFields = strata::fields(
       strata::field("contract", &ActivationRequested::contract), strata::field("studio", &ActivationRequested::studio),
       strata::field("cents", &ActivationRequested::cents), strata::field("titles", &ActivationRequested::titles),
       strata::field("regions", &ActivationRequested::regions),
-      strata::field("payment_window_ms", &ActivationRequested::payment_window_ms));
+      strata::field("payment_window_ms", &ActivationRequested::payment_window_ms),
+      strata::field("step_window_ms", &ActivationRequested::step_window_ms));
   bool operator==(const ActivationRequested&) const = default;
 };
 
@@ -111,7 +115,7 @@ class Contract
   strata::Status draft(std::string studio, std::int64_t cents, std::vector<std::string> titles,
                        std::vector<std::string> regions);
   strata::Status sign(std::string signed_by);
-  strata::Status request_activation(std::chrono::milliseconds payment_window);
+  strata::Status request_activation(std::chrono::milliseconds payment_window, std::chrono::milliseconds step_window);
   strata::Status activate();
   strata::Status cancel(std::string reason);
 
@@ -240,6 +244,7 @@ struct DealTerms {
   std::vector<std::string> titles;
   std::vector<std::string> regions;
   std::chrono::milliseconds payment_window{0};
+  std::chrono::milliseconds step_window{0};  // for the licences, and again for showing the titles
 };
 
 // The correlation id of the deal for contract `key`: "deal-<key>". Every event of the deal, in every
@@ -257,8 +262,8 @@ class Service {
   [[nodiscard]] strata::Status start();
   [[nodiscard]] strata::Status stop();
 
-  // The deal as three commits of its contract — drafted, signed, activation requested — with the
-  // deal's correlation id. The last starts the saga. kRejected when the contract exists.
+  // The deal as one commit of its contract — drafted, signed, activation requested — with the deal's
+  // correlation id; it starts the saga. kRejected when the contract exists.
   [[nodiscard]] strata::Status open_deal(const DealTerms& terms);
 
   // Waits until the runner has handled the log, the relay has published it and the inboxes have seen
@@ -290,6 +295,7 @@ struct ContractSummary {
   std::string compensation_reason;
   std::int64_t paid_cents = 0;
   std::int64_t refunded_cents = 0;
+  std::size_t pending_deadlines = 0;
 };
 strata::Result<std::vector<ContractSummary>> list_contracts(strata::EventStore& store,
                                                             strata::ProjectionStorage& storage);

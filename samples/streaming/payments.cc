@@ -1,6 +1,7 @@
 #include "streaming/payments.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <thread>
 #include <utility>
@@ -77,6 +78,7 @@ strata::Status Payment::expect(std::initializer_list<PaymentState> states, std::
 void Payment::apply(const Requested& e) {
   state_ = PaymentState::kRequested;
   contract_ = e.contract;
+  studio_ = e.studio;
   cents_ = e.cents;
   charge_key_ = e.charge_key;
 }
@@ -180,10 +182,16 @@ Service::~Service() { (void)stop(); }
 strata::Status Service::start() {
   STRATA_RETURN_IF_ERROR(projector_.start());
   STRATA_RETURN_IF_ERROR(relay_.start());
-  return inbox_.start();
+  STRATA_RETURN_IF_ERROR(inbox_.start());
+  if (!reconciler_.joinable()) reconciler_ = std::jthread([this](const std::stop_token& stop) { reconcile(stop); });
+  return {};
 }
 
 strata::Status Service::stop() {
+  if (reconciler_.joinable()) {
+    reconciler_.request_stop();
+    reconciler_.join();
+  }
   strata::Status inbox = inbox_.stop();
   strata::Status relay = relay_.stop();
   strata::Status projector = projector_.stop();
@@ -200,6 +208,14 @@ strata::Status Service::wait_idle(std::chrono::milliseconds quiet, std::chrono::
 strata::Result<strata::ReadModelReader> Service::ledger(std::chrono::milliseconds timeout) {
   STRATA_RETURN_IF_ERROR(projector_.wait_for(context_.store.head_position(), timeout));
   return projector_.reader();
+}
+
+strata::Result<std::size_t> Service::pending_payments(std::chrono::milliseconds timeout) {
+  STRATA_ASSIGN_OR_RETURN(strata::ReadModelReader reader, ledger(timeout));
+  STRATA_ASSIGN_OR_RETURN(auto entries, ledger_entries(reader));
+  return static_cast<std::size_t>(std::count_if(entries.begin(), entries.end(), [](const auto& e) {
+    return e.second.state == payment_state_name(PaymentState::kPending);
+  }));
 }
 
 // The charge is recorded as the message's effect, with the provider's answer when it gave one at once. A
@@ -273,6 +289,65 @@ void Service::answered(const strata::GatewayAnswer& answer) {
   if (!s.ok())
     std::fprintf(stderr, "payments: the provider's answer for %s is not recorded: %s\n", answer.idempotency_key.c_str(),
                  s.to_string().c_str());
+}
+
+void Service::reconcile(const std::stop_token& stop) {
+  std::string after = "payment-";
+  while (!stop.stop_requested()) {
+    auto page = context_.store.list_streams(after, 100);
+    if (!page.ok()) {
+      std::fprintf(stderr, "payments: cannot list the pending payments: %s\n", page.status().to_string().c_str());
+      return;
+    }
+    for (const strata::StreamInfo& info : page->streams) {
+      if (!info.stream_id.starts_with("payment-")) return;
+      auto stream = strata::StreamId::parse(info.stream_id);
+      strata::Status s = stream.ok() ? reconcile_one(*stream, stop) : stream.status();
+      if (!s.ok())
+        std::fprintf(stderr, "payments: %s stays pending: %s\n", info.stream_id.c_str(), s.to_string().c_str());
+    }
+    if (page->next_after.empty()) return;
+    after = page->next_after;
+  }
+}
+
+strata::Status Service::reconcile_one(const strata::StreamId& stream, const std::stop_token& stop) {
+  STRATA_ASSIGN_OR_RETURN(Payment payment, payments_.load(stream));
+  if (payment.state() != PaymentState::kPending) return {};
+  STRATA_ASSIGN_OR_RETURN(strata::StreamSlice first,
+                          context_.store.read_stream(stream, strata::ReadDirection::kForward, 1, 1));
+  const Call call{stream, first.events.empty() ? std::string() : first.events.front().metadata.correlation_id};
+  {
+    std::lock_guard lock(mu_);
+    calls_.insert_or_assign(payment.charge_key(), call);
+  }
+  strata::GatewayRequest request;
+  request.operation = "charge";
+  request.idempotency_key = payment.charge_key();
+  request.payload = strata::to_json(ChargeRequested{payment.contract(), payment.studio(), payment.cents()});
+  request.timeout = kCallTimeout;
+  request.correlation_id = call.correlation_id;
+  auto backoff = context_.pace.first_backoff;
+  for (;;) {
+    auto answer = provider_->call(request);
+    if (answer.ok()) {
+      if (answer->outcome == strata::GatewayOutcome::kPending) return {};  // the webhook answers
+      strata::GatewayAnswer a;
+      a.operation = request.operation;
+      a.idempotency_key = request.idempotency_key;
+      a.outcome = answer->outcome;
+      a.reference = answer->reference;
+      a.reason = answer->reason;
+      a.correlation_id = call.correlation_id;
+      return record_answer(call, a);
+    }
+    if (answer.status().code() != strata::StatusCode::kUnavailable) return answer.status();
+    std::mutex sleep_mu;
+    std::unique_lock sleep_lock(sleep_mu);
+    std::condition_variable_any().wait_for(sleep_lock, stop, backoff, [] { return false; });
+    if (stop.stop_requested()) return answer.status();
+    backoff = std::min(backoff * 2, context_.pace.max_backoff);
+  }
 }
 
 strata::Status Service::record_answer(const Call& call, const strata::GatewayAnswer& answer) {

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "strata/core/aggregate.h"
@@ -115,6 +116,7 @@ class Payment : public strata::Aggregate<Payment, strata::Events<Requested, Pend
 
   PaymentState state() const noexcept { return state_; }
   const std::string& contract() const noexcept { return contract_; }
+  const std::string& studio() const noexcept { return studio_; }
   std::int64_t cents() const noexcept { return cents_; }
   const std::string& charge_key() const noexcept { return charge_key_; }
   const std::string& reference() const noexcept { return reference_; }
@@ -131,6 +133,7 @@ class Payment : public strata::Aggregate<Payment, strata::Events<Requested, Pend
 
   PaymentState state_ = PaymentState::kNew;
   std::string contract_;
+  std::string studio_;
   std::int64_t cents_ = 0;
   std::string charge_key_;
   std::string reference_;
@@ -187,7 +190,11 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  // Starts the relay, the inbox and the ledger's projector; stop() stops them.
+  // Starts the relay, the inbox and the ledger's projector; stop() stops them. Then asks the provider
+  // again about every payment still pending, on a thread of its own: the answers the provider was to
+  // send to a process that stopped are lost with it (the provider double lives in this process), and a
+  // real provider's webhook can be lost too. The call repeats the charge's idempotency key, so nothing is
+  // charged twice; its answer is recorded as the webhook's would be.
   [[nodiscard]] strata::Status start();
   [[nodiscard]] strata::Status stop();
   // Waits until the relay has published the whole log and the inbox has seen no message for `quiet`.
@@ -195,6 +202,10 @@ class Service {
   // The ledger once it has caught up with the store. kUnavailable after `timeout`.
   [[nodiscard]] strata::Result<strata::ReadModelReader> ledger(
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // How many payments wait for the provider's answer (pending in the ledger, once it has caught up).
+  [[nodiscard]] strata::Result<std::size_t> pending_payments(
+      std::chrono::milliseconds timeout = std::chrono::seconds(1));
 
   // Answers from the provider's webhook for a payment decided before (a confirmation sent twice): ignored.
   std::uint64_t repeated_answers() const noexcept { return repeated_answers_.load(); }
@@ -210,6 +221,9 @@ class Service {
   strata::Status refund(const RefundRequested& m, strata::InboxContext& ctx);
   void answered(const strata::GatewayAnswer& answer);
   strata::Status record_answer(const Call& call, const strata::GatewayAnswer& answer);
+  // What start() asks the provider again, until it answers or stop() is called.
+  void reconcile(const std::stop_token& stop);
+  strata::Status reconcile_one(const strata::StreamId& stream, const std::stop_token& stop);
 
   ServiceContext context_;
   strata::Repository<Payment> payments_;
@@ -222,6 +236,7 @@ class Service {
   strata::Relay relay_;
   strata::Inbox inbox_;
   strata::Projector projector_;
+  std::jthread reconciler_;
 };
 
 }  // namespace streaming::payments

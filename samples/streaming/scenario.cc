@@ -45,17 +45,22 @@ std::string money(std::int64_t cents) {
   return fmt::format("{}${}.{:02}", cents < 0 ? "-" : "", whole, std::llabs(cents) % 100);
 }
 
-Timing Timing::in_process() { return {milliseconds(1'000), milliseconds(30), milliseconds(2'000)}; }
+Timing Timing::in_process() {
+  return {milliseconds(1'000), milliseconds(30), milliseconds(2'000), milliseconds(10'000)};
+}
 // Over JetStream a hop between services can take half a second: an inbox's fetch that takes a message
 // waits out the 500 ms expiry of its follow-up pull request when no other message is pending
 // (JetStreamTransport on nats-server 2.9). A payment takes two hops, and the window leaves twice that
 // and more.
-Timing Timing::over_network() { return {milliseconds(4'000), milliseconds(100), milliseconds(7'000)}; }
+Timing Timing::over_network() {
+  return {milliseconds(4'000), milliseconds(100), milliseconds(7'000), milliseconds(30'000)};
+}
 
 std::vector<Deal> showcase_deals(const Timing& timing) {
   using contracts::ContractState;
   using strata::SagaPhase;
   const milliseconds window = timing.payment_window;
+  const milliseconds steps = timing.step_window;
   return {
       {"the $50M deal: Northwind Pictures licenses The Long Night trilogy for US, CA and GB",
        {"trilogy",
@@ -63,19 +68,20 @@ std::vector<Deal> showcase_deals(const Timing& timing) {
         5'000'000'000,
         {"title-long-night-1", "title-long-night-2", "title-long-night-3"},
         {"US", "CA", "GB"},
-        window},
+        window,
+        steps},
        ProviderBehaviour::kAccept,
        {ContractState::kActive, SagaPhase::kCompleted, 5'000'000'000, 0, true}},
       {"Blue Harbor Films licenses Harbor Lights for DE and FR, and the provider declines the card",
-       {"harbor", "Blue Harbor Films", 1'250'000'000, {"title-harbor-lights"}, {"DE", "FR"}, window},
+       {"harbor", "Blue Harbor Films", 1'250'000'000, {"title-harbor-lights"}, {"DE", "FR"}, window, steps},
        ProviderBehaviour::kDecline,
        {ContractState::kCancelled, SagaPhase::kCompensated, 0, 0, false}},
       {"Meridian Studios licenses Glass City for FR and ES, and the provider confirms only after the window",
-       {"glass", "Meridian Studios", 800'000'000, {"title-glass-city"}, {"FR", "ES"}, window},
+       {"glass", "Meridian Studios", 800'000'000, {"title-glass-city"}, {"FR", "ES"}, window, steps},
        ProviderBehaviour::kLateAnswer,
        {ContractState::kCancelled, SagaPhase::kCompensated, 800'000'000, 800'000'000, false}},
       {"Orchard Lane licenses Paper Moons for US and DE, and the provider confirms twice",
-       {"moons", "Orchard Lane", 320'000'000, {"title-paper-moons"}, {"US", "DE"}, window},
+       {"moons", "Orchard Lane", 320'000'000, {"title-paper-moons"}, {"US", "DE"}, window, steps},
        ProviderBehaviour::kDuplicateAnswer,
        {ContractState::kActive, SagaPhase::kCompleted, 320'000'000, 0, true}},
   };

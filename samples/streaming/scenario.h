@@ -39,6 +39,7 @@ struct Timing {
   std::chrono::milliseconds payment_window;  // the saga waits this long for the payment
   std::chrono::milliseconds answer_delay;    // a webhook's answer comes after this
   std::chrono::milliseconds late_answer;     // a late answer comes after this: after the window
+  std::chrono::milliseconds step_window;     // the saga waits this long for the licences, and the showing
   static Timing in_process();
   static Timing over_network();
 };

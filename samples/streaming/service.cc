@@ -19,7 +19,10 @@ strata::InboxOptions inbox_options(const ServiceContext& context, std::string na
   strata::InboxOptions o;
   o.name = std::move(name);
   o.consumer.filter = context.subjects + "." + std::string(from_service) + ".>";
-  o.concurrency = 4;
+  o.concurrency = 16;
+  // Two deals that license one title conflict on its stream, and a payment provider may be out for a
+  // while: retried, over seconds, before a message is parked.
+  o.max_attempts = 20;
   o.fetch_wait = context.pace.fetch_wait;
   o.first_backoff = context.pace.first_backoff;
   o.max_backoff = context.pace.max_backoff;
