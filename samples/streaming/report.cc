@@ -63,10 +63,18 @@ strata::Status catch_up(const ServiceStore& store, P projection) {
   return projector.stop();
 }
 
+}  // namespace
+
+strata::Status catch_up_read_models(const Stores& stores) {
+  STRATA_RETURN_IF_ERROR(catch_up(stores.payments, payments::Ledger{}));
+  return catch_up(stores.catalog, catalog::VisibleTitles{});
+}
+
+namespace {
+
 strata::Result<bool> report(const std::filesystem::path& dir) {
   STRATA_ASSIGN_OR_RETURN(Stores stores, Stores::open(dir, StoreMode::kOpen, /*durable=*/false));
-  STRATA_RETURN_IF_ERROR(catch_up(stores.payments, payments::Ledger{}));
-  STRATA_RETURN_IF_ERROR(catch_up(stores.catalog, catalog::VisibleTitles{}));
+  STRATA_RETURN_IF_ERROR(catch_up_read_models(stores));
   const strata::ReadModelReader ledger(stores.payments.storage(), payments::Ledger::kName);
   const strata::ReadModelReader visible_titles(stores.catalog.storage(), catalog::VisibleTitles::kName);
   const ReadSide read_side{stores.contracts.events(), stores.contracts.storage(), ledger, visible_titles};

@@ -14,6 +14,7 @@
 
 #include "strata/core/status.h"
 #include "streaming/scenario.h"
+#include "streaming/stores.h"
 #include "streaming/timeline.h"
 
 namespace streaming {
@@ -30,5 +31,10 @@ void print_deal_heading(const Deal& deal, std::size_t number, std::size_t count)
 
 // "as expected: ..." or what differs. True when the deal ended as it must.
 [[nodiscard]] strata::Result<bool> print_verdict(const ReadSide& read_side, const Deal& deal);
+
+// Brings the read models of payments (the ledger) and catalog (the visible titles) up to their stores'
+// heads: the services that keep them may have stopped a little behind. REQUIRES: no service runs on the
+// stores.
+[[nodiscard]] strata::Status catch_up_read_models(const Stores& stores);
 
 }  // namespace streaming

@@ -2,15 +2,19 @@
 // status: 0 when every deal ended as it must, 1 when one did not, 2 for an error.
 //
 //   streaming in-process [--data DIR] [--trace CORRELATION_ID]    in_process.cc
-//   streaming contracts|payments|catalog DIR URLS PREFIX           over_jetstream.cc
+//   streaming contracts|payments|catalog DIR URLS PREFIX [CHAOS]   over_jetstream.cc
 //   streaming report DIR                                           report.cc
 //   streaming trace DIR CORRELATION_ID                             report.cc
+//   streaming audit DIR [--deals N --seed S]                       audit.cc
+// CHAOS: --chaos DEALS [--seed S] [--rate DEALS_PER_SECOND]
 #pragma once
 
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "streaming/chaos.h"
 
 namespace streaming {
 
@@ -31,8 +35,16 @@ int run_in_process(const InProcessOptions& options);
 // service also drives the four deals, one after another, each to its end. Files in DIR, for a script
 // that runs the three: <service>.ready once it runs, <service>.head (its store's head position, every
 // 200 ms), contracts.done once every deal has ended.
+// With `chaos`, the chaos run instead: catalog adds the chaos catalogue, payments scripts its provider
+// with the plan's behaviours, and contracts opens the plan's deals at `rate` a second and writes
+// contracts.done once every saga has ended; payments writes DIR/payments.status, "pending <n>", every
+// second.
+struct ChaosRun {
+  ChaosOptions plan;
+  double rate = 50;
+};
 int run_service(std::string_view service, const std::filesystem::path& dir, const std::string& urls,
-                const std::string& prefix);
+                const std::string& prefix, const std::optional<ChaosRun>& chaos);
 
 // After the services stopped: every deal's timeline and verdict, and the read models, from the stores in
 // DIR.
@@ -40,5 +52,9 @@ int run_report(const std::filesystem::path& dir);
 
 // After the services stopped: the trace of one business transaction from the stores in DIR.
 int run_trace(const std::filesystem::path& dir, std::string_view correlation_id);
+
+// After the services stopped: the auditor's table from the stores in DIR (audit_stores), with the chaos
+// plan's deals when given. 0 without violations, 1 with some (listed by contract), 2 for an error.
+int run_audit(const std::filesystem::path& dir, const std::optional<ChaosOptions>& plan);
 
 }  // namespace streaming
