@@ -35,7 +35,10 @@ while [[ $# -gt 0 ]]; do
 done
 work="$(realpath -m "${work:-$build/showcase-chaos}")"
 if [[ -z $bin ]]; then
-  cmake --build "$build" --target streaming_showcase >/dev/null
+  # What a fresh clone lacks: the packages (nats-server among them), the build directory, the program.
+  "$root/scripts/install-deps.sh"
+  "$root/scripts/configure.sh" >/dev/null
+  cmake --build "$build" --target streaming_showcase -- -j"$(nproc)" >/dev/null
   bin="$build/samples/streaming/streaming"
 fi
 prefix=chaos

@@ -17,7 +17,10 @@ work="$(realpath -m "${1:-$build/showcase}")"
 bin="$build/samples/streaming/streaming"
 prefix=showcase
 
-cmake --build "$build" --target streaming_showcase >/dev/null
+# What a fresh clone lacks: the packages (nats-server among them), the build directory, the program.
+"$root/scripts/install-deps.sh"
+"$root/scripts/configure.sh" >/dev/null
+cmake --build "$build" --target streaming_showcase -- -j"$(nproc)" >/dev/null
 rm -rf "$work"
 mkdir -p "$work/data"
 
