@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "jetstream_state.h"
@@ -12,11 +13,12 @@ namespace strata::detail {
 
 namespace {
 
-// The message, and the consumer sequence JetStream delivered it with (0 when it has no JetStream
-// metadata).
-IncomingMessage incoming(natsMsg* msg, std::uint64_t& consumer_sequence) {
+// The message, the consumer sequence JetStream delivered it with and how many messages were pending for
+// the consumer after it (both 0 when it has no JetStream metadata).
+IncomingMessage incoming(natsMsg* msg, std::uint64_t& consumer_sequence, std::uint64_t& pending) {
   IncomingMessage m;
   consumer_sequence = 0;
+  pending = 0;
   m.subject = natsMsg_GetSubject(msg);
   m.payload.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   const char** keys = nullptr;
@@ -40,6 +42,7 @@ IncomingMessage incoming(natsMsg* msg, std::uint64_t& consumer_sequence) {
     m.delivery_count = meta->NumDelivered;
     m.published_at = Timestamp(std::chrono::microseconds(meta->Timestamp / 1000));
     consumer_sequence = meta->Sequence.Consumer;
+    pending = meta->NumPending;
     jsMsgMetaData_Destroy(meta);
   }
   return m;
@@ -50,6 +53,7 @@ class JetStreamDelivery final : public Delivery {
   JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state)
       : JetStreamDelivery(msg, std::move(state), Parsed(msg)) {}
   std::uint64_t consumer_sequence() const noexcept { return consumer_sequence_; }
+  std::uint64_t pending() const noexcept { return pending_; }
   ~JetStreamDelivery() override { natsMsg_Destroy(msg_); }
 
   Status ack() override { return check(natsMsg_Ack(msg_, nullptr), "ack"); }
@@ -65,17 +69,20 @@ class JetStreamDelivery final : public Delivery {
                      fmt::format("{} of message \"{}\" (sequence {})", what, message_.id, message_.sequence));
   }
   struct Parsed {
-    explicit Parsed(natsMsg* msg) : message(incoming(msg, consumer_sequence)) {}
+    explicit Parsed(natsMsg* msg) : message(incoming(msg, consumer_sequence, pending)) {}
     std::uint64_t consumer_sequence = 0;
+    std::uint64_t pending = 0;
     IncomingMessage message;
   };
   JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state, Parsed parsed)
       : Delivery(std::move(parsed.message)),
         consumer_sequence_(parsed.consumer_sequence),
+        pending_(parsed.pending),
         msg_(msg),
         state_(std::move(state)) {}
 
   std::uint64_t consumer_sequence_;
+  std::uint64_t pending_;
   natsMsg* msg_;
   std::shared_ptr<JetStreamState> state_;  // keeps the connection alive while the message is
 };
@@ -169,7 +176,9 @@ class JetStreamConsumer final : public Consumer {
 
   // nats.c's Fetch of a batch waits until the batch is full or the wait is over, which would hold
   // messages back for as long as the wait when they trickle in. So: wait for one message, then take
-  // whatever else is there at once (a no-wait pull request).
+  // what its metadata says is pending behind it, at once (a no-wait pull request for that many). Not
+  // more: nats-server 2.9 holds a no-wait request with an expiry open until the expiry when fewer
+  // messages than its batch are there, and nats.c waits for the whole batch until then.
   Result<std::vector<std::unique_ptr<Delivery>>> fetch(std::size_t max_messages,
                                                        std::chrono::milliseconds wait) override {
     std::vector<std::unique_ptr<Delivery>> out;
@@ -180,12 +189,15 @@ class JetStreamConsumer final : public Consumer {
     if (s == NATS_TIMEOUT) return out;  // nothing came
     if (s != NATS_OK) return failed(s, jerr);
     bool gap = take(list, out);
-    if (!gap && max_messages > 1) {
+    const std::uint64_t behind = out.empty() ? 0 : last_pending_;
+    if (!gap && max_messages > 1 && behind > 0) {
       jsFetchRequest more;
       jsFetchRequest_Init(&more);
-      more.Batch = static_cast<int>(max_messages - 1);
+      more.Batch = static_cast<int>(std::min<std::uint64_t>(max_messages - 1, behind));
       more.NoWait = true;
-      more.Expires = nanos(std::chrono::milliseconds(500));  // a bound on waiting for the answer only
+      // A bound on waiting, for when fewer come than were pending (another client of the consumer took
+      // some, or they expired).
+      more.Expires = nanos(std::chrono::milliseconds(500));
       s = natsSubscription_FetchRequest(&list, sub_, &more);
       if (s == NATS_OK) {
         gap = take(list, out);
@@ -216,6 +228,7 @@ class JetStreamConsumer final : public Consumer {
       const std::uint64_t sequence = d->consumer_sequence();
       if (next_sequence_ != 0 && sequence != next_sequence_) gap = true;
       next_sequence_ = sequence + 1;
+      last_pending_ = d->pending();
       out.push_back(std::move(d));
     }
     natsMsgList_Destroy(&list);
@@ -242,6 +255,7 @@ class JetStreamConsumer final : public Consumer {
   std::shared_ptr<JetStreamState> state_;
   const ConsumerConfig config_;
   std::uint64_t next_sequence_ = 0;  // the consumer sequence the next delivery must have; 0: any
+  std::uint64_t last_pending_ = 0;   // what the newest delivery said was pending behind it
 };
 
 }  // namespace

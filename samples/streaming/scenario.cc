@@ -48,10 +48,8 @@ std::string money(std::int64_t cents) {
 Timing Timing::in_process() {
   return {milliseconds(1'000), milliseconds(30), milliseconds(2'000), milliseconds(10'000)};
 }
-// Over JetStream a hop between services can take half a second: an inbox's fetch that takes a message
-// waits out the 500 ms expiry of its follow-up pull request when no other message is pending
-// (JetStreamTransport on nats-server 2.9). A payment takes two hops, and the window leaves twice that
-// and more.
+// Over JetStream between processes a hop takes milliseconds to a few hundred (a service that has just
+// started, a loaded machine). A payment takes two hops and a webhook; the window leaves seconds.
 Timing Timing::over_network() {
   return {milliseconds(4'000), milliseconds(100), milliseconds(7'000), milliseconds(30'000)};
 }
