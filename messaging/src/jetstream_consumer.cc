@@ -190,10 +190,19 @@ class JetStreamConsumer final : public Consumer {
     if (s != NATS_OK) return failed(s, jerr);
     bool gap = take(list, out);
     const std::uint64_t behind = out.empty() ? 0 : last_pending_;
-    if (!gap && max_messages > 1 && behind > 0) {
+    // nats.c 3.4's FetchRequest first takes the deliveries already queued in the subscription (answers
+    // to earlier pulls that came after they were given up), then asks the server for the rest of its
+    // batch, and it miscounts — writing past the batch it allocated — when it took more than half the
+    // batch from the queue. So the batch is at least twice what is queued; when that would exceed what
+    // the caller asked for, the queued deliveries are taken one per fetch instead (Fetch of 1 above).
+    int queued = 0;
+    if (natsSubscription_GetPending(sub_, &queued, nullptr) != NATS_OK) queued = 0;
+    const std::uint64_t batch = std::max<std::uint64_t>(std::min<std::uint64_t>(max_messages - 1, behind),
+                                                        2 * static_cast<std::uint64_t>(queued));
+    if (!gap && max_messages > 1 && behind > 0 && batch <= max_messages - 1) {
       jsFetchRequest more;
       jsFetchRequest_Init(&more);
-      more.Batch = static_cast<int>(std::min<std::uint64_t>(max_messages - 1, behind));
+      more.Batch = static_cast<int>(batch);
       more.NoWait = true;
       // A bound on waiting, for when fewer come than were pending (another client of the consumer took
       // some, or they expired).
