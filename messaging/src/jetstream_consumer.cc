@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include "jetstream_state.h"
 
@@ -48,10 +49,18 @@ IncomingMessage incoming(natsMsg* msg, std::uint64_t& consumer_sequence, std::ui
   return m;
 }
 
+// A subscription shared by the consumer and every delivery it made: nats.c's messages point at their
+// subscription without holding it, and acknowledging one after natsSubscription_Destroy reads freed
+// memory. A consumer recreated at its ack floor drops its subscription while the inbox still handles
+// deliveries of the old one; the last of them destroys it.
+using Subscription = std::shared_ptr<natsSubscription>;
+
+Subscription own(natsSubscription* sub) { return Subscription(sub, natsSubscription_Destroy); }
+
 class JetStreamDelivery final : public Delivery {
  public:
-  JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state)
-      : JetStreamDelivery(msg, std::move(state), Parsed(msg)) {}
+  JetStreamDelivery(natsMsg* msg, Subscription sub, std::shared_ptr<JetStreamState> state)
+      : JetStreamDelivery(msg, std::move(sub), std::move(state), Parsed(msg)) {}
   std::uint64_t consumer_sequence() const noexcept { return consumer_sequence_; }
   std::uint64_t pending() const noexcept { return pending_; }
   ~JetStreamDelivery() override { natsMsg_Destroy(msg_); }
@@ -74,15 +83,17 @@ class JetStreamDelivery final : public Delivery {
     std::uint64_t pending = 0;
     IncomingMessage message;
   };
-  JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state, Parsed parsed)
+  JetStreamDelivery(natsMsg* msg, Subscription sub, std::shared_ptr<JetStreamState> state, Parsed parsed)
       : Delivery(std::move(parsed.message)),
         consumer_sequence_(parsed.consumer_sequence),
         pending_(parsed.pending),
+        sub_(std::move(sub)),
         msg_(msg),
         state_(std::move(state)) {}
 
   std::uint64_t consumer_sequence_;
   std::uint64_t pending_;
+  Subscription sub_;  // outlives msg_, which points at it
   natsMsg* msg_;
   std::shared_ptr<JetStreamState> state_;  // keeps the connection alive while the message is
 };
@@ -171,8 +182,9 @@ Result<natsSubscription*> open_subscription(JetStreamState& state, const Consume
 class JetStreamConsumer final : public Consumer {
  public:
   JetStreamConsumer(natsSubscription* sub, std::shared_ptr<JetStreamState> state, ConsumerConfig config)
-      : sub_(sub), state_(std::move(state)), config_(std::move(config)) {}
-  ~JetStreamConsumer() override { natsSubscription_Destroy(sub_); }  // the durable consumer stays
+      : sub_(own(sub)), state_(std::move(state)), config_(std::move(config)) {}
+  // The subscription goes with the last delivery that points at it; the durable consumer stays.
+  ~JetStreamConsumer() override = default;
 
   // nats.c's Fetch of a batch waits until the batch is full or the wait is over, which would hold
   // messages back for as long as the wait when they trickle in. So: wait for one message, then take
@@ -185,7 +197,7 @@ class JetStreamConsumer final : public Consumer {
     if (sub_ == nullptr) STRATA_RETURN_IF_ERROR(reopen());
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(&list, sub_, 1, std::max<std::int64_t>(wait.count(), 1), &jerr);
+    natsStatus s = natsSubscription_Fetch(&list, sub_.get(), 1, std::max<std::int64_t>(wait.count(), 1), &jerr);
     if (s == NATS_TIMEOUT) return out;  // nothing came
     if (s != NATS_OK) return failed(s, jerr);
     bool gap = take(list, out);
@@ -196,7 +208,7 @@ class JetStreamConsumer final : public Consumer {
     // batch from the queue. So the batch is at least twice what is queued; when that would exceed what
     // the caller asked for, the queued deliveries are taken one per fetch instead (Fetch of 1 above).
     int queued = 0;
-    if (natsSubscription_GetPending(sub_, &queued, nullptr) != NATS_OK) queued = 0;
+    if (natsSubscription_GetPending(sub_.get(), &queued, nullptr) != NATS_OK) queued = 0;
     const std::uint64_t batch = std::max<std::uint64_t>(std::min<std::uint64_t>(max_messages - 1, behind),
                                                         2 * static_cast<std::uint64_t>(queued));
     if (!gap && max_messages > 1 && behind > 0 && batch <= max_messages - 1) {
@@ -207,7 +219,7 @@ class JetStreamConsumer final : public Consumer {
       // A bound on waiting, for when fewer come than were pending (another client of the consumer took
       // some, or they expired).
       more.Expires = nanos(std::chrono::milliseconds(500));
-      s = natsSubscription_FetchRequest(&list, sub_, &more);
+      s = natsSubscription_FetchRequest(&list, sub_.get(), &more);
       if (s == NATS_OK) {
         gap = take(list, out);
       } else if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND && out.empty()) {
@@ -216,8 +228,7 @@ class JetStreamConsumer final : public Consumer {
     }
     if (gap) {
       out.clear();  // not acknowledged: they come again after the recreation
-      natsSubscription_Destroy(sub_);
-      sub_ = nullptr;
+      sub_.reset();
       STRATA_RETURN_IF_ERROR(reopen());
       // Not an empty batch: to the caller that would mean "nothing came", though the redeliveries are
       // on their way (an inbox would think itself idle). A consumer created while the cluster elects
@@ -232,7 +243,7 @@ class JetStreamConsumer final : public Consumer {
   bool take(natsMsgList& list, std::vector<std::unique_ptr<Delivery>>& out) {
     bool gap = false;
     for (int i = 0; i < list.Count; ++i) {
-      auto d = std::make_unique<JetStreamDelivery>(list.Msgs[i], state_);
+      auto d = std::make_unique<JetStreamDelivery>(list.Msgs[i], sub_, state_);
       list.Msgs[i] = nullptr;  // owned by the delivery now
       const std::uint64_t sequence = d->consumer_sequence();
       if (next_sequence_ != 0 && sequence != next_sequence_) gap = true;
@@ -250,7 +261,7 @@ class JetStreamConsumer final : public Consumer {
       return sub.status().with_context(
           fmt::format("consumer \"{}\": recreating it at its ack floor after a lost delivery", config_.durable));
     }
-    sub_ = *sub;
+    sub_ = own(*sub);
     next_sequence_ = 0;
     return {};
   }
@@ -260,7 +271,7 @@ class JetStreamConsumer final : public Consumer {
     return error;
   }
 
-  natsSubscription* sub_;
+  Subscription sub_;
   std::shared_ptr<JetStreamState> state_;
   const ConsumerConfig config_;
   std::uint64_t next_sequence_ = 0;  // the consumer sequence the next delivery must have; 0: any
