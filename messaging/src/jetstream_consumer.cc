@@ -49,30 +49,31 @@ IncomingMessage incoming(natsMsg* msg, std::uint64_t& consumer_sequence, std::ui
   return m;
 }
 
-// A subscription shared by the consumer and every delivery it made: nats.c's messages point at their
-// subscription without holding it, and acknowledging one after natsSubscription_Destroy reads freed
-// memory. A consumer recreated at its ack floor drops its subscription while the inbox still handles
-// deliveries of the old one; the last of them destroys it.
-using Subscription = std::shared_ptr<natsSubscription>;
-
-Subscription own(natsSubscription* sub) { return Subscription(sub, natsSubscription_Destroy); }
-
+// A message as JetStream delivered it. Acknowledgements are published to the message's reply subject
+// directly: nats.c's natsMsg_Ack reads the JetStream subscription the message came from, and the pulls
+// below come through a plain subscription of strata's.
 class JetStreamDelivery final : public Delivery {
  public:
-  JetStreamDelivery(natsMsg* msg, Subscription sub, std::shared_ptr<JetStreamState> state)
-      : JetStreamDelivery(msg, std::move(sub), std::move(state), Parsed(msg)) {}
+  JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state)
+      : JetStreamDelivery(msg, std::move(state), Parsed(msg)) {}
   std::uint64_t consumer_sequence() const noexcept { return consumer_sequence_; }
   std::uint64_t pending() const noexcept { return pending_; }
   ~JetStreamDelivery() override { natsMsg_Destroy(msg_); }
 
-  Status ack() override { return check(natsMsg_Ack(msg_, nullptr), "ack"); }
+  Status ack() override { return reply("+ACK", "ack"); }
   Status nak(std::chrono::milliseconds delay) override {
-    return check(natsMsg_NakWithDelay(msg_, static_cast<std::int64_t>(delay.count()), nullptr), "nak");
+    if (delay.count() <= 0) return reply("-NAK", "nak");
+    return reply(fmt::format("-NAK {{\"delay\":{}}}", nanos(delay)), "nak");
   }
-  Status in_progress() override { return check(natsMsg_InProgress(msg_, nullptr), "in progress"); }
+  Status in_progress() override { return reply("+WPI", "in progress"); }
 
  private:
-  Status check(natsStatus s, std::string_view what) {
+  Status reply(const std::string& body, std::string_view what) {
+    const char* subject = natsMsg_GetReply(msg_);
+    if (subject == nullptr || *subject == '\0')
+      return Status::invalid_argument(
+          fmt::format("{} of message \"{}\": it has no reply subject to acknowledge to", what, message_.id));
+    const natsStatus s = natsConnection_PublishString(state_->nc, subject, body.c_str());
     if (s == NATS_OK) return {};
     return translate(s, static_cast<jsErrCode>(0),
                      fmt::format("{} of message \"{}\" (sequence {})", what, message_.id, message_.sequence));
@@ -83,17 +84,15 @@ class JetStreamDelivery final : public Delivery {
     std::uint64_t pending = 0;
     IncomingMessage message;
   };
-  JetStreamDelivery(natsMsg* msg, Subscription sub, std::shared_ptr<JetStreamState> state, Parsed parsed)
+  JetStreamDelivery(natsMsg* msg, std::shared_ptr<JetStreamState> state, Parsed parsed)
       : Delivery(std::move(parsed.message)),
         consumer_sequence_(parsed.consumer_sequence),
         pending_(parsed.pending),
-        sub_(std::move(sub)),
         msg_(msg),
         state_(std::move(state)) {}
 
   std::uint64_t consumer_sequence_;
   std::uint64_t pending_;
-  Subscription sub_;  // outlives msg_, which points at it
   natsMsg* msg_;
   std::shared_ptr<JetStreamState> state_;  // keeps the connection alive while the message is
 };
@@ -172,63 +171,53 @@ Result<natsSubscription*> open_subscription(JetStreamState& state, const Consume
   return sub;
 }
 
-// A durable pull consumer that hands out every subject's messages in order, without gaps. JetStream
-// numbers its deliveries (the consumer sequence); with one process consuming, they arrive numbered
-// 1, 2, 3... A delivery lost on its way — the consumer's leader killed with messages in flight, a
-// connection dropped — shows as a jump in that numbering, and the lost message would only come back
-// after its ack wait, behind later messages of its subject. So at a jump the consumer is recreated at
-// its ack floor: what was not acknowledged comes again, in order (the batch being fetched is dropped; it
-// comes again too), and the consumer absorbs what it handled before as duplicates.
+// A durable pull consumer that hands out every subject's messages in order, without gaps.
+//
+// Pulling. nats.c's Fetch is not used: it waits until a batch is full or its wait is over, which holds
+// trickling messages back, and its FetchRequest first takes deliveries already queued in the
+// subscription and then miscounts its batch, writing past the array it allocated when they were more
+// than half of it. The consumer publishes its pull requests itself, each with a reply subject of its
+// own under one inbox it subscribes to: it waits for one message, then asks — without waiting — for
+// what that message's metadata says is pending behind it. A delivery that answers an earlier request
+// after it was given up (a late one) is simply taken by the next fetch; a status (no messages, request
+// expired) ends only the request it answers.
+//
+// Gaps. JetStream numbers its deliveries (the consumer sequence); with one process consuming, they
+// arrive numbered 1, 2, 3... A delivery lost on its way — the consumer's leader killed with messages in
+// flight, a connection dropped — shows as a jump in that numbering, and the lost message would only
+// come back after its ack wait, behind later messages of its subject. So at a jump the consumer is
+// recreated at its ack floor: what was not acknowledged comes again, in order (the batch being fetched
+// is dropped; it comes again too), and the consumer absorbs what it handled before as duplicates.
 class JetStreamConsumer final : public Consumer {
  public:
-  JetStreamConsumer(natsSubscription* sub, std::shared_ptr<JetStreamState> state, ConsumerConfig config)
-      : sub_(own(sub)), state_(std::move(state)), config_(std::move(config)) {}
-  // The subscription goes with the last delivery that points at it; the durable consumer stays.
-  ~JetStreamConsumer() override = default;
+  JetStreamConsumer(natsSubscription* binding, std::shared_ptr<JetStreamState> state, ConsumerConfig config)
+      : binding_(binding), state_(std::move(state)), config_(std::move(config)) {}
+  // The durable consumer stays.
+  ~JetStreamConsumer() override { close(); }
 
-  // nats.c's Fetch of a batch waits until the batch is full or the wait is over, which would hold
-  // messages back for as long as the wait when they trickle in. So: wait for one message, then take
-  // what its metadata says is pending behind it, at once (a no-wait pull request for that many). Not
-  // more: nats-server 2.9 holds a no-wait request with an expiry open until the expiry when fewer
-  // messages than its batch are there, and nats.c waits for the whole batch until then.
   Result<std::vector<std::unique_ptr<Delivery>>> fetch(std::size_t max_messages,
                                                        std::chrono::milliseconds wait) override {
     std::vector<std::unique_ptr<Delivery>> out;
-    if (sub_ == nullptr) STRATA_RETURN_IF_ERROR(reopen());
-    natsMsgList list{};
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(&list, sub_.get(), 1, std::max<std::int64_t>(wait.count(), 1), &jerr);
-    if (s == NATS_TIMEOUT) return out;  // nothing came
-    if (s != NATS_OK) return failed(s, jerr);
-    bool gap = take(list, out);
-    const std::uint64_t behind = out.empty() ? 0 : last_pending_;
-    // nats.c 3.4's FetchRequest first takes the deliveries already queued in the subscription (answers
-    // to earlier pulls that came after they were given up), then asks the server for the rest of its
-    // batch, and it miscounts — writing past the batch it allocated — when it took more than half the
-    // batch from the queue. So the batch is at least twice what is queued; when that would exceed what
-    // the caller asked for, the queued deliveries are taken one per fetch instead (Fetch of 1 above).
-    int queued = 0;
-    if (natsSubscription_GetPending(sub_.get(), &queued, nullptr) != NATS_OK) queued = 0;
-    const std::uint64_t batch = std::max<std::uint64_t>(std::min<std::uint64_t>(max_messages - 1, behind),
-                                                        2 * static_cast<std::uint64_t>(queued));
-    if (!gap && max_messages > 1 && behind > 0 && batch <= max_messages - 1) {
-      jsFetchRequest more;
-      jsFetchRequest_Init(&more);
-      more.Batch = static_cast<int>(batch);
-      more.NoWait = true;
-      // A bound on waiting, for when fewer come than were pending (another client of the consumer took
-      // some, or they expired).
-      more.Expires = nanos(std::chrono::milliseconds(500));
-      s = natsSubscription_FetchRequest(&list, sub_.get(), &more);
-      if (s == NATS_OK) {
-        gap = take(list, out);
-      } else if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND && out.empty()) {
-        return failed(s, static_cast<jsErrCode>(0));
-      }
+    if (binding_ == nullptr) STRATA_RETURN_IF_ERROR(reopen());
+    if (pulls_ == nullptr) STRATA_RETURN_IF_ERROR(open_pulls());
+    const auto now = std::chrono::steady_clock::now();
+    // One message, waiting for it; deliveries already here (late ones) count.
+    STRATA_RETURN_IF_ERROR(pull(1, wait, /*no_wait=*/false, now + wait + kAnswerMargin, out, max_messages));
+    if (out.empty()) return out;  // nothing came
+    bool gap = check_sequence(out, 0);
+    // What was pending behind it, at once.
+    const std::uint64_t behind = last_pending_;
+    if (!gap && behind > 0 && out.size() < max_messages) {
+      const std::size_t before = out.size();
+      const auto batch = static_cast<std::size_t>(std::min<std::uint64_t>(max_messages - out.size(), behind));
+      STRATA_RETURN_IF_ERROR(pull(batch, kFollowUpExpiry, /*no_wait=*/true,
+                                  std::chrono::steady_clock::now() + kFollowUpExpiry + kAnswerMargin, out,
+                                  max_messages));
+      gap = check_sequence(out, before);
     }
     if (gap) {
       out.clear();  // not acknowledged: they come again after the recreation
-      sub_.reset();
+      close();
       STRATA_RETURN_IF_ERROR(reopen());
       // Not an empty batch: to the caller that would mean "nothing came", though the redeliveries are
       // on their way (an inbox would think itself idle). A consumer created while the cluster elects
@@ -239,20 +228,94 @@ class JetStreamConsumer final : public Consumer {
   }
 
  private:
-  // Takes the batch; true when a delivery was missing before one of it (see the class comment).
-  bool take(natsMsgList& list, std::vector<std::unique_ptr<Delivery>>& out) {
+  // How much later than its expiry a request's answer may come, and how long a no-wait request for
+  // messages known to be pending may take.
+  static constexpr std::chrono::milliseconds kAnswerMargin{50};
+  static constexpr std::chrono::milliseconds kFollowUpExpiry{200};
+
+  // Takes `batch` deliveries: those already queued (late answers to earlier requests) first, then,
+  // once the queue is empty, from a pull request for the rest. Returns when `batch` have come, the
+  // request is answered with a status, `out` holds `max` or `deadline` passes.
+  Status pull(std::size_t batch, std::chrono::milliseconds expires, bool no_wait,
+              std::chrono::steady_clock::time_point deadline, std::vector<std::unique_ptr<Delivery>>& out,
+              std::size_t max) {
+    const std::string reply = inbox_ + "." + std::to_string(++requests_);
+    bool asked = false;
+    std::size_t taken = 0;
+    while (taken < batch && out.size() < max) {
+      int queued = 0;
+      if (natsSubscription_GetPending(pulls_, &queued, nullptr) != NATS_OK) queued = 0;
+      if (!asked && queued == 0) {
+        std::string request = fmt::format("{{\"batch\":{}", batch - taken);
+        if (expires.count() > 0) request += fmt::format(",\"expires\":{}", nanos(expires));
+        if (no_wait || expires.count() <= 0) request += ",\"no_wait\":true";
+        request += "}";
+        const natsStatus s =
+            natsConnection_PublishRequestString(state_->nc, next_subject_.c_str(), reply.c_str(), request.c_str());
+        if (s != NATS_OK) return failed(s, static_cast<jsErrCode>(0));
+        asked = true;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      natsMsg* msg = nullptr;
+      // Before the request, only what is queued; after it, its answer, until the deadline.
+      const natsStatus s = natsSubscription_NextMsg(&msg, pulls_, asked ? std::max<std::int64_t>(left.count(), 1) : 0);
+      if (s == NATS_TIMEOUT) {
+        if (asked) return {};
+        continue;  // the queue held less than it said: ask
+      }
+      if (s != NATS_OK) return failed(s, static_cast<jsErrCode>(0));
+      const char* status = nullptr;
+      if (natsMsg_GetDataLength(msg) == 0 && natsMsgHeader_Get(msg, "Status", &status) == NATS_OK &&
+          status != nullptr) {
+        const std::string code(status);
+        const char* description = nullptr;
+        natsMsgHeader_Get(msg, "Description", &description);
+        const std::string text = description != nullptr ? description : "";
+        const bool ours = asked && reply == natsMsg_GetSubject(msg);
+        natsMsg_Destroy(msg);
+        if (!ours || code == "100") continue;  // an earlier request's end, or a heartbeat
+        if (code == "404" || code == "408") return {};
+        // 409: the consumer was deleted or changed under it, a limit was exceeded. Opened again next time.
+        close();
+        Status error = Status::unavailable(
+            fmt::format("fetch of consumer \"{}\": the server answered {} {}", config_.durable, code, text));
+        state_->note(error);
+        return error;
+      }
+      out.push_back(std::make_unique<JetStreamDelivery>(msg, state_));
+      ++taken;
+    }
+    return {};
+  }
+
+  // Whether a delivery of out[from...] is not the one expected after the one before (see the class
+  // comment); remembers the pending count of the newest.
+  bool check_sequence(const std::vector<std::unique_ptr<Delivery>>& out, std::size_t from) {
     bool gap = false;
-    for (int i = 0; i < list.Count; ++i) {
-      auto d = std::make_unique<JetStreamDelivery>(list.Msgs[i], sub_, state_);
-      list.Msgs[i] = nullptr;  // owned by the delivery now
-      const std::uint64_t sequence = d->consumer_sequence();
+    for (std::size_t i = from; i < out.size(); ++i) {
+      const auto& d = static_cast<const JetStreamDelivery&>(*out[i]);
+      const std::uint64_t sequence = d.consumer_sequence();
       if (next_sequence_ != 0 && sequence != next_sequence_) gap = true;
       next_sequence_ = sequence + 1;
-      last_pending_ = d->pending();
-      out.push_back(std::move(d));
+      last_pending_ = d.pending();
     }
-    natsMsgList_Destroy(&list);
     return gap;
+  }
+
+  Status open_pulls() {
+    char* inbox = nullptr;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+      inbox_ = inbox;
+      natsInbox_Destroy(inbox);
+      s = natsConnection_SubscribeSync(&pulls_, state_->nc, (inbox_ + ".*").c_str());
+    }
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(pulls_, -1, -1);
+    if (s != NATS_OK) return failed(s, static_cast<jsErrCode>(0));
+    next_subject_ = fmt::format("$JS.API.CONSUMER.MSG.NEXT.{}.{}", state_->options.stream, config_.durable);
+    next_sequence_ = 0;
+    return {};
   }
   Status reopen() {
     auto sub = open_subscription(*state_, config_, true);
@@ -261,9 +324,16 @@ class JetStreamConsumer final : public Consumer {
       return sub.status().with_context(
           fmt::format("consumer \"{}\": recreating it at its ack floor after a lost delivery", config_.durable));
     }
-    sub_ = own(*sub);
-    next_sequence_ = 0;
+    binding_ = *sub;
     return {};
+  }
+  // Drops the subscriptions (deliveries do not need them): late answers to this consumer's requests go
+  // nowhere, and the next fetch opens them again.
+  void close() {
+    if (pulls_ != nullptr) natsSubscription_Destroy(pulls_);
+    pulls_ = nullptr;
+    if (binding_ != nullptr) natsSubscription_Destroy(binding_);
+    binding_ = nullptr;
   }
   Status failed(natsStatus s, jsErrCode jerr) {
     Status error = translate(s, jerr, fmt::format("fetch of consumer \"{}\"", config_.durable));
@@ -271,9 +341,13 @@ class JetStreamConsumer final : public Consumer {
     return error;
   }
 
-  Subscription sub_;
+  natsSubscription* binding_;  // created or bound the durable consumer; never pulled through
   std::shared_ptr<JetStreamState> state_;
   const ConsumerConfig config_;
+  natsSubscription* pulls_ = nullptr;  // on "<inbox_>.*": every answer to this consumer's pulls
+  std::string inbox_;
+  std::string next_subject_;
+  std::uint64_t requests_ = 0;
   std::uint64_t next_sequence_ = 0;  // the consumer sequence the next delivery must have; 0: any
   std::uint64_t last_pending_ = 0;   // what the newest delivery said was pending behind it
 };
