@@ -26,10 +26,11 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kStreams = 200;
 
-// Every file of `dir` (a store directory has no subdirectories) with its contents.
+// Every file of `dir` with its contents (RocksDB's repair adds a subdirectory, "lost").
 std::map<std::string, std::string> files_of(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     files[entry.path().filename().string()] =
         std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -218,4 +219,16 @@ TEST_CASE("a store is created in a missing directory and in an empty one, and a 
   }
   make_clean_store(dir.sub("clean"), 3000);
   for (int reopen = 0; reopen < 2; ++reopen) CHECK(open_damaged(dir.sub("clean"), 3000) == Outcome::kWhole);
+}
+
+TEST_CASE("repair_copy repairs a copy of a store whose CURRENT file was deleted and leaves the store as it was") {
+  testing::TempDir dir;
+  make_clean_store(dir.sub("store"), 3000);
+  fs::remove(dir.sub("store/CURRENT"));
+  const auto before = files_of(dir.sub("store"));
+  REQUIRE(RocksEventStore::repair_copy(testing::test_options(), dir.sub("store"), dir.sub("repaired")).ok());
+  CHECK(files_of(dir.sub("store")) == before);
+  CHECK(RocksEventStore::repair_copy(testing::test_options(), dir.sub("store"), dir.sub("repaired")).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(open_damaged(dir.sub("repaired"), 3000) == Outcome::kWhole);
 }
