@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "rocks_projection_storage.h"
+#include "store_directory.h"
 #include "strata/eventstore/rocks_event_store.h"
 
 namespace strata::detail {
@@ -171,6 +172,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
 
   // Opening and recovery: rocks_open.cc.
   Status open_database();
+  Status verify_existing(const StoreDirectory& dir, std::vector<std::string>& names);
   Status check_format(bool created);
   Status recover();
 
@@ -229,6 +231,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // The write-ahead log RocksDB started when the store was opened, recorded in the marker.
+  std::uint64_t wal_at_open_ = 0;
   // Uses db_ and the projection families; set once the database is open.
   std::unique_ptr<RocksProjectionStorage> projection_storage_;
 

@@ -17,10 +17,13 @@
 
 #include "format.h"
 #include "rocks_event_store_impl.h"
+#include "rocks_info_log.h"
 #include "rocks_options.h"
 #include "rocks_projection_storage.h"
 #include "rocks_slice.h"
 #include "rocks_status.h"
+#include "rocks_verify.h"
+#include "store_directory.h"
 #include "strata/eventstore/rocks_event_store.h"
 #include "strata/eventstore/testing/file_system.h"
 
@@ -40,16 +43,22 @@ RocksEventStoreImpl::~RocksEventStoreImpl() {
     std::lock_guard lock(mu_);
     healthy = failed_.ok();
   }
+  bool flushed = false;
   if (healthy) {
     rocksdb::FlushOptions flush;
     flush.allow_write_stall = true;
-    (void)db_->Flush(flush, handles_);
+    flushed = db_->Flush(flush, handles_).ok();
   }
   for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
   // Close() reports trouble flushing nothing the store depends on: every acknowledged append is in
   // the write-ahead log already.
-  (void)db_->Close();
+  const bool closed = db_->Close().ok();
   db_.reset();
+  // Only a store whose write buffers all reached table files is marked closed cleanly; otherwise the
+  // marker still says "open", and the next open requires the write-ahead log.
+  if (flushed && closed)
+    (void)write_store_marker(path_, StoreMarker{StoreMarker::State::kClosed, wal_at_open_,
+                                                published_.load(std::memory_order_acquire).value()});
 }
 
 Status RocksEventStoreImpl::open() {
@@ -58,37 +67,89 @@ Status RocksEventStoreImpl::open() {
   write_options_.sync = options_.sync;
   STRATA_RETURN_IF_ERROR(open_database());
   STRATA_RETURN_IF_ERROR(recover());
+  // From here until a clean close the marker says "open": a later open that finds no log numbered
+  // wal_at_open_ or higher knows that the log was lost.
+  STRATA_RETURN_IF_ERROR(write_store_marker(
+      path_, StoreMarker{StoreMarker::State::kOpen, wal_at_open_, published_.load(std::memory_order_acquire).value()}));
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
   return {};
 }
 
+namespace {
+
+// Holds RocksDB's LOCK file of a store directory while the store is checked, so that no other process
+// writes to it meanwhile. Only an existing LOCK file is taken: creating one would change a directory
+// that may yet be refused.
+class DirectoryLock {
+ public:
+  DirectoryLock(rocksdb::Env& env, const std::string& path) : env_(env) {
+    const std::string lock_file = (std::filesystem::path(path) / "LOCK").string();
+    std::error_code ec;
+    if (std::filesystem::exists(lock_file, ec)) status_ = env_.LockFile(lock_file, &lock_);
+  }
+  ~DirectoryLock() {
+    if (lock_ != nullptr) (void)env_.UnlockFile(lock_);
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+  const rocksdb::Status& status() const { return status_; }
+  void release() {
+    if (lock_ != nullptr) (void)env_.UnlockFile(lock_);
+    lock_ = nullptr;
+  }
+
+ private:
+  rocksdb::Env& env_;
+  rocksdb::FileLock* lock_ = nullptr;
+  rocksdb::Status status_;
+};
+
+// RocksDB's failure to read a store's own files (a MANIFEST cut short, a table file or log missing or
+// damaged) is damage; other failures (permissions, I/O) keep their codes.
+Status from_rocksdb_recovery(const rocksdb::Status& s, const std::string& path, std::string_view context) {
+  if (s.IsCorruption() || (s.IsIOError() && s.IsPathNotFound())) return damaged_store(context, s.ToString());
+  return from_rocksdb_open(s, path, context);
+}
+
+}  // namespace
+
+// RocksDB's open of a database writes before it is done: a new MANIFEST, the recovered write buffers
+// flushed to table files, and the deletion of every table file and log the recovered MANIFEST does not
+// name. On a damaged store (a lost CURRENT, a MANIFEST cut short, a lost log) that deletes what is
+// left, so an existing store is checked first, with nothing but reads: its directory, strata's marker
+// file, and the database opened read-only (store_directory.h, rocks_verify.h). A new store is created
+// only in a directory holding none of a store's files, and marked "creating" first.
 Status RocksEventStoreImpl::open_database() {
   const std::string context = fmt::format("open event store \"{}\"", path_);
-  rocksdb::DBOptions db_options = rocks_db_options(options_, env_.get());
+  rocksdb::Env& env = env_ != nullptr ? *env_ : *rocksdb::Env::Default();
+  DirectoryLock lock(env, path_);
+  if (!lock.status().ok()) return from_rocksdb_open(lock.status(), path_, context);
+  auto inspected = inspect_store_directory(path_);
+  if (!inspected.ok())
+    return Status(inspected.status().code(), fmt::format("{}: {}", context, inspected.status().message()));
+  const StoreDirectory& dir = *inspected;
 
-  // An existing database must be opened with every family it has; a new one gets strata's.
   std::vector<std::string> names;
-  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
-  const bool exists = listed.ok();
-  if (!exists) {
-    // No CURRENT file: nothing is there yet (RocksDB says so as an IOError or PathNotFound).
-    std::error_code ec;
-    if (std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) return from_rocksdb(listed, context);
+  const bool creating = !dir.holds_store_files || (dir.marker && dir.marker->state == StoreMarker::State::kCreating);
+  if (!dir.holds_store_files) {
     if (!options_.create_if_missing)
       return Status::not_found(fmt::format("{}: no store there, and create_if_missing is off", context));
     // RocksDB creates the store's own directory only, not its parents.
+    std::error_code ec;
     std::filesystem::create_directories(path_, ec);
     if (ec) return Status::io_error(fmt::format("{}: cannot create the directory: {}", context, ec.message()));
-    names = {rocksdb::kDefaultColumnFamilyName};
+    STRATA_RETURN_IF_ERROR(write_store_marker(path_, StoreMarker{}));
+  }
+  if (creating) {
+    // What an interrupted creation left holds no event; RocksDB starts over where there is no CURRENT.
+    if (!dir.has_current ||
+        !rocksdb::DB::ListColumnFamilies(rocks_db_options(options_, env_.get()), path_, &names).ok())
+      names = {rocksdb::kDefaultColumnFamilyName};
   } else {
-    const bool has_log = std::find(names.begin(), names.end(), fmtx::kLogFamily) != names.end();
-    if (!has_log && names.size() > 1)
-      return Status::corruption(
-          fmt::format("{}: the directory holds a RocksDB database that is not a strata store "
-                      "(no \"{}\" column family)",
-                      context, fmtx::kLogFamily));
+    STRATA_RETURN_IF_ERROR(verify_existing(dir, names));
   }
   // Families missing from an existing store are created (create_missing_column_families): the
   // projection families came after format version 1, and a store without them has no projections.
@@ -97,11 +158,17 @@ Status RocksEventStoreImpl::open_database() {
         fmtx::kProjectionStateFamily, fmtx::kProjectionRowsFamily, fmtx::kProjectionParkedFamily})
     if (std::find(names.begin(), names.end(), family) == names.end()) names.emplace_back(family);
 
+  rocksdb::DBOptions db_options = rocks_db_options(options_, env_.get());
+  db_options.create_if_missing = creating;
+  db_options.info_log = open_store_info_log(path_);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : names) descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
   rocksdb::DB* db = nullptr;
+  // RocksDB takes the lock itself (another process may take it in between; this open then fails as
+  // in use).
+  lock.release();
   STRATA_RETURN_IF_ERROR(
-      from_rocksdb_open(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), path_, context));
+      from_rocksdb_recovery(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), path_, context));
   db_.reset(db);
   for (std::size_t i = 0; i < names.size(); ++i) {
     rocksdb::ColumnFamilyHandle* h = handles_[i];
@@ -115,7 +182,49 @@ Status RocksEventStoreImpl::open_database() {
     if (names[i] == fmtx::kProjectionRowsFamily) projection_rows_ = h;
     if (names[i] == fmtx::kProjectionParkedFamily) projection_parked_ = h;
   }
-  return check_format(!exists);
+  std::unique_ptr<rocksdb::LogFile> wal;
+  STRATA_RETURN_IF_ERROR(from_rocksdb(db_->GetCurrentWalFile(&wal), context));
+  wal_at_open_ = wal->LogNumber();
+  return check_format(creating);
+}
+
+// The checks of an existing store before RocksDB may write to it; `names` gets its column families.
+Status RocksEventStoreImpl::verify_existing(const StoreDirectory& dir, std::vector<std::string>& names) {
+  const std::string context = fmt::format("open event store \"{}\"", path_);
+  if (!dir.has_current)
+    return damaged_store(
+        context, "its CURRENT file, which names the MANIFEST (RocksDB's list of the store's files), is missing");
+  if (dir.marker && dir.marker->state == StoreMarker::State::kOpen &&
+      (dir.wal_numbers.empty() || dir.wal_numbers.back() < dir.marker->wal))
+    return damaged_store(context, fmt::format("it was not closed cleanly, and its write-ahead log is missing (no log "
+                                              "numbered {} or higher): the events not yet in table files are lost",
+                                              dir.marker->wal));
+  rocksdb::DBOptions db_options = rocks_db_options(options_, env_.get());
+  db_options.info_log = std::make_shared<DiscardingInfoLog>();
+  db_options.create_if_missing = false;
+  db_options.create_missing_column_families = false;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
+  if (!listed.ok()) return from_rocksdb_recovery(listed, path_, context);
+  const bool has_log = std::find(names.begin(), names.end(), fmtx::kLogFamily) != names.end();
+  if (!has_log && dir.marker)
+    return damaged_store(context, fmt::format("its MANIFEST names no \"{}\" column family", fmtx::kLogFamily));
+  if (!has_log && names.size() > 1)
+    return Status::corruption(
+        fmt::format("{}: the directory holds a RocksDB database that is not a strata store "
+                    "(no \"{}\" column family)",
+                    context, fmtx::kLogFamily));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles, &raw);
+  if (!s.ok()) return from_rocksdb_recovery(s, path_, context);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  Status verified = verify_recovered_database(*db, names, handles, dir.marker, context);
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  (void)db->Close();
+  return verified;
 }
 
 Status RocksEventStoreImpl::check_format(bool created) {
@@ -123,19 +232,18 @@ Status RocksEventStoreImpl::check_format(bool created) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_, slice(fmtx::kFormatVersionKey), &value);
   if (s.IsNotFound()) {
-    // A store is created empty and stamped before anything else is written, so an existing database
-    // without a stamp is either a creation interrupted by a crash (empty: safe to finish) or not ours.
-    if (!created) {
-      std::unique_ptr<rocksdb::Iterator> data(db_->NewIterator(rocksdb::ReadOptions(), default_));
-      data->SeekToFirst();
-      if (data->Valid())
-        return Status::corruption(
-            fmt::format("{}: the directory holds a RocksDB database that is not a strata store", context));
-      std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), log_));
-      log->SeekToFirst();
-      if (log->Valid())
-        return Status::corruption(fmt::format("{}: the database has events but no format version", context));
-    }
+    // A store is created empty and stamped before anything else is written; an existing store without
+    // a stamp was refused before RocksDB opened it (verify_existing).
+    if (!created) return Status::corruption(fmt::format("{}: the database has no format version", context));
+    std::unique_ptr<rocksdb::Iterator> data(db_->NewIterator(rocksdb::ReadOptions(), default_));
+    data->SeekToFirst();
+    if (data->Valid())
+      return Status::corruption(
+          fmt::format("{}: the directory holds a RocksDB database that is not a strata store", context));
+    std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), log_));
+    log->SeekToFirst();
+    if (log->Valid())
+      return Status::corruption(fmt::format("{}: the database has events but no format version", context));
     char stamp[4];
     fmtx::put_be(stamp, kFormatVersion, 4);
     rocksdb::WriteOptions durable;
@@ -143,14 +251,7 @@ Status RocksEventStoreImpl::check_format(bool created) {
     return from_rocksdb(db_->Put(durable, default_, slice(fmtx::kFormatVersionKey), rocksdb::Slice(stamp, 4)), context);
   }
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
-  if (value.size() != 4) return Status::corruption(fmt::format("{}: the format version is damaged", context));
-  const auto version = static_cast<std::uint32_t>(fmtx::get_be(value.data(), 4));
-  if (version > kFormatVersion)
-    return Status::corruption(fmt::format(
-        "{}: the store has format version {}, newer than the {} this build reads; open it with a newer strata", context,
-        version, kFormatVersion));
-  if (version == 0) return Status::corruption(fmt::format("{}: the format version is damaged (0)", context));
-  return {};
+  return check_format_version(value, context);
 }
 
 // Everything the commit step needs comes from the families: the high-water mark and the last commit

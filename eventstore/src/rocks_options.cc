@@ -30,6 +30,10 @@ rocksdb::DBOptions rocks_db_options(const RocksEventStore::Options& options, roc
   db.allow_concurrent_memtable_write = false;
   db.enable_write_thread_adaptive_yield = false;
   db.paranoid_checks = true;
+  // The MANIFEST records each closed write-ahead log with its synced size, and the open refuses a
+  // store whose older log is missing or shorter: replaying past a hole in an older log would recover
+  // families to states that disagree (a family flushed past the hole keeps what the others lose).
+  db.track_and_verify_wals_in_manifest = true;
   // The write-ahead log can be deleted only when every family with data in it has flushed; the
   // small families (streams, snapshots) fill slowly, so cap the log and let RocksDB flush them.
   // This also bounds the log replayed when opening after a crash.

@@ -9,6 +9,12 @@
 //   strata_crash_writer hold <directory>
 //     Opens the store, prints "ready", and keeps it open until its standard input is closed.
 //
+//   strata_crash_writer fill <directory> <events> <write buffer bytes>
+//     Opens the store with small write buffers (so that some column families flush while others do
+//     not, over several write-ahead logs), appends <events> one-event appends, each to a new stream,
+//     prints "done" and waits, without closing the store, until killed: the parent's image of a store
+//     that was not closed cleanly.
+//
 // Exit status 2 and a message on standard error when the store fails.
 #include <cstdio>
 #include <cstdlib>
@@ -81,12 +87,41 @@ int hold(const std::string& dir) {
   return 0;
 }
 
+int fill(const std::string& dir, std::size_t events, std::size_t write_buffer_bytes) {
+  strata::RocksEventStore::Options options;
+  options.sync = false;
+  options.block_cache_bytes = std::size_t{8} << 20;
+  options.write_buffer_bytes = write_buffer_bytes;
+  auto opened = strata::RocksEventStore::open(options, dir);
+  if (!opened.ok()) return fail(opened.status());
+  auto store = std::move(*opened);
+  for (std::size_t i = 0; i < events; ++i) {
+    const std::vector<strata::EventData> batch{
+        strata::EventData{strata::EventId::generate(),
+                          "test.fill.v1",
+                          "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + std::string(100, 'x') + "\"}",
+                          {}}};
+    auto r = store->append(strata::StreamId::parse("fill-" + std::to_string(i)).value(),
+                           strata::ExpectedVersion::no_stream(), batch);
+    if (!r.ok()) std::_Exit(fail(r.status()));
+  }
+  std::printf("done\n");
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  std::_Exit(0);  // never closes the store cleanly
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 4 && args[0] == "append") return append_forever(args[1], std::stoul(args[2]), args[3] == "1");
   if (args.size() == 2 && args[0] == "hold") return hold(args[1]);
-  std::fprintf(stderr, "usage: strata_crash_writer append <dir> <seed> <sync 0|1> | hold <dir>\n");
+  if (args.size() == 4 && args[0] == "fill") return fill(args[1], std::stoul(args[2]), std::stoul(args[3]));
+  std::fprintf(stderr,
+               "usage: strata_crash_writer append <dir> <seed> <sync 0|1> | hold <dir> | fill <dir> <events> "
+               "<write buffer bytes>\n");
   return 1;
 }

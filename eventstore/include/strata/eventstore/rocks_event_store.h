@@ -72,16 +72,32 @@ class RocksEventStore : public EventStore, public SnapshotStore {
   // The format version this build writes, stored in every store it creates (see FORMAT.md).
   static constexpr std::uint32_t kFormatVersion = 1;
 
-  // Opens the store in directory `path`, creating it when it does not exist and
-  // options.create_if_missing, and recovers its stream heads and high-water mark.
+  // Opens the store in directory `path`, creating it when the directory is missing or holds none of a
+  // store's files (RocksDB's or strata's; other files are left alone) and options.create_if_missing,
+  // and recovers its stream heads and high-water mark. An existing store is checked before anything
+  // in it is written (see "Opening" in FORMAT.md): a store that cannot be opened whole is refused and
+  // every file is left as it was.
   // Fails with:
   //   kUnavailable      the directory is in use by another open store, in this process or another;
-  //   kCorruption       the directory holds a store of a newer format version than kFormatVersion, or
-  //                     holds a RocksDB database that is not a strata store, or damaged data;
+  //   kCorruption       the store is damaged: its CURRENT file or MANIFEST is missing or cut short, a
+  //                     table file or an older write-ahead log is missing or cut short, its log was
+  //                     lost after a crash, it recovers fewer events than it held when last opened or
+  //                     closed, or its families disagree about the last event. The message names the
+  //                     damage; restore a backup, or repair a copy (repair_copy). Also: the directory
+  //                     holds a store of a newer format version than kFormatVersion, or a RocksDB
+  //                     database that is not a strata store;
   //   kNotFound         no store at `path` and !options.create_if_missing;
   //   kInvalidArgument  options RocksDB refuses;
   //   kIOError          the file system failed.
   [[nodiscard]] static Result<std::unique_ptr<RocksEventStore>> open(const Options& options, std::string_view path);
+
+  // Copies the store directory `damaged` into the new directory `copy` and repairs the copy with
+  // RocksDB's RepairDB, which rebuilds the MANIFEST from the table files and logs it finds; `damaged`
+  // is only read. Open the copy to see what it kept: repair keeps what can still be read and may lose
+  // events (a lost log stays lost), and open still refuses a copy whose families disagree.
+  // Fails with kInvalidArgument when `copy` exists, kIOError when copying fails, and kCorruption when
+  // RepairDB fails. REQUIRES: no store is open on `damaged`.
+  [[nodiscard]] static Status repair_copy(const Options& options, std::string_view damaged, std::string_view copy);
 
   // The directory the store lives in.
   virtual const std::string& path() const noexcept = 0;
