@@ -215,6 +215,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   const Options options_;
   const std::string path_;
   const std::shared_ptr<rocksdb::FileSystem> file_system_;  // null: the operating system's
+  // The file system strata's marker file is written through: the one RocksDB uses.
+  rocksdb::FileSystem& marker_file_system() const {
+    return file_system_ != nullptr ? *file_system_ : *rocksdb::FileSystem::Default();
+  }
 
   // Declared before db_, which must be closed first.
   std::unique_ptr<rocksdb::Env> env_;

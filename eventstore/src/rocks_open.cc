@@ -57,8 +57,9 @@ RocksEventStoreImpl::~RocksEventStoreImpl() {
   // Only a store whose write buffers all reached table files is marked closed cleanly; otherwise the
   // marker still says "open", and the next open requires the write-ahead log.
   if (flushed && closed)
-    (void)write_store_marker(path_, StoreMarker{StoreMarker::State::kClosed, wal_at_open_,
-                                                published_.load(std::memory_order_acquire).value()});
+    (void)write_store_marker(
+        marker_file_system(), path_,
+        StoreMarker{StoreMarker::State::kClosed, wal_at_open_, published_.load(std::memory_order_acquire).value()});
 }
 
 Status RocksEventStoreImpl::open() {
@@ -70,7 +71,8 @@ Status RocksEventStoreImpl::open() {
   // From here until a clean close the marker says "open": a later open that finds no log numbered
   // wal_at_open_ or higher knows that the log was lost.
   STRATA_RETURN_IF_ERROR(write_store_marker(
-      path_, StoreMarker{StoreMarker::State::kOpen, wal_at_open_, published_.load(std::memory_order_acquire).value()}));
+      marker_file_system(), path_,
+      StoreMarker{StoreMarker::State::kOpen, wal_at_open_, published_.load(std::memory_order_acquire).value()}));
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
@@ -141,7 +143,7 @@ Status RocksEventStoreImpl::open_database() {
     std::error_code ec;
     std::filesystem::create_directories(path_, ec);
     if (ec) return Status::io_error(fmt::format("{}: cannot create the directory: {}", context, ec.message()));
-    STRATA_RETURN_IF_ERROR(write_store_marker(path_, StoreMarker{}));
+    STRATA_RETURN_IF_ERROR(write_store_marker(marker_file_system(), path_, StoreMarker{}));
   }
   if (creating) {
     // What an interrupted creation left holds no event; RocksDB starts over where there is no CURRENT.

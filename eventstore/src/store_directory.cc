@@ -1,8 +1,8 @@
 #include "store_directory.h"
 
-#include <fcntl.h>
+#include <rocksdb/file_system.h>
+
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,16 +57,6 @@ Status io_error(std::string_view what, const std::string& path, int error) {
 }
 
 // Writes all of `data` to `fd`.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string encode_store_marker(const StoreMarker& marker) {
@@ -101,25 +91,27 @@ bool decode_store_marker(std::string_view text, StoreMarker& marker) {
   return number(wal, marker.wal) && number(high_water, marker.high_water);
 }
 
-Status write_store_marker(const std::string& path, const StoreMarker& marker) {
+Status write_store_marker(rocksdb::FileSystem& file_system, const std::string& path, const StoreMarker& marker) {
   const std::string target = (fs::path(path) / kMarkerFile).string();
   const std::string temporary = target + ".tmp";
   const std::string text = encode_store_marker(marker);
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error("write the store marker", temporary, errno);
-  if (!write_all(fd, text) || ::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return io_error("write the store marker", temporary, error);
-  }
-  if (::close(fd) != 0) return io_error("write the store marker", temporary, errno);
-  if (::rename(temporary.c_str(), target.c_str()) != 0) return io_error("write the store marker", target, errno);
-  const int dir = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return io_error("sync the store directory", path, errno);
-  const bool synced = ::fsync(dir) == 0;
-  const int error = errno;
-  ::close(dir);
-  if (!synced) return io_error("sync the store directory", path, error);
+  auto failed = [](std::string_view what, const std::string& file, const rocksdb::IOStatus& s) {
+    return Status::io_error(fmt::format("{} \"{}\": {}", what, file, s.ToString()));
+  };
+  const rocksdb::IOOptions io;
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  rocksdb::IOStatus s = file_system.NewWritableFile(temporary, rocksdb::FileOptions(), &file, nullptr);
+  if (s.ok()) s = file->Append(text, io, nullptr);
+  if (s.ok()) s = file->Fsync(io, nullptr);
+  if (s.ok()) s = file->Close(io, nullptr);
+  if (!s.ok()) return failed("write the store marker", temporary, s);
+  s = file_system.RenameFile(temporary, target, io, nullptr);
+  if (!s.ok()) return failed("write the store marker", target, s);
+  std::unique_ptr<rocksdb::FSDirectory> dir;
+  s = file_system.NewDirectory(path, io, &dir, nullptr);
+  if (s.ok()) s = dir->Fsync(io, nullptr);
+  if (s.ok()) s = dir->Close(io, nullptr);
+  if (!s.ok() && !s.IsNotSupported()) return failed("sync the store directory", path, s);
   return {};
 }
 

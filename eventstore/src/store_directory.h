@@ -28,6 +28,10 @@
 
 #include "strata/core/status.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace strata::detail {
 
 inline constexpr std::string_view kMarkerFile = "STRATA_STORE";
@@ -42,8 +46,11 @@ struct StoreMarker {
 std::string encode_store_marker(const StoreMarker& marker);
 bool decode_store_marker(std::string_view text, StoreMarker& marker);
 
-// Replaces the marker of the store in `path` atomically and durably. kIOError when it cannot.
-[[nodiscard]] Status write_store_marker(const std::string& path, const StoreMarker& marker);
+// Replaces the marker of the store in `path` atomically and durably, through `file_system` (the one the
+// store's RocksDB writes through, so that a test's faults and simulated power losses meet the marker
+// too). kIOError when it cannot.
+[[nodiscard]] Status write_store_marker(rocksdb::FileSystem& file_system, const std::string& path,
+                                        const StoreMarker& marker);
 
 struct StoreDirectory {
   bool exists = false;
