@@ -1,5 +1,6 @@
-# strata_target_options(<target>): the project's warnings, -Werror when STRATA_WERROR, sanitizers when
-# STRATA_SANITIZE. Applied to every target the project builds.
+# strata_target_options(<target>): the project's warnings, -Werror when STRATA_WERROR, AddressSanitizer and
+# UndefinedBehaviorSanitizer when STRATA_SANITIZE, ThreadSanitizer when STRATA_TSAN. Applied to every target
+# the project builds.
 function(strata_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow)
   if(STRATA_WERROR)
@@ -10,5 +11,9 @@ function(strata_target_options target)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -Wno-maybe-uninitialized)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(STRATA_TSAN)
+    target_compile_options(${target} PRIVATE -fsanitize=thread -fno-omit-frame-pointer -Wno-maybe-uninitialized
+                                             -Wno-tsan)
+    target_link_options(${target} PRIVATE -fsanitize=thread)
   endif()
 endfunction()
