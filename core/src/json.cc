@@ -116,6 +116,16 @@ Status mismatch(od::value& v, od::json_type wanted, std::string_view expected, s
   return translate(error);
 }
 
+// simdjson allocates its per-level state for max_json_depth levels up front: SIZE_MAX aborts the
+// allocation and 2^32 exhausts memory. Stores refuse such limits when opened; this refuses them for
+// callers that pass limits no store has checked (decode_json, validate_event), before allocating.
+Status check_depth_limit(const Limits& limits) {
+  if (limits.max_json_depth >= 1 && limits.max_json_depth <= Limits::kMaxJsonDepthCeiling) return {};
+  Limits depth_only;
+  depth_only.max_json_depth = limits.max_json_depth;
+  return validate_limits(depth_only);
+}
+
 // The state of json::read on one thread. Reentrant use (a codec that calls read() from inside a
 // callback) gets a fresh parser, so an outer document is never clobbered.
 struct ReadState {
@@ -137,6 +147,7 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
     st.capacity = cap;
   }
   if (st.depth_limit != limits.max_json_depth || st.parser.capacity() < bytes.size()) {
+    STRATA_RETURN_IF_ERROR(check_depth_limit(limits));
     std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(st.parser.capacity(), 4096));
     if (auto err = st.parser.allocate(cap, limits.max_json_depth)) return translate(err);
     st.depth_limit = limits.max_json_depth;
@@ -449,6 +460,7 @@ Status validate_object(std::string_view bytes, const Limits& limits) {
   thread_local simdjson::dom::parser parser;
   thread_local std::size_t depth_limit = 0;
   if (depth_limit != limits.max_json_depth || parser.capacity() < bytes.size()) {
+    STRATA_RETURN_IF_ERROR(check_depth_limit(limits));
     std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(parser.capacity(), 4096));
     if (auto err = parser.allocate(cap, limits.max_json_depth)) return translate(err);
     depth_limit = limits.max_json_depth;
