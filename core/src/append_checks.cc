@@ -9,6 +9,10 @@
 namespace strata {
 
 Status check_append(const StreamId& stream, std::span<const EventData> events, const Limits& limits) {
+  // Stores validate their limits when they are opened; checked here too (a few comparisons) so that a
+  // backend that does not, or a store constructed without a factory, refuses instead of crashing.
+  if (Status s = validate_limits(limits); !s.ok())
+    return s.with_context(fmt::format("append to stream \"{}\"", stream.str()));
   if (events.empty()) return Status::invalid_argument(fmt::format("append to stream \"{}\": no events", stream.str()));
   if (events.size() > limits.max_events_per_append)
     return Status::invalid_argument(fmt::format("append to stream \"{}\": {} events exceeds the limit of {} per append",

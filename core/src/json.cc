@@ -9,6 +9,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -97,6 +99,141 @@ std::string shown(std::string_view text) {
   return std::string(text);
 }
 
+// strata's number model, said whenever a number is refused for being outside it.
+constexpr std::string_view kNumberModel =
+    "strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles";
+
+std::string_view non_finite_spelling(double value) noexcept {
+  if (std::isnan(value)) return "NaN";
+  return value > 0 ? "Infinity" : "-Infinity";
+}
+
+// Whether `t` is a number by JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) noexcept {
+  std::size_t i = 0;
+  auto digits = [&] {
+    std::size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == t.size();
+}
+
+// The power of ten of the first significant digit of JSON number `t` (1e400: 400, 0.001: -3, 12e-5: -4),
+// clamped to about ±2^40: its sign tells an overflowing number from an underflowing one.
+std::int64_t decimal_magnitude(std::string_view t) noexcept {
+  constexpr std::int64_t kClamp = std::int64_t{1} << 40;
+  std::size_t i = !t.empty() && t.front() == '-' ? 1 : 0;
+  std::int64_t integer_digits = 0;  // significant digits before the point
+  std::int64_t leading_zeros = 0;   // zeros after the point before the first significant digit
+  bool significant = false;
+  for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+    significant = significant || t[i] != '0';
+    if (significant) integer_digits = std::min(integer_digits + 1, kClamp);
+  }
+  if (i < t.size() && t[i] == '.') {
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+      if (integer_digits > 0 || significant) continue;
+      if (t[i] == '0') {
+        leading_zeros = std::min(leading_zeros + 1, kClamp);
+      } else {
+        significant = true;
+      }
+    }
+  }
+  if (!significant) return -kClamp;  // zero never overflows
+  std::int64_t exponent = 0;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    const bool negative = i < t.size() && t[i] == '-';
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) exponent = std::min(exponent * 10 + (t[i] - '0'), kClamp);
+    if (negative) exponent = -exponent;
+  }
+  return (integer_digits > 0 ? integer_digits - 1 : -(leading_zeros + 1)) + exponent;
+}
+
+bool equals_lower(std::string_view text, std::string_view lower) noexcept {
+  if (text.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (static_cast<char>(std::tolower(static_cast<unsigned char>(text[i]))) != lower[i]) return false;
+  return true;
+}
+
+// Why strata refuses the scalar token `t` as a number, or OK when it does not (it is a valid number in
+// the model, a literal, or not number-like at all).
+Status refused_number(std::string_view t) {
+  std::string_view body = t;
+  if (!body.empty() && (body.front() == '-' || body.front() == '+')) body.remove_prefix(1);
+  if (equals_lower(body, "nan") || equals_lower(body, "inf") || equals_lower(body, "infinity"))
+    return Status::invalid_argument(fmt::format("non-finite number {}: {}", shown(t), kNumberModel));
+  if (!is_json_number(t)) return {};
+  if (t.find_first_of(".eE") == std::string_view::npos) {
+    std::int64_t i;
+    std::uint64_t u;
+    bool fits = t.front() == '-' ? std::from_chars(t.data(), t.data() + t.size(), i).ec == std::errc()
+                                 : std::from_chars(t.data(), t.data() + t.size(), u).ec == std::errc();
+    if (!fits)
+      return Status::invalid_argument(
+          fmt::format("number out of range: {} is an integer beyond 64 bits; {}", shown(t), kNumberModel));
+    return {};
+  }
+  // Underflow reads as zero (or a subnormal), as simdjson reads it; only overflow is refused.
+  double d;
+  if (std::from_chars(t.data(), t.data() + t.size(), d).ec == std::errc::result_out_of_range &&
+      decimal_magnitude(t) > 0)
+    return Status::invalid_argument(
+        fmt::format("number out of range: {} is beyond the range of a double; {}", shown(t), kNumberModel));
+  return {};
+}
+
+// After a failed full parse: the first number in `bytes` that strata's number model refuses (a spelling
+// of NaN or infinity, an integer beyond 64 bits, a double that overflows), named with the object key it
+// is the value of (or inside), so that such a document is refused for what it is rather than as
+// malformed. OK when there is none: the document is malformed in some other way. Strings are skipped
+// with their escapes; only called on the error path.
+Status refused_number_in(std::string_view bytes) {
+  std::string_view key;
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const char c = bytes[i];
+    if (c == '"') {
+      std::size_t end = i + 1;
+      while (end < bytes.size() && bytes[end] != '"') end += bytes[end] == '\\' ? 2 : 1;
+      end = std::min(end, bytes.size());
+      const std::size_t next = bytes.find_first_not_of(" \t\r\n", end + 1 < bytes.size() ? end + 1 : bytes.size());
+      if (next != std::string_view::npos && bytes[next] == ':') key = bytes.substr(i + 1, end - i - 1);
+      i = end + 1;
+      continue;
+    }
+    if (c == '-' || c == '+' || c == '.' || std::isalnum(static_cast<unsigned char>(c))) {
+      std::size_t end = bytes.find_first_of(" \t\r\n,:[]{}\"", i);
+      if (end == std::string_view::npos) end = bytes.size();
+      Status s = refused_number(bytes.substr(i, end - i));
+      if (!s.ok()) return key.empty() ? s : s.with_context(fmt::format("field \"{}\"", shown(key)));
+      i = end;
+      continue;
+    }
+    ++i;
+  }
+  return {};
+}
+
 // The error for a value that could not be read as `expected` (of JSON type `wanted`), which failed with
 // `error`: another type names both types; a number that does not fit names the number; a malformed value
 // (a bad escape in a string, a literal such as `nul`) says what is malformed. On Demand tells a value's
@@ -114,6 +251,16 @@ Status mismatch(od::value& v, od::json_type wanted, std::string_view expected, s
   if (actual == od::json_type::number)
     return Status::invalid_argument(fmt::format("expected {}, got {}", expected, shown(token_text(v))));
   return translate(error);
+}
+
+// simdjson allocates its per-level state for max_json_depth levels up front: SIZE_MAX aborts the
+// allocation and 2^32 exhausts memory. Stores refuse such limits when opened; this refuses them for
+// callers that pass limits no store has checked (decode_json, validate_event), before allocating.
+Status check_depth_limit(const Limits& limits) {
+  if (limits.max_json_depth >= 1 && limits.max_json_depth <= Limits::kMaxJsonDepthCeiling) return {};
+  Limits depth_only;
+  depth_only.max_json_depth = limits.max_json_depth;
+  return validate_limits(depth_only);
 }
 
 // The state of json::read on one thread. Reentrant use (a codec that calls read() from inside a
@@ -137,6 +284,7 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
     st.capacity = cap;
   }
   if (st.depth_limit != limits.max_json_depth || st.parser.capacity() < bytes.size()) {
+    STRATA_RETURN_IF_ERROR(check_depth_limit(limits));
     std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(st.parser.capacity(), 4096));
     if (auto err = st.parser.allocate(cap, limits.max_json_depth)) return translate(err);
     st.depth_limit = limits.max_json_depth;
@@ -254,8 +402,11 @@ void Writer::uint64(std::uint64_t value) {
 }
 void Writer::float64(double value) {
   before_value();
+  // JSON has no spelling for these. The common non-standard ones are written, so the document is
+  // refused by every JSON parser, validate_object() included (which names them), and can never be
+  // stored and then fail to load; null would be stored and then not read back as a double.
   if (!std::isfinite(value)) {
-    out_ += "null";
+    out_ += non_finite_spelling(value);
     return;
   }
   char buf[32];
@@ -346,9 +497,11 @@ Status Value::get(double& out) {
   auto err = impl(impl_).get_double().get(out);
   if (!err) return {};
   od::json_type actual;
-  if (impl(impl_).type().get(actual) == simdjson::SUCCESS && actual == od::json_type::number)
-    return Status::invalid_argument(
-        fmt::format("number {} is out of the range of a double", shown(token_text(impl(impl_)))));
+  if (impl(impl_).type().get(actual) == simdjson::SUCCESS && actual == od::json_type::number) {
+    std::string_view token = token_text(impl(impl_));
+    if (Status s = refused_number(token); !s.ok()) return s;
+    return Status::invalid_argument(fmt::format("malformed json: invalid number {}", shown(token)));
+  }
   return mismatch(impl(impl_), od::json_type::number, "a number", err);
 }
 
@@ -449,6 +602,7 @@ Status validate_object(std::string_view bytes, const Limits& limits) {
   thread_local simdjson::dom::parser parser;
   thread_local std::size_t depth_limit = 0;
   if (depth_limit != limits.max_json_depth || parser.capacity() < bytes.size()) {
+    STRATA_RETURN_IF_ERROR(check_depth_limit(limits));
     std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(parser.capacity(), 4096));
     if (auto err = parser.allocate(cap, limits.max_json_depth)) return translate(err);
     depth_limit = limits.max_json_depth;
@@ -465,14 +619,26 @@ Status validate_object(std::string_view bytes, const Limits& limits) {
   std::memset(buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
   simdjson::dom::element root;
   if (auto err = parser.parse(buffer.get(), bytes.size(), false).get(root)) {
-    Status s = translate(err);
     if (err == simdjson::DEPTH_ERROR)
       return Status::invalid_argument(
           fmt::format("malformed json: nested deeper than the limit of {}", limits.max_json_depth));
-    return s;
+    // simdjson refuses NaN, Infinity (as the writer spells them), integers beyond 64 bits and
+    // overflowing doubles as malformed; say which number and why.
+    if (err == simdjson::NUMBER_ERROR || err == simdjson::TAPE_ERROR || err == simdjson::N_ATOM_ERROR ||
+        err == simdjson::T_ATOM_ERROR || err == simdjson::F_ATOM_ERROR) {
+      if (Status s = refused_number_in(bytes); !s.ok()) return s;
+    }
+    return translate(err);
   }
   if (!root.is_object()) return Status::invalid_argument("payload must be a json object");
   return {};
 }
 
 }  // namespace strata::json
+
+namespace strata::detail {
+Status non_finite_number(double value) {
+  return Status::invalid_argument(
+      fmt::format("non-finite number {}: {}", json::non_finite_spelling(value), json::kNumberModel));
+}
+}  // namespace strata::detail

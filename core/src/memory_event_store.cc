@@ -53,6 +53,11 @@ struct MemoryEventStore::Impl {
   std::map<std::string, std::map<SnapshotKey, std::string>, std::less<>> snapshots;
 };
 
+Result<std::unique_ptr<MemoryEventStore>> MemoryEventStore::create(Options options) {
+  if (Status s = validate_limits(options.limits); !s.ok()) return s.with_context("create memory event store");
+  return std::make_unique<MemoryEventStore>(std::move(options));
+}
+
 MemoryEventStore::MemoryEventStore() : MemoryEventStore(Options{}) {}
 MemoryEventStore::MemoryEventStore(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 MemoryEventStore::~MemoryEventStore() = default;

@@ -65,6 +65,22 @@ struct Text {
   bool operator==(const Text&) const = default;
 };
 
+// Doubles in every place a field table can hold one.
+struct Quoted {
+  static constexpr std::string_view kType = "market.quoted.v1";
+  double price = 0;
+  std::optional<double> bid;
+  std::vector<double> history;
+  std::map<std::string, double> by_venue;
+  std::vector<Numbers> legs;
+  std::optional<Numbers> hedge;
+  static constexpr auto kFields =
+      strata::fields(strata::field("price", &Quoted::price), strata::field("bid", &Quoted::bid),
+                     strata::field("history", &Quoted::history), strata::field("by_venue", &Quoted::by_venue),
+                     strata::field("legs", &Quoted::legs), strata::field("hedge", &Quoted::hedge));
+  bool operator==(const Quoted&) const = default;
+};
+
 // A type that nests itself: its decoding recurses once per level of the input.
 struct Tree {
   std::string name;
@@ -239,7 +255,9 @@ TEST_CASE("integer limits round-trip and one past a limit is an error naming the
   CHECK(one("u32", "-1") == "invalid argument: field \"u32\": expected an unsigned 32-bit integer, got -1");
   CHECK(one("i64", "1.5") == "invalid argument: field \"i64\": expected a signed 64-bit integer, got 1.5");
   CHECK(one("i64", "1e3") == "invalid argument: field \"i64\": expected a signed 64-bit integer, got 1e3");
-  CHECK(one("d", "1e400") == "invalid argument: field \"d\": number 1e400 is out of the range of a double");
+  CHECK(one("d", "1e400") ==
+        "invalid argument: field \"d\": number out of range: 1e400 is beyond the range of a double; strata's numbers "
+        "are integers that fit in 64 bits (int64 or uint64) and finite doubles");
 }
 
 TEST_CASE("doubles round-trip exactly and integers read as doubles") {
@@ -497,4 +515,50 @@ TEST_CASE("random values of every field type round-trip through json (fixed seed
     REQUIRE(strata::decode_json(text, reused).ok());
     CHECK(reused == r);
   }
+}
+
+TEST_CASE("check_fields refuses non-finite doubles, naming the field, through optionals, vectors, maps and structs") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::string model = ": strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles";
+  auto check = [](const Quoted& q) { return strata::check_fields(q).to_string(); };
+  Quoted q;
+  q.bid = 1.5;
+  q.history = {1, 2};
+  q.by_venue = {{"xnys", 3}};
+  q.legs = {Numbers{}};
+  CHECK(check(q) == "ok");
+  Quoted bad = q;
+  bad.price = nan;
+  CHECK(check(bad) == "invalid argument: field \"price\": non-finite number NaN" + model);
+  bad = q;
+  bad.bid = inf;
+  CHECK(check(bad) == "invalid argument: field \"bid\": non-finite number Infinity" + model);
+  bad = q;
+  bad.history.push_back(-inf);
+  CHECK(check(bad) == "invalid argument: field \"history\": element 2: non-finite number -Infinity" + model);
+  bad = q;
+  bad.by_venue["xlon"] = nan;
+  CHECK(check(bad) == "invalid argument: field \"by_venue\": field \"xlon\": non-finite number NaN" + model);
+  bad = q;
+  bad.legs.push_back(Numbers{});
+  bad.legs[1].d = inf;
+  CHECK(check(bad) == "invalid argument: field \"legs\": element 1: field \"d\": non-finite number Infinity" + model);
+  bad = q;
+  bad.hedge = Numbers{};
+  bad.hedge->d = nan;
+  CHECK(check(bad) == "invalid argument: field \"hedge\": field \"d\": non-finite number NaN" + model);
+}
+
+TEST_CASE("a typed event with a non-finite double encodes to a payload that validation refuses, naming the field") {
+  Quoted q;
+  q.history = {1.0, std::numeric_limits<double>::quiet_NaN()};
+  const strata::EventData e = strata::to_event_data(q);
+  CHECK(e.payload == R"({"price":0.0,"bid":null,"history":[1.0,NaN],"by_venue":{},"legs":[],"hedge":null})");
+  CHECK(strata::validate_event(e, Limits{}).to_string() ==
+        "invalid argument: invalid event \"market.quoted.v1\": field \"history\": non-finite number NaN: strata's "
+        "numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles");
+  // It would not load either: there is nothing a reader could make of it.
+  Quoted back;
+  CHECK(strata::decode_json(e.payload, back).code() == StatusCode::kInvalidArgument);
 }

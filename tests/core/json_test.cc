@@ -135,7 +135,8 @@ TEST_CASE("the writer escapes quotes, backslashes and control characters and pas
   CHECK(quoted("") == R"("")");
 }
 
-TEST_CASE("the writer spells doubles so that they read back as doubles, and non-finite ones as null") {
+TEST_CASE(
+    "the writer spells doubles so that they read back as doubles, and non-finite ones so that no parser reads them") {
   auto spell = [](double d) {
     std::string out;
     json::Writer(out).float64(d);
@@ -145,9 +146,22 @@ TEST_CASE("the writer spells doubles so that they read back as doubles, and non-
   CHECK(spell(-0.0) == "-0.0");
   CHECK(spell(0.1) == "0.1");
   CHECK(spell(1e300) == "1e+300");
-  CHECK(spell(std::numeric_limits<double>::quiet_NaN()) == "null");
-  CHECK(spell(std::numeric_limits<double>::infinity()) == "null");
-  CHECK(spell(-std::numeric_limits<double>::infinity()) == "null");
+  CHECK(spell(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+  CHECK(spell(std::numeric_limits<double>::infinity()) == "Infinity");
+  CHECK(spell(-std::numeric_limits<double>::infinity()) == "-Infinity");
+  // What the writer emits for them is never accepted as a payload: null would be, and then fail to load.
+  for (double d : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                   -std::numeric_limits<double>::infinity()}) {
+    std::string out;
+    json::Writer w(out);
+    w.begin_object();
+    w.key("price");
+    w.float64(d);
+    w.end_object();
+    CHECK(validate(out) ==
+          "invalid argument: field \"price\": non-finite number " + spell(d) +
+              ": strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles");
+  }
 }
 
 TEST_CASE("read walks objects, arrays and scalars in document order") {
@@ -326,7 +340,47 @@ TEST_CASE("validate_object refuses anything but one well-formed object") {
   CHECK(validate("{\"a\":\"\xff\"}") == "invalid argument: malformed json: invalid utf-8");
   CHECK(validate(R"({"a":"\ud800"})") == "invalid argument: malformed json: invalid string escape");
   CHECK(validate("{\"a\":\"raw\ttab\"}").rfind("invalid argument: malformed json", 0) == 0);
-  CHECK(validate("{\"a\":NaN}").rfind("invalid argument: malformed json", 0) == 0);
+  CHECK(validate("{\"a\":01}") == "invalid argument: malformed json: invalid number");
+  CHECK(validate("{\"a\":1.}") == "invalid argument: malformed json: invalid number");
+  CHECK(validate("{\"a\":-}") == "invalid argument: malformed json: invalid number");
+  CHECK(validate("{\"a\":+1}").rfind("invalid argument: malformed json", 0) == 0);
+}
+
+TEST_CASE("validate_object refuses non-finite numbers in any spelling, naming the field") {
+  const std::string model = ": strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles";
+  CHECK(validate(R"({"a":NaN})") == "invalid argument: field \"a\": non-finite number NaN" + model);
+  CHECK(validate(R"({"a":1,"b":{"c":[1.5, -Infinity]}})") ==
+        "invalid argument: field \"c\": non-finite number -Infinity" + model);
+  CHECK(validate(R"({"s":"NaN, Infinity", "k\"NaN":2, "x" : inf})") ==
+        "invalid argument: field \"x\": non-finite number inf" + model);
+  CHECK(validate(R"({"a":nan})") == "invalid argument: field \"a\": non-finite number nan" + model);
+  CHECK(validate(R"({"a":-inf})") == "invalid argument: field \"a\": non-finite number -inf" + model);
+  CHECK(validate(R"({"a":Infinity})") == "invalid argument: field \"a\": non-finite number Infinity" + model);
+}
+
+TEST_CASE("numbers beyond strata's number model are refused as out of range, not as malformed") {
+  const std::string model = "; strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles";
+  CHECK(validate(R"({"n":123456789012345678901})") ==
+        "invalid argument: field \"n\": number out of range: 123456789012345678901 is an integer beyond 64 bits" +
+            model);
+  CHECK(validate(R"({"n":18446744073709551616})") ==
+        "invalid argument: field \"n\": number out of range: 18446744073709551616 is an integer beyond 64 bits" +
+            model);
+  CHECK(validate(R"({"n":-9223372036854775809})") ==
+        "invalid argument: field \"n\": number out of range: -9223372036854775809 is an integer beyond 64 bits" +
+            model);
+  CHECK(validate(R"({"a":[{"d":1e400}]})") ==
+        "invalid argument: field \"d\": number out of range: 1e400 is beyond the range of a double" + model);
+  CHECK(json::validate_object(R"({"n":123456789012345678901})", Limits{}).code() == StatusCode::kInvalidArgument);
+  // The edges of the model are accepted.
+  CHECK(validate(R"({"u":18446744073709551615,"i":-9223372036854775808,"d":1.7976931348623157e308})") == "ok");
+  CHECK(validate(R"({"tiny":1e-400})") == "ok");
+  CHECK(validate(R"({"tiny":0.0000000000000000001e-300})") == "ok");
+  CHECK(validate("{\"d\":" + std::string(400, '9') + ".5}") ==
+        "invalid argument: field \"d\": number out of range: " + std::string(40, '9') +
+            "... is beyond the range of a double" + model);
+  CHECK(validate(R"({"d":0.001e312})") ==
+        "invalid argument: field \"d\": number out of range: 0.001e312 is beyond the range of a double" + model);
 }
 
 TEST_CASE("validate_object enforces max_payload_bytes and max_json_depth, the root object being depth 1") {

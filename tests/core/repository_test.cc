@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,26 @@ void append_raw(strata::EventStore& store, const StreamId& id, std::string type,
   std::vector<EventData> batch{EventData{EventId::generate(), std::move(type), std::move(payload), {}}};
   (void)store.append(id, ExpectedVersion::any(), batch).value();
 }
+
+struct Measured {
+  static constexpr std::string_view kType = "test.measured.v1";
+  double celsius = 0;
+  std::vector<double> samples;
+  static constexpr auto kFields =
+      strata::fields(strata::field("celsius", &Measured::celsius), strata::field("samples", &Measured::samples));
+  bool operator==(const Measured&) const = default;
+};
+
+class Thermometer : public strata::Aggregate<Thermometer, strata::Events<Measured>> {
+ public:
+  void measure(double celsius, std::vector<double> samples = {}) { record(Measured{celsius, std::move(samples)}); }
+  double last() const { return last_; }
+
+ private:
+  friend Aggregate;
+  void apply(const Measured& e) { last_ = e.celsius; }
+  double last_ = 0;
+};
 
 }  // namespace
 
@@ -291,4 +312,42 @@ TEST_CASE(
   CHECK(again.pending_events().empty());
   CHECK(store.head_position() == 2);
   CHECK(repo.save_idempotent(again, "").status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("saving a non-finite double is kInvalidArgument naming the event type and the field, and writes nothing") {
+  const std::string model = ": strata's numbers are integers that fit in 64 bits (int64 or uint64) and finite doubles";
+  MemoryEventStore store;
+  Repository<Thermometer> repo(store);
+  const StreamId id = sid("thermometer-1");
+  Thermometer t = repo.create(id);
+  t.measure(21.5);
+  REQUIRE(repo.save(t).ok());
+
+  t.measure(std::numeric_limits<double>::quiet_NaN());
+  auto r = repo.save(t);
+  CHECK(r.status().to_string() ==
+        "invalid argument: save of stream \"thermometer-1\", pending event 0: event \"test.measured.v1\": field "
+        "\"celsius\": non-finite number NaN" +
+            model);
+  CHECK(t.version() == 1);
+  CHECK(t.pending_events().size() == 1);
+
+  Thermometer u = repo.load(id).value();
+  u.measure(20, {19.5, std::numeric_limits<double>::infinity()});
+  CHECK(repo.save(u).status().to_string() ==
+        "invalid argument: save of stream \"thermometer-1\", pending event 0: event \"test.measured.v1\": field "
+        "\"samples\": element 1: non-finite number Infinity" +
+            model);
+
+  // The same event appended without the repository is refused by the store's validation.
+  auto direct = store.append(id, ExpectedVersion::any(),
+                             strata::to_event_data(Measured{-std::numeric_limits<double>::infinity(), {}}));
+  CHECK(direct.status().to_string() ==
+        "invalid argument: append to stream \"thermometer-1\", event 0: invalid event \"test.measured.v1\": field "
+        "\"celsius\": non-finite number -Infinity" +
+            model);
+
+  // Nothing was written, and the aggregate still loads.
+  CHECK(store.head_position() == 1);
+  CHECK(repo.load(id).value().last() == 21.5);
 }

@@ -65,6 +65,29 @@ class LedgerV2 : public strata::Aggregate<LedgerV2, strata::Events<Credited, Deb
   static constexpr auto kFields = strata::fields(strata::field("balance", &LedgerV2::total_));
 };
 
+// A state that can become NaN from finite events: 0 / 0.
+struct Measured {
+  static constexpr std::string_view kType = "test.ratio.measured.v1";
+  double part = 0;
+  double whole = 0;
+  static constexpr auto kFields =
+      strata::fields(strata::field("part", &Measured::part), strata::field("whole", &Measured::whole));
+  bool operator==(const Measured&) const = default;
+};
+
+class Ratio : public strata::Aggregate<Ratio, strata::Events<Measured>> {
+ public:
+  void measure(double part, double whole) { record(Measured{part, whole}); }
+
+ private:
+  friend Aggregate;
+  void apply(const Measured& e) { ratio_ = e.part / e.whole; }
+  double ratio_ = 0;
+
+ public:
+  static constexpr auto kFields = strata::fields(strata::field("ratio", &Ratio::ratio_));
+};
+
 strata::StreamId sid(std::string_view s) { return strata::StreamId::parse(s).value(); }
 
 // Saves `n` single-event commits with a deterministic mix of credits and debits.
@@ -438,4 +461,26 @@ TEST_CASE("load_as_of takes any system-clock time point, such as system_clock::n
   CHECK(repo.load_as_of(id, seconds + std::chrono::seconds(1)).value().version() == 3);
   CHECK(strata::to_timestamp(std::chrono::sys_time<std::chrono::nanoseconds>(std::chrono::nanoseconds(1'999))) ==
         strata::Timestamp(std::chrono::microseconds(1)));
+}
+
+TEST_CASE("a state holding a non-finite double is not snapshotted: the write is refused naming the field") {
+  strata::MemoryEventStore store;
+  std::vector<strata::SnapshotIncident> incidents;
+  strata::RepositoryOptions options;
+  options.on_snapshot_incident = [&](const strata::SnapshotIncident& i) { incidents.push_back(i); };
+  strata::Repository<Ratio> repo(store, options);
+  const auto id = sid("ratio-1");
+  Ratio r = repo.create(id);
+  r.measure(1, 4);
+  r.measure(0, 0);  // finite events, NaN state
+  REQUIRE(repo.save(r).ok());
+  const strata::Status refused = repo.snapshot(repo.load(id).value());
+  CHECK(refused.to_string() ==
+        "invalid argument: field \"ratio\": non-finite number NaN: strata's numbers are integers that fit in 64 "
+        "bits (int64 or uint64) and finite doubles");
+  CHECK(store.snapshot_versions(id).value().empty());
+  REQUIRE(incidents.size() == 1);
+  CHECK(incidents[0].problem == strata::SnapshotProblem::kWriteFailed);
+  CHECK(repo.snapshot_stats().write_failures.load() == 1);
+  CHECK(repo.load(id).value().version() == 2);
 }

@@ -18,6 +18,11 @@
 // its own kFields. Other value types get a codec by specializing strata::Codec<T> with
 //   static void write(json::Writer&, const T&);   static Status read(json::Value&, T&);
 //
+// Numbers follow strata's number model: integers that fit in 64 bits (int64 or uint64) and finite
+// doubles. JSON cannot hold NaN or infinity, so check_fields() (called by Repository::save) refuses a
+// non-finite double naming its field, and a store refuses a payload holding one on append; a number
+// beyond the model in stored or decoded JSON is kInvalidArgument "number out of range: ...".
+//
 // Decoding is tolerant of additions: unknown fields are skipped; a missing field that is not an
 // std::optional is kInvalidArgument naming it; a value of the wrong type names the field and both
 // types. The templates here only walk the field table; the JSON work is compiled in core.
@@ -25,6 +30,7 @@
 // Thread safety: all functions are reentrant.
 #pragma once
 
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -115,12 +121,22 @@ template <class T>
 struct IsOptional : std::false_type {};
 template <class T>
 struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct IsVector : std::false_type {};
+template <class T, class Alloc>
+struct IsVector<std::vector<T, Alloc>> : std::true_type {};
+template <class T>
+struct IsStringMap : std::false_type {};
+template <class T, class Compare, class Alloc>
+struct IsStringMap<std::map<std::string, T, Compare, Alloc>> : std::true_type {};
 
 // Compiled helpers: errors are built out of line so the templates stay small.
 Status missing_field(std::string_view name);
 Status broken_rule(std::string_view field, std::string_view rule_text);
 Status in_field(const Status& status, std::string_view name);
 Status in_element(const Status& status, std::size_t index);
+// kInvalidArgument: "non-finite number NaN: strata's numbers are ..." (json.cc, next to the writer).
+Status non_finite_number(double value);
 }  // namespace detail
 
 // The customization point. The primary template is deliberately unusable.
@@ -295,10 +311,66 @@ struct Codec<T> {
   }
 };
 
-// OK when every field rule of `value` holds, recursively through nested field tables; otherwise
-// kInvalidArgument naming the first field that breaks its rule: `field "cents" must be positive`.
+// What an append checks in a typed value before encoding it: OK when every field rule holds and every
+// double is finite (JSON has no NaN or infinity, so one could be stored but never loaded), recursively
+// through nested field tables, optionals, vectors and maps; otherwise kInvalidArgument naming the first
+// field at fault, and the element or key inside it: `field "cents" must be positive`,
+// `field "prices": element 2: non-finite number NaN: ...`. Values of types with their own Codec are not
+// looked into; a non-finite double they write is refused when the payload is validated on append.
+template <class T>
+Status check_fields(const T& value);
+
+namespace detail {
+// Whether check_value() has anything to look at in a T: doubles, field tables (rules), containers of them.
+template <class T>
+constexpr bool checks_values() {
+  if constexpr (std::is_floating_point_v<T> || HasFieldTable<T>) {
+    return true;
+  } else if constexpr (IsOptional<T>::value || IsVector<T>::value) {
+    return checks_values<typename T::value_type>();
+  } else if constexpr (IsStringMap<T>::value) {
+    return checks_values<typename T::mapped_type>();
+  } else {
+    return false;
+  }
+}
+
+template <class T>
+Status check_value(const T& value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isfinite(value) ? Status() : non_finite_number(static_cast<double>(value));
+  } else if constexpr (HasFieldTable<T>) {
+    return check_fields(value);
+  } else if constexpr (!checks_values<T>()) {
+    return {};
+  } else if constexpr (IsOptional<T>::value) {
+    return value ? check_value(*value) : Status();
+  } else if constexpr (IsVector<T>::value) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      Status s = check_value(value[i]);
+      if (!s.ok()) return in_element(s, i);
+    }
+    return {};
+  } else {
+    for (const auto& [key, element] : value) {
+      Status s = check_value(element);
+      if (!s.ok()) return in_field(s, key);
+    }
+    return {};
+  }
+}
+}  // namespace detail
+
 template <class T, class Def>
-Status check_field(const T& value, const Def& def);
+Status check_field(const T& value, const Def& def) {
+  const auto& member = value.*def.member;
+  if (!def.rule(member)) return detail::broken_rule(def.name, def.rule_text);
+  if constexpr (detail::checks_values<typename Def::member_type>()) {
+    Status nested = detail::check_value(member);
+    if (!nested.ok()) return detail::in_field(nested, def.name);
+  }
+  return {};
+}
 
 template <class T>
 Status check_fields(const T& value) {
@@ -308,19 +380,8 @@ Status check_fields(const T& value) {
                T::kFields);
     return result;
   } else {
-    return {};
+    return detail::check_value(value);
   }
-}
-
-template <class T, class Def>
-Status check_field(const T& value, const Def& def) {
-  const auto& member = value.*def.member;
-  if (!def.rule(member)) return detail::broken_rule(def.name, def.rule_text);
-  if constexpr (HasFieldTable<typename Def::member_type>) {
-    Status nested = check_fields(member);
-    if (!nested.ok()) return detail::in_field(nested, def.name);
-  }
-  return {};
 }
 
 // Appends the JSON encoding of `value` to `out`.
@@ -345,7 +406,9 @@ Status decode_json(std::string_view json, T& out, const Limits& limits = {}) {
   return json::read(json, limits, [&](json::Value& root) { return Codec<T>::read(root, out); });
 }
 
-// A typed event as EventData, ready to append.
+// A typed event as EventData, ready to append. Encoding does not check the value: a store refuses the
+// event on append if a field rule is broken (with an EventRegistry in its limits) or a double is not
+// finite; call check_fields() first to learn it before appending, as Repository::save does.
 template <EventType E>
 EventData to_event_data(const E& event, EventId id = EventId::generate(), Metadata metadata = {}) {
   static_assert(detail::is_valid_type_name(E::kType),

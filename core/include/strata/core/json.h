@@ -42,7 +42,10 @@ class Writer {
   void string(std::string_view value);
   void int64(std::int64_t value);
   void uint64(std::uint64_t value);
-  // Finite values only; NaN and infinities are written as null (JSON has no spelling for them).
+  // The shortest text that reads back as the same double (2 as 2.0). JSON has no spelling for NaN and
+  // infinities: they are written as NaN, Infinity and -Infinity, which no JSON parser accepts, so that a
+  // document holding one is refused when appended (validate_object() names the field) instead of
+  // being stored and failing to load. check_fields() refuses them earlier, for typed values.
   void float64(double value);
   void boolean(bool value);
   void null();

@@ -3,8 +3,10 @@
 // a gap-free global log, idempotent retries by event id) and passes the same conformance suite as the
 // durable stores; it keeps nothing across process restarts.
 //
-//   strata::MemoryEventStore store;
+//   strata::MemoryEventStore store;                                 // default limits
 //   strata::Repository<Account> accounts(store);
+//
+//   STRATA_ASSIGN_OR_RETURN(auto checked, strata::MemoryEventStore::create(options));   // other limits
 //
 // It also keeps snapshots (SnapshotStore), so Repository snapshot policies work on it.
 //
@@ -30,7 +32,15 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
     std::function<Timestamp()> clock;
   };
 
+  // A store with `options`, after checking options.limits with validate_limits(): kInvalidArgument
+  // naming the option out of range and its range. Prefer it to the constructor when the limits are not
+  // the defaults.
+  [[nodiscard]] static Result<std::unique_ptr<MemoryEventStore>> create(Options options);
+
+  // A store with default options, whose limits are valid.
   MemoryEventStore();
+  // A store with `options`, unchecked: with limits that validate_limits() refuses, every append fails
+  // with its kInvalidArgument (create() reports it before any append).
   explicit MemoryEventStore(Options options);
   ~MemoryEventStore() override;
 

@@ -202,8 +202,9 @@ class Repository {
   }
 
   // Writes a snapshot of `aggregate` now, on the calling thread (snapshots "on demand"), then applies the
-  // retention policy. kInvalidArgument when the aggregate has no saved events or unsaved ones, or when
-  // the policy is SnapshotPolicy::never(); kNotFound when there is no snapshot store; or the snapshot
+  // retention policy. kInvalidArgument when the aggregate has no saved events or unsaved ones, when its
+  // state holds a non-finite double (check_fields() names the field), or when the policy is
+  // SnapshotPolicy::never(); kNotFound when there is no snapshot store; or the snapshot
   // store's errors.
   [[nodiscard]] Status snapshot(const A& aggregate) const {
     static_assert(Snapshottable<A>,
@@ -310,8 +311,12 @@ class Repository {
     if (!snapshots_) return Status::not_found("the event store keeps no snapshots and none was configured");
     if (!state.has_id() || state.version() == 0)
       return Status::invalid_argument("cannot snapshot an aggregate with no saved events");
-    SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
-    Status s = snapshots_->save_snapshot(state.id(), record);
+    // A state holding a non-finite double would encode to a snapshot no load could decode.
+    Status s = check_fields(state);
+    if (s.ok()) {
+      SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
+      s = snapshots_->save_snapshot(state.id(), record);
+    }
     if (s.ok() && options_.snapshots.keep_last > 0)
       s = snapshots_->retain_snapshots(state.id(), snapshot_schema_of<A>(), options_.snapshots.keep_last);
     if (!s.ok()) {

@@ -23,7 +23,8 @@
 
 namespace strata {
 
-// OK, or kInvalidArgument when `events` is empty, holds more than limits.max_events_per_append events,
+// OK, or kInvalidArgument when `limits` fail validate_limits() (a store opened through its factory has
+// passed that check already), when `events` is empty, holds more than limits.max_events_per_append events,
 // holds an event that validate_event() rejects (the message names its index), or holds one event id twice.
 Status check_append(const StreamId& stream, std::span<const EventData> events, const Limits& limits);
 
