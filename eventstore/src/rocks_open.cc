@@ -24,6 +24,7 @@
 #include "rocks_status.h"
 #include "rocks_verify.h"
 #include "store_directory.h"
+#include "strata/core/limits.h"
 #include "strata/eventstore/rocks_event_store.h"
 #include "strata/eventstore/testing/file_system.h"
 
@@ -63,6 +64,9 @@ RocksEventStoreImpl::~RocksEventStoreImpl() {
 }
 
 Status RocksEventStoreImpl::open() {
+  // Before anything is read or written: an option out of its range is the caller's mistake.
+  if (Status limits = validate_limits(options_.limits); !limits.ok())
+    return limits.with_context(fmt::format("open event store \"{}\"", path_));
   if (file_system_ != nullptr) env_ = rocksdb::NewCompositeEnv(file_system_);
   block_cache_ = rocks_block_cache(options_);
   write_options_.sync = options_.sync;

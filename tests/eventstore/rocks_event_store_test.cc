@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -340,4 +341,15 @@ TEST_CASE("snapshot keys of the first layout (one per version, no schema) are pa
     std::string value;
     CHECK(db.Get(rocksdb::ReadOptions(), family, old_key, &value).IsNotFound());
   });
+}
+
+TEST_CASE("a store is not opened with limits out of their ranges, and nothing is created") {
+  TempDir dir;
+  auto options = test_options();
+  options.limits.max_json_depth = SIZE_MAX;  // aborted the process on the first append once
+  auto store = RocksEventStore::open(options, dir.sub("limits"));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == StatusCode::kInvalidArgument);
+  CHECK(store.status().message().find("max_json_depth") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.sub("limits")));
 }

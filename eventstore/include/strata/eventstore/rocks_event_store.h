@@ -87,7 +87,7 @@ class RocksEventStore : public EventStore, public SnapshotStore {
   //                     holds a store of a newer format version than kFormatVersion, or a RocksDB
   //                     database that is not a strata store;
   //   kNotFound         no store at `path` and !options.create_if_missing;
-  //   kInvalidArgument  options RocksDB refuses;
+  //   kInvalidArgument  options out of their ranges (Limits: validate_limits), or options RocksDB refuses;
   //   kIOError          the file system failed.
   [[nodiscard]] static Result<std::unique_ptr<RocksEventStore>> open(const Options& options, std::string_view path);
 
