@@ -1,5 +1,6 @@
 # strata_target_options(<target>): the project's warnings, -Werror when STRATA_WERROR, sanitizers when
-# STRATA_SANITIZE. Applied to every target the project builds.
+# STRATA_SANITIZE, libFuzzer's coverage instrumentation with the sanitizers when STRATA_FUZZ. Applied to
+# every target the project builds.
 function(strata_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow)
   if(STRATA_WERROR)
@@ -9,6 +10,13 @@ function(strata_target_options target)
     # GCC's -Wmaybe-uninitialized misfires on instrumented std::variant code; the sanitizers check the real thing.
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -Wno-maybe-uninitialized)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+  if(STRATA_FUZZ)
+    # Coverage for libFuzzer's guidance without its main(); the fuzz targets link -fsanitize=fuzzer.
+    # Undefined behaviour aborts, so that libFuzzer keeps the input as a crash.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined
+                                             -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()
