@@ -1,9 +1,9 @@
-// Typed event decoding: strata::decode_json of arbitrary bytes into an event with every kind of field the
+// Typed event decoding: strata::decode_json of arbitrary bytes into a struct with every kind of field the
 // built-in codecs know (integers of each width, double, bool, string, Version, Position, optional, vector,
 // vector<bool>, map, nested field tables).
 //
-// Invariants: decoding fails only with kInvalidArgument; a decoded event encodes to JSON that decodes to
-// an equal event, and that encodes to the same bytes again.
+// Invariants: decoding fails only with kInvalidArgument; a decoded value encodes to JSON that decodes to
+// an equal value, and that encodes to the same bytes again.
 #include <cstdint>
 #include <map>
 #include <optional>
