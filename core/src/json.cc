@@ -263,6 +263,34 @@ Status check_depth_limit(const Limits& limits) {
   return validate_limits(depth_only);
 }
 
+// simdjson's On Demand refuses a number whose exponent is written with more than 18 digits, such as
+// 1e-0000000000000000000000001 (0.1) or 1e-99999999999999999999 (0), where its DOM parser, and so
+// validate_object() on append, accepts it as the DOM reads it: leading zeros of the exponent dropped, an
+// exponent still longer than 18 digits taken as +-999999999999999999. Reads `token` that way, so that
+// every payload a store accepted reads back: the exponent rewritten, the number parsed by On Demand.
+// False when `token` is not such a number (or is out of the range of a double, as for the DOM).
+bool read_long_exponent(std::string_view token, double& out) {
+  const std::size_t e = token.find_first_of("eE");
+  if (e == std::string_view::npos) return false;
+  std::string_view exponent = token.substr(e + 1);
+  std::string_view sign;
+  if (!exponent.empty() && (exponent.front() == '-' || exponent.front() == '+')) {
+    sign = exponent.substr(0, 1);
+    exponent.remove_prefix(1);
+  }
+  if (exponent.size() <= 18 || exponent.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  exponent.remove_prefix(std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+  if (exponent.size() > 18) exponent = "999999999999999999";
+  simdjson::padded_string rewritten(fmt::format("{}e{}{}", token.substr(0, e), sign, exponent));
+  od::parser parser;
+  od::document doc;
+  if (parser.iterate(rewritten).get(doc)) return false;
+  double value = 0;
+  if (doc.get_double().get(value)) return false;
+  out = value;
+  return true;
+}
+
 // The state of json::read on one thread. Reentrant use (a codec that calls read() from inside a
 // callback) gets a fresh parser, so an outer document is never clobbered.
 struct ReadState {
@@ -289,7 +317,8 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
     if (auto err = st.parser.allocate(cap, limits.max_json_depth)) return translate(err);
     st.depth_limit = limits.max_json_depth;
   }
-  std::memcpy(st.buffer.get(), bytes.data(), bytes.size());
+  // An empty view may have a null data(), which memcpy must not be given even for zero bytes.
+  if (!bytes.empty()) std::memcpy(st.buffer.get(), bytes.data(), bytes.size());
   std::memset(st.buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
   od::document doc;
   if (auto err = st.parser.iterate(st.buffer.get(), bytes.size(), st.capacity).get(doc)) return translate(err);
@@ -499,6 +528,7 @@ Status Value::get(double& out) {
   od::json_type actual;
   if (impl(impl_).type().get(actual) == simdjson::SUCCESS && actual == od::json_type::number) {
     std::string_view token = token_text(impl(impl_));
+    if (err == simdjson::NUMBER_ERROR && read_long_exponent(token, out)) return {};
     if (Status s = refused_number(token); !s.ok()) return s;
     return Status::invalid_argument(fmt::format("malformed json: invalid number {}", shown(token)));
   }
@@ -615,7 +645,7 @@ Status validate_object(std::string_view bytes, const Limits& limits) {
     capacity = std::max<std::size_t>(needed, capacity * 2);
     buffer = std::make_unique_for_overwrite<char[]>(capacity);
   }
-  std::memcpy(buffer.get(), bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(buffer.get(), bytes.data(), bytes.size());
   std::memset(buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
   simdjson::dom::element root;
   if (auto err = parser.parse(buffer.get(), bytes.size(), false).get(root)) {

@@ -265,6 +265,33 @@ TEST_CASE("read refuses empty, truncated and garbage documents with kInvalidArgu
   CHECK(render("\"s\"") == "error: invalid argument: expected a json object, got a scalar");
 }
 
+TEST_CASE("read of an empty view without data refuses it as an empty document") {
+  CHECK(render(std::string_view()) == "error: invalid argument: malformed json: empty document");
+  CHECK(validate(std::string_view()) == "invalid argument: malformed json: empty document");
+}
+
+TEST_CASE("a number whose exponent has more than 18 digits reads as validate_object accepts it") {
+  // simdjson's On Demand refuses these where its DOM parser, which validates appended payloads, accepts
+  // them: found by fuzzing (tests/fuzz/corpus/event_payload/long_exponent).
+  auto read_double = [](std::string_view text) -> std::string {
+    double d = -1;
+    Status s = json::read(text, Limits{}, [&](json::Value& root) {
+      return root.for_each_field([&](std::string_view, json::Value& v) { return v.get(d); });
+    });
+    return s.ok() ? std::to_string(d) : "error: " + s.to_string();
+  };
+  CHECK(validate(R"({"v":1e-0000000000000000000000001})") == "ok");
+  CHECK(validate(R"({"v":-95477.8e-80311111111111111111100})") == "ok");
+  CHECK(validate(R"({"v":0e99999999999999999999})") == "ok");
+  CHECK(read_double(R"({"v":1e-0000000000000000000000001})") == "0.100000");
+  CHECK(read_double(R"({"v":25E+00000000000000000000000002})") == "2500.000000");
+  CHECK(read_double(R"({"v":-95477.8e-80311111111111111111100})") == "-0.000000");
+  CHECK(read_double(R"({"v":0e99999999999999999999})") == "0.000000");
+  CHECK(read_double(R"({"v":1.5e+99999999999999999999})") ==
+        "error: invalid argument: number 1.5e+99999999999999999999 is out of the range of a double");
+  CHECK(validate(R"({"v":1.5e+99999999999999999999})").rfind("invalid argument: malformed json", 0) == 0);
+}
+
 TEST_CASE("read is lazy: it does not check content after the root value or in parts not read") {
   // Documented: validate_object is the strict check; read only answers for what the callback reads.
   CHECK(render("{} trailing") == "{}");
