@@ -3,9 +3,9 @@
 // safe for a service that accepts events from clients it does not control; raise them deliberately.
 //
 // Each option has a range, checked by validate_limits() when a store is opened through its factory
-// (RocksEventStore::open, MemoryEventStore::create), on every append (check_append) and before a JSON parser allocates for
-// max_json_depth, so that a limit no parser can honour (a depth of SIZE_MAX) is a typed error, never an
-// abort:
+// (RocksEventStore::open, MemoryEventStore::create), on every append (check_append) and before a JSON
+// parser allocates for max_json_depth, so that a limit no parser can honour (a depth of SIZE_MAX) is a
+// typed error, never an abort:
 //
 //   strata::Limits limits;
 //   limits.max_json_depth = 128;
