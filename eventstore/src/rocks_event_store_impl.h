@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "rocks_projection_storage.h"
+#include "rocks_verify.h"
 #include "store_directory.h"
 #include "strata/eventstore/rocks_event_store.h"
 
@@ -84,6 +85,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   const std::string& path() const noexcept override { return path_; }
   const Options& options() const noexcept override { return options_; }
   ProjectionStorage& projection_storage() noexcept override { return *projection_storage_; }
+  [[nodiscard]] Result<VerifyReport> verify() override;
+
+  // RocksEventStore::verify(options, path) on this (never opened) store's directory.
+  Result<VerifyReport> verify_closed();
 
  private:
   // WriteGate: the projection storage shares the store's fail-stop.
@@ -172,7 +177,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
 
   // Opening and recovery: rocks_open.cc.
   Status open_database();
-  Status verify_existing(const StoreDirectory& dir, std::vector<std::string>& names);
+  // The checks of an existing store before RocksDB may write to it; `names` gets its column families.
+  // `then`, when given, runs on the database opened read-only once the checks passed.
+  Status verify_existing(const StoreDirectory& dir, std::vector<std::string>& names, std::string_view context,
+                         const std::function<Status(const StoreFamilies&)>& then = {});
   Status check_format(bool created);
   Status recover();
 

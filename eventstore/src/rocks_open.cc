@@ -155,7 +155,7 @@ Status RocksEventStoreImpl::open_database() {
         !rocksdb::DB::ListColumnFamilies(rocks_db_options(options_, env_.get()), path_, &names).ok())
       names = {rocksdb::kDefaultColumnFamilyName};
   } else {
-    STRATA_RETURN_IF_ERROR(verify_existing(dir, names));
+    STRATA_RETURN_IF_ERROR(verify_existing(dir, names, context));
   }
   // Families missing from an existing store are created (create_missing_column_families): the
   // projection families came after format version 1, and a store without them has no projections.
@@ -194,9 +194,9 @@ Status RocksEventStoreImpl::open_database() {
   return check_format(creating);
 }
 
-// The checks of an existing store before RocksDB may write to it; `names` gets its column families.
-Status RocksEventStoreImpl::verify_existing(const StoreDirectory& dir, std::vector<std::string>& names) {
-  const std::string context = fmt::format("open event store \"{}\"", path_);
+Status RocksEventStoreImpl::verify_existing(const StoreDirectory& dir, std::vector<std::string>& names,
+                                            std::string_view context,
+                                            const std::function<Status(const StoreFamilies&)>& then) {
   if (!dir.has_current)
     return damaged_store(
         context, "its CURRENT file, which names the MANIFEST (RocksDB's list of the store's files), is missing");
@@ -228,9 +228,31 @@ Status RocksEventStoreImpl::verify_existing(const StoreDirectory& dir, std::vect
   if (!s.ok()) return from_rocksdb_recovery(s, path_, context);
   std::unique_ptr<rocksdb::DB> db(raw);
   Status verified = verify_recovered_database(*db, names, handles, dir.marker, context);
+  if (verified.ok() && then) verified = then(store_families(*db, names, handles));
   for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
   (void)db->Close();
   return verified;
+}
+
+Result<RocksEventStore::VerifyReport> RocksEventStoreImpl::verify_closed() {
+  const std::string context = fmt::format("verify event store \"{}\"", path_);
+  block_cache_ = rocks_block_cache(options_);
+  DirectoryLock lock(*rocksdb::Env::Default(), path_);
+  if (!lock.status().ok()) return from_rocksdb_open(lock.status(), path_, context);
+  auto inspected = inspect_store_directory(path_);
+  if (!inspected.ok())
+    return Status(inspected.status().code(), fmt::format("{}: {}", context, inspected.status().message()));
+  const StoreDirectory& dir = *inspected;
+  if (!dir.holds_store_files) return Status::not_found(fmt::format("{}: no store there", context));
+  if (dir.marker && dir.marker->state == StoreMarker::State::kCreating)
+    return Status::not_found(
+        fmt::format("{}: the store's creation was interrupted; it never held an event (open creates it)", context));
+  VerifyReport report;
+  std::vector<std::string> names;
+  STRATA_RETURN_IF_ERROR(verify_existing(dir, names, context, [&](const StoreFamilies& families) {
+    return verify_store(families, nullptr, report).with_context(context);
+  }));
+  return report;
 }
 
 Status RocksEventStoreImpl::check_format(bool created) {
@@ -296,6 +318,12 @@ Status RocksEventStoreImpl::recover() {
 }
 
 }  // namespace detail
+
+Result<RocksEventStore::VerifyReport> RocksEventStore::verify(const Options& options, std::string_view path) {
+  Options read_only = options;
+  read_only.create_if_missing = false;
+  return detail::RocksEventStoreImpl(std::move(read_only), std::string(path), nullptr).verify_closed();
+}
 
 Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open(const Options& options, std::string_view path) {
   auto store = std::make_unique<detail::RocksEventStoreImpl>(options, std::string(path), nullptr);

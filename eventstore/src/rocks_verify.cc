@@ -32,14 +32,26 @@ Status check_format_version(std::string_view value, std::string_view context) {
   return {};
 }
 
-namespace {
-
-rocksdb::ColumnFamilyHandle* family(const std::vector<std::string>& names,
-                                    const std::vector<rocksdb::ColumnFamilyHandle*>& handles, std::string_view name) {
-  for (std::size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return handles[i];
-  return nullptr;
+StoreFamilies store_families(rocksdb::DB& db, const std::vector<std::string>& names,
+                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  StoreFamilies f{db};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    rocksdb::ColumnFamilyHandle* h = handles[i];
+    const std::string& name = names[i];
+    if (name == rocksdb::kDefaultColumnFamilyName) f.default_family = h;
+    if (name == fmtx::kStreamsFamily) f.streams = h;
+    if (name == fmtx::kEventsFamily) f.events = h;
+    if (name == fmtx::kLogFamily) f.log = h;
+    if (name == fmtx::kEventIdsFamily) f.event_ids = h;
+    if (name == fmtx::kSnapshotsFamily) f.snapshots = h;
+    if (name == fmtx::kProjectionStateFamily) f.projection_state = h;
+    if (name == fmtx::kProjectionRowsFamily) f.projection_rows = h;
+    if (name == fmtx::kProjectionParkedFamily) f.projection_parked = h;
+  }
+  return f;
 }
+
+namespace {
 
 // The last event of the log is the last event of its stream (no later event of it exists), so its
 // stream's record, its last entry in `events` and its event id must all point at it: a family that
@@ -87,10 +99,10 @@ Status check_last_event(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, r
 Status verify_recovered_database(rocksdb::DB& db, const std::vector<std::string>& names,
                                  const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
                                  const std::optional<StoreMarker>& marker, std::string_view context) {
-  rocksdb::ColumnFamilyHandle* log = family(names, handles, fmtx::kLogFamily);
+  const StoreFamilies f = store_families(db, names, handles);
+  rocksdb::ColumnFamilyHandle* log = f.log;
   std::string value;
-  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), family(names, handles, rocksdb::kDefaultColumnFamilyName),
-                             slice(fmtx::kFormatVersionKey), &value);
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), f.default_family, slice(fmtx::kFormatVersionKey), &value);
   if (s.IsNotFound()) {
     if (marker)
       return damaged_store(context,
@@ -122,11 +134,8 @@ Status verify_recovered_database(rocksdb::DB& db, const std::vector<std::string>
     return damaged_store(context, fmt::format("it held {} events when it was last opened or closed, but only {} "
                                               "can be recovered (files of it were lost or replaced by older ones)",
                                               marker->high_water, high_water.value()));
-  rocksdb::ColumnFamilyHandle* streams = family(names, handles, fmtx::kStreamsFamily);
-  rocksdb::ColumnFamilyHandle* events = family(names, handles, fmtx::kEventsFamily);
-  rocksdb::ColumnFamilyHandle* event_ids = family(names, handles, fmtx::kEventIdsFamily);
-  if (high_water == 0 || streams == nullptr || events == nullptr || event_ids == nullptr) return {};
-  return check_last_event(db, streams, events, event_ids, last, context);
+  if (high_water == 0 || f.streams == nullptr || f.events == nullptr || f.event_ids == nullptr) return {};
+  return check_last_event(db, f.streams, f.events, f.event_ids, last, context);
 }
 
 }  // namespace strata::detail

@@ -13,6 +13,7 @@
 
 #include "store_directory.h"
 #include "strata/core/status.h"
+#include "strata/eventstore/rocks_event_store.h"
 
 namespace strata::detail {
 
@@ -29,5 +30,29 @@ Status check_format_version(std::string_view value, std::string_view context);
 Status verify_recovered_database(rocksdb::DB& db, const std::vector<std::string>& names,
                                  const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
                                  const std::optional<StoreMarker>& marker, std::string_view context);
+
+// The column families of a store's database; a family the database lacks is nullptr.
+struct StoreFamilies {
+  rocksdb::DB& db;
+  rocksdb::ColumnFamilyHandle* default_family = nullptr;
+  rocksdb::ColumnFamilyHandle* streams = nullptr;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_state = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_rows = nullptr;
+  rocksdb::ColumnFamilyHandle* projection_parked = nullptr;
+};
+
+// The families of `db` from its families `names` and `handles` (in the same order).
+StoreFamilies store_families(rocksdb::DB& db, const std::vector<std::string>& names,
+                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+
+// Reads every family of the store on `snapshot` (nullptr: the database as it is) and adds what it counts
+// and every invariant of FORMAT.md that does not hold to `report` (rocks_verify_store.cc). Fails only
+// when the store cannot be read (kIOError); RocksDB's own corruption reports are problems.
+Status verify_store(const StoreFamilies& families, const rocksdb::Snapshot* snapshot,
+                    RocksEventStore::VerifyReport& report);
 
 }  // namespace strata::detail

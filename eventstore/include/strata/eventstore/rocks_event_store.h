@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
@@ -98,6 +99,48 @@ class RocksEventStore : public EventStore, public SnapshotStore {
   // Fails with kInvalidArgument when `copy` exists, kIOError when copying fails, and kCorruption when
   // RepairDB fails. REQUIRES: no store is open on `damaged`.
   [[nodiscard]] static Status repair_copy(const Options& options, std::string_view damaged, std::string_view copy);
+
+  // What verify() read and found.
+  struct VerifyReport {
+    // The last position of the log (0: no event).
+    Position high_water = 0;
+    // Records read: log records (events), stream records, event-id entries, snapshots, projection
+    // states, read-model rows and parked events.
+    std::uint64_t events = 0;
+    std::uint64_t streams = 0;
+    std::uint64_t event_ids = 0;
+    std::uint64_t snapshots = 0;
+    std::uint64_t projections = 0;
+    std::uint64_t projection_rows = 0;
+    std::uint64_t parked = 0;
+    // How many problems were found, and the first kMaxListed of them, one line each naming the family,
+    // the record and what is wrong, e.g.
+    //   log: position 17 is version 3 of stream "account-1", whose previous event is version 1
+    std::uint64_t problem_count = 0;
+    std::vector<std::string> problems;
+    static constexpr std::size_t kMaxListed = 100;
+
+    bool ok() const noexcept { return problem_count == 0; }
+  };
+
+  // Reads the whole store on one consistent view (a RocksDB snapshot; appends may go on meanwhile) and
+  // checks every invariant of FORMAT.md: the format version; log positions 1..high_water without gaps,
+  // each record readable, commit times non-decreasing, each stream's versions 1, 2, ... in log order;
+  // every stream record valid with a number of its own, and its entries in `events` covering exactly
+  // the versions the log has, each pointing at the log record of that version (a copy holding the same
+  // event); one event-id entry per event, leading to its position; snapshots readable and matching their
+  // keys; projection states, rows and parked events
+  // readable, rows only of live generations; and RocksDB's checksums of every block of every table file.
+  // It costs a scan of every family and two point lookups per event (about 1 s per million events).
+  // Fails only when the store cannot be read (kIOError); damage is reported in the VerifyReport.
+  [[nodiscard]] virtual Result<VerifyReport> verify() = 0;
+
+  // The same for the store in directory `path`, which no process has open (a backup, a stopped
+  // service's store): first the checks open() makes, then verify() on the database opened read-only.
+  // Nothing in the directory is written. Fails with kCorruption when open() would refuse the store
+  // (the message names the damage), kNotFound when there is no store, kUnavailable when a process has
+  // it open, kIOError when it cannot be read.
+  [[nodiscard]] static Result<VerifyReport> verify(const Options& options, std::string_view path);
 
   // The directory the store lives in.
   virtual const std::string& path() const noexcept = 0;
