@@ -86,6 +86,14 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   const Options& options() const noexcept override { return options_; }
   ProjectionStorage& projection_storage() noexcept override { return *projection_storage_; }
   [[nodiscard]] Result<VerifyReport> verify() override;
+  [[nodiscard]] Status refresh() override;
+  bool read_only() const noexcept override { return read_only_; }
+  [[nodiscard]] Result<StoreInfo> info() override;
+  [[nodiscard]] Status compact() override;
+  [[nodiscard]] Result<BackupInfo> backup(std::string_view backup_dir) override;
+
+  // Opens the store as a RocksDB secondary instance instead (open_read_only).
+  Status open_secondary();
 
   // RocksEventStore::verify(options, path) on this (never opened) store's directory.
   Result<VerifyReport> verify_closed();
@@ -177,6 +185,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
 
   // Opening and recovery: rocks_open.cc.
   Status open_database();
+  // Sets the family handles (default_, streams_, ...) from handles_ and their `names`.
+  void assign_families(const std::vector<std::string>& names);
+  // The status of a write refused by a read-only store.
+  Status refused_read_only(std::string_view what) const;
   // The checks of an existing store before RocksDB may write to it; `names` gets its column families.
   // `then`, when given, runs on the database opened read-only once the checks passed.
   Status verify_existing(const StoreDirectory& dir, std::vector<std::string>& names, std::string_view context,
@@ -243,6 +255,11 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // Opened with open_read_only: a secondary instance keeping its own files in secondary_dir_.
+  bool read_only_ = false;
+  std::string secondary_dir_;
+  // Read-only: held by refresh() and verify(), which must not see the view change under it.
+  std::mutex refresh_mu_;
   // The write-ahead log RocksDB started when the store was opened, recorded in the marker.
   std::uint64_t wal_at_open_ = 0;
   // Uses db_ and the projection families; set once the database is open.

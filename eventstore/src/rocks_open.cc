@@ -7,7 +7,9 @@
 #include <rocksdb/env.h>
 #include <rocksdb/iterator.h>
 
+#include <stdlib.h>
 #include <algorithm>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -35,6 +37,17 @@ namespace fmtx = format;
 
 RocksEventStoreImpl::~RocksEventStoreImpl() {
   projection_storage_.reset();
+  if (read_only_) {
+    // A secondary instance wrote nothing in the store's directory: nothing to flush or mark.
+    if (db_ != nullptr) {
+      for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+      (void)db_->Close();
+      db_.reset();
+    }
+    std::error_code ec;
+    if (!secondary_dir_.empty()) std::filesystem::remove_all(secondary_dir_, ec);
+    return;
+  }
   if (db_ == nullptr) return;
   // The write buffers go to table files now, so that the next open starts from them instead of
   // replaying the write-ahead log into memory. Skipped after a failed write (the store is fail-stopped),
@@ -176,24 +189,98 @@ Status RocksEventStoreImpl::open_database() {
   STRATA_RETURN_IF_ERROR(
       from_rocksdb_recovery(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), path_, context));
   db_.reset(db);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    rocksdb::ColumnFamilyHandle* h = handles_[i];
-    if (names[i] == rocksdb::kDefaultColumnFamilyName) default_ = h;
-    if (names[i] == fmtx::kStreamsFamily) streams_ = h;
-    if (names[i] == fmtx::kEventsFamily) events_ = h;
-    if (names[i] == fmtx::kLogFamily) log_ = h;
-    if (names[i] == fmtx::kEventIdsFamily) event_ids_ = h;
-    if (names[i] == fmtx::kSnapshotsFamily) snapshots_ = h;
-    if (names[i] == fmtx::kProjectionStateFamily) projection_state_ = h;
-    if (names[i] == fmtx::kProjectionRowsFamily) projection_rows_ = h;
-    if (names[i] == fmtx::kProjectionParkedFamily) projection_parked_ = h;
-  }
+  assign_families(names);
   std::unique_ptr<rocksdb::LogFile> wal;
   STRATA_RETURN_IF_ERROR(from_rocksdb(db_->GetCurrentWalFile(&wal), context));
   wal_at_open_ = wal->LogNumber();
   return check_format(creating);
 }
 
+void RocksEventStoreImpl::assign_families(const std::vector<std::string>& names) {
+  const StoreFamilies f = store_families(*db_, names, handles_);
+  default_ = f.default_family;
+  streams_ = f.streams;
+  events_ = f.events;
+  log_ = f.log;
+  event_ids_ = f.event_ids;
+  snapshots_ = f.snapshots;
+  projection_state_ = f.projection_state;
+  projection_rows_ = f.projection_rows;
+  projection_parked_ = f.projection_parked;
+}
+
+Status RocksEventStoreImpl::refused_read_only(std::string_view what) const {
+  return Status::invalid_argument(
+      fmt::format("{}: event store \"{}\" is open read-only (open_read_only); open it for writing", what, path_));
+}
+
+// A secondary instance reads the store's MANIFEST and write-ahead logs and keeps its own files (its
+// info log) in a directory of its own; it never writes in the store's directory, so it needs neither
+// the store's lock nor open()'s checks of a damaged store, and it works beside the process that writes.
+Status RocksEventStoreImpl::open_secondary() {
+  const std::string context = fmt::format("open event store \"{}\" read-only", path_);
+  read_only_ = true;
+  auto inspected = inspect_store_directory(path_);
+  if (!inspected.ok())
+    return Status(inspected.status().code(), fmt::format("{}: {}", context, inspected.status().message()));
+  if (!inspected->holds_store_files || !inspected->has_current)
+    return Status::not_found(fmt::format("{}: no store there", context));
+  std::string pattern = (std::filesystem::temp_directory_path() / "strata-secondary-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr)
+    return Status::io_error(fmt::format("{}: cannot create a directory for the secondary instance", context));
+  secondary_dir_ = pattern;
+  block_cache_ = rocks_block_cache(options_);
+  rocksdb::DBOptions db_options = rocks_db_options(options_, nullptr);
+  db_options.create_if_missing = false;
+  db_options.create_missing_column_families = false;
+  db_options.max_open_files = -1;  // required of a secondary instance
+  db_options.info_log = std::make_shared<DiscardingInfoLog>();
+  std::vector<std::string> names;
+  STRATA_RETURN_IF_ERROR(
+      from_rocksdb_recovery(rocksdb::DB::ListColumnFamilies(db_options, path_, &names), path_, context));
+  if (std::find(names.begin(), names.end(), fmtx::kLogFamily) == names.end())
+    return Status::corruption(
+        fmt::format("{}: not a strata store (no \"{}\" column family)", context, fmtx::kLogFamily));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
+  rocksdb::DB* db = nullptr;
+  STRATA_RETURN_IF_ERROR(from_rocksdb_recovery(
+      rocksdb::DB::OpenAsSecondary(db_options, path_, secondary_dir_, descriptors, &handles_, &db), path_, context));
+  db_.reset(db);
+  assign_families(names);
+  if (streams_ == nullptr || events_ == nullptr || event_ids_ == nullptr || snapshots_ == nullptr ||
+      projection_state_ == nullptr || projection_rows_ == nullptr || projection_parked_ == nullptr)
+    return Status::corruption(fmt::format("{}: the store lacks some of its column families", context));
+  STRATA_RETURN_IF_ERROR(check_format(/*created=*/false));
+  STRATA_RETURN_IF_ERROR(recover());
+  {
+    std::lock_guard lock(mu_);
+    failed_ = refused_read_only("write");
+  }
+  // Reads of projections' states, rows and parked events work as on a writable store; the gate
+  // (write_refused) refuses its writes.
+  projection_storage_ = std::make_unique<RocksProjectionStorage>(
+      *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
+      path_, static_cast<WriteGate&>(*this));
+  return {};
+}
+
+Status RocksEventStoreImpl::refresh() {
+  if (!read_only_) return {};
+  const std::string context = fmt::format("refresh event store \"{}\"", path_);
+  std::lock_guard lock(refresh_mu_);
+  STRATA_RETURN_IF_ERROR(from_rocksdb(db_->TryCatchUpWithPrimary(), context));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+  it->SeekToLast();
+  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+  Position last = 0;
+  if (it->Valid() && !fmtx::decode_position_key(view_of(it->key()), last))
+    return corrupt("the last log record is damaged");
+  if (last > published_.load(std::memory_order_acquire)) published_.store(last, std::memory_order_release);
+  return {};
+}
+
+// The checks of an existing store before RocksDB may write to it; `names` gets its column families.
 Status RocksEventStoreImpl::verify_existing(const StoreDirectory& dir, std::vector<std::string>& names,
                                             std::string_view context,
                                             const std::function<Status(const StoreFamilies&)>& then) {
@@ -323,6 +410,13 @@ Result<RocksEventStore::VerifyReport> RocksEventStore::verify(const Options& opt
   Options read_only = options;
   read_only.create_if_missing = false;
   return detail::RocksEventStoreImpl(std::move(read_only), std::string(path), nullptr).verify_closed();
+}
+
+Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open_read_only(const Options& options,
+                                                                         std::string_view path) {
+  auto store = std::make_unique<detail::RocksEventStoreImpl>(options, std::string(path), nullptr);
+  STRATA_RETURN_IF_ERROR(store->open_secondary());
+  return std::unique_ptr<RocksEventStore>(std::move(store));
 }
 
 Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open(const Options& options, std::string_view path) {

@@ -27,6 +27,7 @@ namespace strata::detail {
 namespace fmtx = format;
 
 Status RocksEventStoreImpl::save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) {
+  if (read_only_) return refused_read_only(fmt::format("save snapshot of stream \"{}\"", stream.str()));
   if (snapshot.version == 0)
     return Status::invalid_argument(fmt::format("snapshot of stream \"{}\": version 0 holds no events", stream.str()));
   const std::string bytes = encode_snapshot(snapshot);
@@ -104,6 +105,7 @@ Result<std::vector<Version>> RocksEventStoreImpl::snapshot_versions(const Stream
 }
 
 Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, const SnapshotSchema& schema, std::size_t keep) {
+  if (read_only_) return refused_read_only(fmt::format("retain snapshots of stream \"{}\"", stream.str()));
   std::vector<std::string> keys;  // in key order: by version
   std::vector<StoredSnapshot> entries;
   const std::string lower = fmtx::snapshot_key_prefix(stream.view(), 0), upper = fmtx::snapshot_key_end(stream.view());

@@ -406,10 +406,17 @@ class Verifier {
 Result<RocksEventStore::VerifyReport> RocksEventStoreImpl::verify() {
   const StoreFamilies families{*db_,       default_,   streams_,          events_,          log_,
                                event_ids_, snapshots_, projection_state_, projection_rows_, projection_parked_};
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   VerifyReport report;
-  Status verified = verify_store(families, snapshot, report);
-  db_->ReleaseSnapshot(snapshot);
+  Status verified;
+  if (read_only_) {
+    // A secondary instance has no snapshots, but its view changes only when it catches up.
+    std::lock_guard lock(refresh_mu_);
+    verified = verify_store(families, nullptr, report);
+  } else {
+    const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+    verified = verify_store(families, snapshot, report);
+    db_->ReleaseSnapshot(snapshot);
+  }
   if (!verified.ok()) return verified.with_context(fmt::format("verify event store \"{}\"", path_));
   return report;
 }

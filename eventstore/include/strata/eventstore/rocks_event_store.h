@@ -123,7 +123,8 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     bool ok() const noexcept { return problem_count == 0; }
   };
 
-  // Reads the whole store on one consistent view (a RocksDB snapshot; appends may go on meanwhile) and
+  // Reads the whole store on one consistent view (a RocksDB snapshot, so appends may go on meanwhile;
+  // on a read-only store, its view as of the last refresh(), which waits for verify() to end) and
   // checks every invariant of FORMAT.md: the format version; log positions 1..high_water without gaps,
   // each record readable, commit times non-decreasing, each stream's versions 1, 2, ... in log order;
   // every stream record valid with a number of its own, and its entries in `events` covering exactly
@@ -141,6 +142,82 @@ class RocksEventStore : public EventStore, public SnapshotStore {
   // (the message names the damage), kNotFound when there is no store, kUnavailable when a process has
   // it open, kIOError when it cannot be read.
   [[nodiscard]] static Result<VerifyReport> verify(const Options& options, std::string_view path);
+
+  // Opens the store in directory `path` for reading only, as a RocksDB secondary instance: it works
+  // while another process has the store open and appends to it (and on a closed store), and writes
+  // nothing in `path`. It sees the store as it was when opened; refresh() catches up with the writer.
+  // Appends, snapshot saves and projection commits fail with kInvalidArgument. A read-only open does
+  // not make open()'s checks of a damaged store (it cannot change one); verify() does.
+  // Fails with kNotFound when there is no store, kCorruption when it cannot be read, kIOError.
+  [[nodiscard]] static Result<std::unique_ptr<RocksEventStore>> open_read_only(const Options& options,
+                                                                               std::string_view path);
+
+  // Read-only: catches up with the process that writes the store, so that head_position() and every
+  // read see its commits up to now. Opened for writing: does nothing.
+  [[nodiscard]] virtual Status refresh() = 0;
+
+  // Whether the store was opened with open_read_only().
+  virtual bool read_only() const noexcept = 0;
+
+  // The store as RocksDB holds it, for operators (`strata info`).
+  struct FamilyInfo {
+    std::string name;
+    // RocksDB's estimate of the family's keys (exact for a family without deletions, once flushed).
+    std::uint64_t keys_estimate = 0;
+    // Bytes of its table files, and of its write buffers in memory.
+    std::uint64_t table_bytes = 0;
+    std::uint64_t memory_bytes = 0;
+    // Table files per LSM level (L0 first).
+    std::vector<std::uint64_t> files_per_level;
+  };
+  struct StoreInfo {
+    std::uint32_t format_version = 0;
+    Position head = 0;
+    // RocksDB's estimate of the number of streams (keys of the `streams` family).
+    std::uint64_t streams_estimate = 0;
+    // Bytes of every file in the store's directory (table files, logs, MANIFEST, ...).
+    std::uint64_t disk_bytes = 0;
+    // Bytes of table files waiting to be compacted, and whether writes are being slowed or stopped.
+    std::uint64_t pending_compaction_bytes = 0;
+    bool write_stalled = false;
+    std::vector<FamilyInfo> families;
+  };
+  [[nodiscard]] virtual Result<StoreInfo> info() = 0;
+
+  // Compacts the table files of every column family into the fewest (RocksDB's CompactRange), e.g.
+  // after deleting much; reads and appends go on meanwhile. kIOError when writing fails.
+  [[nodiscard]] virtual Status compact() = 0;
+
+  // One backup in a backup directory.
+  struct BackupInfo {
+    // 1, 2, ... in order of creation within the directory.
+    std::uint32_t id = 0;
+    // When it was made (to the second).
+    Timestamp created{};
+    // Bytes and files it holds (table files it shares with other backups of the directory count in each).
+    std::uint64_t bytes = 0;
+    std::uint32_t files = 0;
+    // The store's high-water mark when the backup began: it holds at least the log up to here.
+    Position high_water = 0;
+  };
+
+  // Adds a backup of the store to directory `backup_dir` (created when missing) while appends go on
+  // (RocksDB's BackupEngine): a consistent image holding every append acknowledged before the call.
+  // Table files already in the directory from earlier backups are not copied again. Not on a
+  // read-only store (kInvalidArgument). kIOError when writing the backup fails (the store is unharmed).
+  [[nodiscard]] virtual Result<BackupInfo> backup(std::string_view backup_dir) = 0;
+
+  // The backups in `backup_dir`, oldest first. kNotFound when the directory holds none.
+  [[nodiscard]] static Result<std::vector<BackupInfo>> list_backups(std::string_view backup_dir);
+
+  // Checks backup `id` of `backup_dir`: every file is there with the size and checksum it was written
+  // with. kNotFound for an unknown id, kCorruption naming the file that differs.
+  [[nodiscard]] static Status verify_backup(std::string_view backup_dir, std::uint32_t id);
+
+  // Restores backup `id` (0: the newest) of `backup_dir` into directory `path`, which must be missing or
+  // empty (kInvalidArgument otherwise: a restore never overwrites a store). Open the restored store, or
+  // verify(options, path) it, to check what it holds.
+  [[nodiscard]] static Status restore(std::string_view backup_dir, std::uint32_t id, std::string_view path);
 
   // The directory the store lives in.
   virtual const std::string& path() const noexcept = 0;
