@@ -8,6 +8,8 @@ packages=(
   doctest-dev libbenchmark-dev
   # messaging: nats.c for the JetStream transport, and the server the tests and samples start
   libnats-dev nats-server
+  # the `strata` command's command line (tools/)
+  libcli11-dev
   # fuzzing (scripts/fuzz.sh, the tests labelled fuzz): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
 )
