@@ -51,7 +51,7 @@ for binary in "${binaries[@]}"; do
   echo
 done
 
-echo "== summary (DESIGN.md section 7 targets: append_batch100_vs_raw >= 0.5, durable_16w_vs_1w >= 5)"
+echo "== summary (targets: append_batch100_vs_raw >= 0.5, durable_16w_vs_1w >= 5 (DESIGN.md section 7); metrics_overhead_pct < 2, next to its noise metrics_overhead_noise_pct)"
 for binary in "${binaries[@]}"; do
   grep -ho 'summary: .*' "$logs/$(basename "$binary").log" | sed 's/^summary: //' || true
 done

@@ -31,8 +31,13 @@ namespace fmtx = format;
 Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, ExpectedVersion expected,
                                                  std::span<const EventData> events) {
   InAppend in_append(*this);
-  STRATA_RETURN_IF_ERROR(check_append(stream, events, options_.limits));
+  if (Status checked = check_append(stream, events, options_.limits); !checked.ok()) {
+    if (metrics_ != nullptr) metrics_->append_refused(checked.code());
+    return checked;
+  }
   Writer w(stream, expected, events);
+  // The commit step records each append's latency when it completes it (hand_over).
+  if (metrics_ != nullptr) w.started = std::chrono::steady_clock::now();
   std::unique_lock lock(mu_);
   if (!join_queue(w, lock)) return std::move(*w.result);
 
@@ -106,8 +111,10 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
   if (wrote) {
     const auto started = std::chrono::steady_clock::now();
     written = db_->Write(write_options_, &batch_);
-    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    written_at_ = std::chrono::steady_clock::now();
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(written_at_ - started);
     write_time_ = (write_time_ * 7 + took) / 8;
+    if (metrics_ != nullptr) metrics_->group_written(group.size(), static_cast<double>(took.count()) / 1e6);
   }
   const Position high = next_position_ - 1;
   if (!written.ok()) {
@@ -132,6 +139,13 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
 // REQUIRES: lock holds mu_; `head` is the head of `group`.
 void RocksEventStoreImpl::hand_over(const Writer& head, const std::vector<Writer*>& group,
                                     std::unique_lock<std::mutex>& lock) {
+  if (metrics_ != nullptr) {
+    // Still the only thread in the commit step: mu_ is held, and no other head exists until the group
+    // leaves the queue. A group that wrote ends when its write did; one that wrote nothing, now.
+    const auto now = batch_.Count() > 0 ? written_at_ : std::chrono::steady_clock::now();
+    for (const Writer* x : group)
+      metrics_->append_done(*x->result, x->events, std::chrono::duration<double>(now - x->started).count());
+  }
   writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(group.size()));
   Writer* next = writers_.empty() ? nullptr : writers_.front();
   lock.unlock();

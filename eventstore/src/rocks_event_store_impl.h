@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "rocks_metrics.h"
 #include "rocks_projection_storage.h"
 #include "rocks_verify.h"
 #include "store_directory.h"
@@ -118,7 +119,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     ExpectedVersion expected;
     std::span<const EventData> events;
     std::size_t payload_bytes = 0;
-    std::optional<Result<AppendResult>> result;  // set by the head that committed it, before `done`
+    std::optional<Result<AppendResult>> result;     // set by the head that committed it, before `done`
+    std::chrono::steady_clock::time_point started;  // when metrics are kept
 
     // Each writer waits on its own mutex, so that the head wakes it without the woken thread then
     // queueing for the store's mutex (with many writers on few cores that second sleep was most of
@@ -197,6 +199,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Status recover();
 
   // The commit path: rocks_commit.cc.
+  // Creates metrics_ when options_.metrics is set; the database is open.
+  void start_metrics();
   bool join_queue(Writer& w, std::unique_lock<std::mutex>& lock);
   std::vector<Writer*> commit_group(Writer& w, std::unique_lock<std::mutex>& lock);
   std::vector<Writer*> take_group();
@@ -255,6 +259,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
   rocksdb::WriteOptions write_options_;
+  // Set when options_.metrics is; removed first when the store closes.
+  std::unique_ptr<RocksStoreMetrics> metrics_;
   // Opened with open_read_only: a secondary instance keeping its own files in secondary_dir_.
   bool read_only_ = false;
   std::string secondary_dir_;
@@ -282,7 +288,8 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Position next_position_ = 1;
   std::uint64_t next_stream_number_ = 1;
   Timestamp last_timestamp_{};
-  std::chrono::microseconds write_time_{0};  // moving average of a group's Write
+  std::chrono::microseconds write_time_{0};           // moving average of a group's Write
+  std::chrono::steady_clock::time_point written_at_;  // when the last group's Write returned
   std::unordered_map<std::string, StreamState, StringHash, std::equal_to<>> streams_cache_;
   std::unordered_map<EventId, PendingId> pending_ids_;
   std::vector<rocksdb::Slice> id_keys_;

@@ -36,6 +36,7 @@ namespace detail {
 namespace fmtx = format;
 
 RocksEventStoreImpl::~RocksEventStoreImpl() {
+  metrics_.reset();
   projection_storage_.reset();
   if (read_only_) {
     // A secondary instance wrote nothing in the store's directory: nothing to flush or mark.
@@ -93,7 +94,20 @@ Status RocksEventStoreImpl::open() {
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
+  start_metrics();
   return {};
+}
+
+void RocksEventStoreImpl::start_metrics() {
+  if (options_.metrics == nullptr) return;
+  metrics_ = std::make_unique<RocksStoreMetrics>(options_.metrics, path_);
+  metrics_->collect_from(
+      db_.get(), db_->GetDBOptions().statistics,
+      [this] { return static_cast<double>(published_.load(std::memory_order_acquire).value()); },
+      [this] {
+        std::lock_guard lock(mu_);
+        return !read_only_ && !failed_.ok();
+      });
 }
 
 namespace {
@@ -262,6 +276,7 @@ Status RocksEventStoreImpl::open_secondary() {
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
+  start_metrics();
   return {};
 }
 

@@ -110,8 +110,34 @@ Status Relay::Engine::skip_parked(Position position) {
 }
 
 Relay::Relay(EventStore& store, ProjectionStorage& storage, Transport& transport, RelayOptions options)
-    : engine_(std::make_unique<Engine>(store, storage, transport, std::move(options))) {}
-Relay::~Relay() = default;
+    : metrics_(options.metrics) {
+  engine_ = std::make_unique<Engine>(store, storage, transport, std::move(options));
+  if (metrics_ == nullptr) return;
+  collector_ = metrics_->add_collector([engine = engine_.get()](MetricsWriter& w) {
+    const RelayStatus s = engine->status();
+    const MetricLabels labels{{"relay", s.name}};
+    w.gauge("strata_relay_position", "The last log position published and acknowledged by the broker.", labels,
+            static_cast<double>(s.position.value()));
+    w.gauge("strata_relay_lag_events", "Events committed to the store and not yet acknowledged by the broker.", labels,
+            static_cast<double>(s.lag_events));
+    w.gauge("strata_relay_lag_seconds", "Age of the oldest event not yet published, in seconds.", labels,
+            s.lag_seconds);
+    w.gauge("strata_relay_published_per_second", "Messages acknowledged per second, lately.", labels,
+            s.published_per_second);
+    w.counter("strata_relay_published_total", "Messages acknowledged since the relay started.", labels,
+              static_cast<double>(s.published));
+    w.counter("strata_relay_duplicates_total", "Messages the broker acknowledged as duplicates, since start.", labels,
+              static_cast<double>(s.duplicates));
+    w.gauge("strata_relay_in_flight", "Messages published and waiting for their acknowledgement.", labels,
+            static_cast<double>(s.in_flight));
+    w.counter("strata_relay_parked_total", "Events that could not be made into a message, since start.", labels,
+              static_cast<double>(s.parked));
+  });
+}
+
+Relay::~Relay() {
+  if (collector_ != 0) metrics_->remove_collector(collector_);
+}
 Status Relay::start() { return engine_->start(); }
 Status Relay::stop() { return engine_->stop(); }
 Status Relay::wait_for(Position position, std::chrono::milliseconds timeout) {

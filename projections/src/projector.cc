@@ -325,11 +325,45 @@ Projector::Projector(EventStore& store, ProjectionStorage& storage, std::unique_
     runner_->thread = std::thread([runner = runner_.get()] { runner->io.run(); });
     executor = runner_->io.get_executor();
   }
+  metrics_ = options.metrics;
   core_ = std::make_shared<detail::ProjectorCore>(store, storage, std::move(handler), std::move(options),
                                                   std::move(executor));
+  if (metrics_ != nullptr)
+    collector_ = metrics_->add_collector([core = core_.get()](MetricsWriter& w) {
+      const ProjectorStatus s = core->status();
+      const MetricLabels labels{{"projection", s.name}};
+      w.gauge("strata_projector_position", "The last log position the projection applied (its checkpoint).", labels,
+              static_cast<double>(s.position.value()));
+      w.gauge("strata_projector_lag_events", "Events committed to the store and not yet applied.", labels,
+              static_cast<double>(s.lag_events));
+      w.gauge("strata_projector_lag_seconds", "Age of the oldest event not yet applied, in seconds.", labels,
+              s.lag_seconds);
+      w.gauge("strata_projector_events_per_second", "Events applied or skipped per second, lately.", labels,
+              s.events_per_second);
+      w.counter("strata_projector_applied_total", "Events applied since the projector started.", labels,
+                static_cast<double>(s.applied));
+      w.counter("strata_projector_skipped_total", "Events of types the projection does not handle, since start.",
+                labels, static_cast<double>(s.skipped));
+      w.counter("strata_projector_parked_total", "Events parked since the projector started.", labels,
+                static_cast<double>(s.parked));
+      for (ProjectorState state : {ProjectorState::kStopped, ProjectorState::kCatchingUp, ProjectorState::kLive,
+                                   ProjectorState::kStalled, ProjectorState::kFailed}) {
+        MetricLabels with_state = labels;
+        with_state.emplace_back("state", std::string(projector_state_name(state)));
+        w.gauge("strata_projector_state", "1 for the projector's state, 0 for the others.", with_state,
+                s.state == state ? 1 : 0);
+      }
+      if (s.rebuild) {
+        w.gauge("strata_projector_rebuild_position", "The last position applied to the generation being rebuilt.",
+                labels, static_cast<double>(s.rebuild->position.value()));
+        w.gauge("strata_projector_rebuild_target", "The position the rebuild must reach to take over.", labels,
+                static_cast<double>(s.rebuild->target.value()));
+      }
+    });
 }
 
 Projector::~Projector() {
+  if (collector_ != 0) metrics_->remove_collector(collector_);
   (void)core_->stop();
   if (runner_) {
     runner_->work.reset();

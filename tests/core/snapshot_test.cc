@@ -374,7 +374,7 @@ TEST_CASE("property: with snapshots, the state at every version equals the fold 
   strata::RepositoryOptions options;
   options.snapshots = strata::SnapshotPolicy::every(7, 0);  // keep all, so every load_at can use one
   strata::Repository<Ledger> with(store, options);
-  strata::Repository<Ledger> without(store, strata::RepositoryOptions{{}, nullptr, {}});
+  strata::Repository<Ledger> without(store, strata::RepositoryOptions{});
   for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     std::mt19937 rng(seed);
     const auto id = sid("ledger-p" + std::to_string(seed));

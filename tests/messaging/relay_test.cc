@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 
+#include "prometheus_text.h"
 #include "strata/core/memory_event_store.h"
 #include "strata/messaging/in_process_transport.h"
 #include "strata/projections/memory_projection_storage.h"
@@ -307,4 +308,32 @@ TEST_CASE("bad relay options are refused with kInvalidArgument") {
   o = options_for();
   o.max_in_flight = 0;
   CHECK(Relay(store, storage, transport, o).start().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("the relay's metrics show its position, lag and what it published") {
+  MemoryEventStore store;
+  MemoryProjectionStorage storage;
+  InProcessTransport transport;
+  deposit(store, "account-1", 100);
+  deposit(store, "account-2", 200);
+  auto metrics = std::make_shared<MetricsRegistry>();
+  RelayOptions o = options_for();
+  o.metrics = metrics;
+  {
+    Relay relay(store, storage, transport, o);
+    auto before = testing::parse_prometheus(metrics->prometheus_text());
+    REQUIRE_MESSAGE(before.error.empty(), before.error);
+    CHECK(before.value("strata_relay_lag_events", {{"relay", "bank.relay"}}) == 2);
+    REQUIRE(relay.start().ok());
+    REQUIRE(relay.wait_for(store.head_position(), kWait).ok());
+    auto after = testing::parse_prometheus(metrics->prometheus_text());
+    REQUIRE_MESSAGE(after.error.empty(), after.error);
+    CHECK(after.value("strata_relay_position", {{"relay", "bank.relay"}}) == 2);
+    CHECK(after.value("strata_relay_lag_events", {{"relay", "bank.relay"}}) == 0);
+    CHECK(after.value("strata_relay_published_total", {{"relay", "bank.relay"}}) == 2);
+    CHECK(after.types.at("strata_relay_published_total") == "counter");
+  }
+  // A relay that is gone leaves nothing behind in the text.
+  CHECK_FALSE(
+      testing::parse_prometheus(metrics->prometheus_text()).value("strata_relay_position", {{"relay", "bank.relay"}}));
 }

@@ -127,8 +127,10 @@ class Repository {
     if constexpr (Snapshottable<A>) {
       if (snapshots_ && options_.snapshots.every_events > 0) writer_ = std::make_unique<detail::SnapshotWriter>();
     }
+    if (options_.metrics) start_metrics();
   }
   ~Repository() {
+    if (collector_ != 0) options_.metrics->remove_collector(collector_);
     writer_.reset();  // finishes queued snapshot writes while the members they use are alive
   }
   Repository(const Repository&) = delete;
@@ -255,6 +257,34 @@ class Repository {
 
   // Folds events 1..target (kEndOfStream = all) into a fresh aggregate, from the newest usable snapshot.
   Result<A> load_until(const StreamId& id, Version target) const {
+    if (load_seconds_ == nullptr) return fold_until(id, target);
+    const auto started = std::chrono::steady_clock::now();
+    Result<A> a = fold_until(id, target);
+    load_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return a;
+  }
+
+  void start_metrics() {
+    const MetricLabels labels{{"aggregate", options_.metrics_name}};
+    load_seconds_ = &options_.metrics->histogram("strata_repository_load_seconds",
+                                                 "An aggregate's load (snapshot and replay), in seconds.",
+                                                 latency_buckets(), labels);
+    replayed_ = &options_.metrics->counter("strata_repository_replayed_events_total",
+                                           "Events folded by loads (after the snapshot a load started from).", labels);
+    collector_ = options_.metrics->add_collector([stats = stats_.get(), labels](MetricsWriter& w) {
+      w.counter("strata_repository_snapshot_loads_total", "Loads that started from a snapshot.", labels,
+                static_cast<double>(stats->loaded.load()));
+      w.counter("strata_repository_snapshot_writes_total", "Snapshots written.", labels,
+                static_cast<double>(stats->written.load()));
+      w.counter("strata_repository_snapshot_write_failures_total", "Snapshots that failed to be written.", labels,
+                static_cast<double>(stats->write_failures.load()));
+      w.counter("strata_repository_snapshot_incidents_total",
+                "Snapshots passed over on load: of another schema, damaged or undecodable.", labels,
+                static_cast<double>(stats->ignored.load()));
+    });
+  }
+
+  Result<A> fold_until(const StreamId& id, Version target) const {
     A a;
     detail::AggregateAccess::set_id(a, id);
     Version from = 1;
@@ -264,9 +294,12 @@ class Repository {
     }
     typename A::Dispatcher scratch;
     const Limits& limits = store_.limits();
+    std::uint64_t replayed = 0;
     Status s = store_.visit_stream(id, from, target, [&](const EventView& e) {
+      ++replayed;
       return detail::AggregateAccess::apply_stored(a, e, scratch, limits);
     });
+    if (replayed_ != nullptr) replayed_->add(replayed);
     if (!s.ok()) return s;
     if constexpr (Snapshottable<A>) {
       // A damaged snapshot is replaced only where the policy writes snapshots by itself.
@@ -332,6 +365,10 @@ class Repository {
   RepositoryOptions options_;
   SnapshotStore* snapshots_;
   std::unique_ptr<SnapshotStats> stats_;
+  // Set when options_.metrics is (start_metrics).
+  Histogram* load_seconds_ = nullptr;
+  Counter* replayed_ = nullptr;
+  MetricsRegistry::CollectorId collector_ = 0;
   std::unique_ptr<detail::SnapshotWriter> writer_;  // last: destroyed first, finishing queued writes
 };
 

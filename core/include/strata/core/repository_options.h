@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "strata/core/metrics.h"
 #include "strata/core/position.h"
 #include "strata/core/status.h"
 
@@ -72,6 +73,12 @@ struct RepositoryOptions {
   // Called for each snapshot ignored on load or failed to write, on the thread that noticed it. It must
   // not throw.
   std::function<void(const SnapshotIncident&)> on_snapshot_incident;
+  // Where the repository's metrics go, labelled aggregate="<metrics_name>": strata_repository_load_seconds
+  // (each load, snapshot and replay included), strata_repository_replayed_events_total, and, read at each
+  // scrape, strata_repository_snapshot_loads_total, _snapshot_writes_total, _snapshot_write_failures_total
+  // and _snapshot_incidents_total. Empty: none are kept.
+  std::shared_ptr<MetricsRegistry> metrics;
+  std::string metrics_name = "aggregate";
 };
 
 }  // namespace strata

@@ -29,6 +29,7 @@
 
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
+#include "strata/core/metrics.h"
 #include "strata/core/position.h"
 #include "strata/core/snapshot.h"
 #include "strata/core/status.h"
@@ -68,6 +69,12 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     std::function<Timestamp()> clock;
     // Create the store when `path` holds none. false: opening a missing store is kNotFound.
     bool create_if_missing = true;
+    // Where the store's metrics go (strata_store_*, labelled store="<path>": appends, events and bytes
+    // appended, commit latency, commit groups and their appends, write and fsync time, errors by code;
+    // and, read at
+    // each scrape, the head position, RocksDB's pending compaction bytes, write stalls and block-cache
+    // hits). Empty: none are kept, and the commit path counts nothing.
+    std::shared_ptr<MetricsRegistry> metrics;
   };
 
   // The format version this build writes, stored in every store it creates (see FORMAT.md).

@@ -46,6 +46,7 @@
 #include "strata/core/codec.h"
 #include "strata/core/event.h"
 #include "strata/core/event_store.h"
+#include "strata/core/metrics.h"
 #include "strata/core/position.h"
 #include "strata/core/status.h"
 #include "strata/messaging/message.h"
@@ -135,6 +136,10 @@ struct RelayOptions {
   // The checkpoint is committed at most this often (and when the relay stops): after a crash, at most
   // this much is published again.
   std::chrono::milliseconds checkpoint_interval{200};
+  // Where the relay's metrics go, read from status() at each scrape and labelled relay="<name>":
+  // strata_relay_position, _lag_events, _lag_seconds, _published_per_second, _published_total,
+  // _duplicates_total, _in_flight, _parked_total. Empty: none.
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 enum class RelayState : std::uint8_t {
@@ -213,6 +218,8 @@ class Relay {
  private:
   class Engine;
   std::unique_ptr<Engine> engine_;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  MetricsRegistry::CollectorId collector_ = 0;
 };
 
 }  // namespace strata

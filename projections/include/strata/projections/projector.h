@@ -47,6 +47,7 @@
 
 #include "strata/core/event_store.h"
 #include "strata/core/expected_version.h"
+#include "strata/core/metrics.h"
 #include "strata/core/status.h"
 #include "strata/projections/projection.h"
 #include "strata/projections/projection_storage.h"
@@ -91,6 +92,11 @@ struct ProjectorOptions {
   // committed after start(). Ignored once the projection has a checkpoint.
   Position start_from = 1;
   ErrorPolicy errors;
+  // Where the projector's metrics go, read from status() at each scrape and labelled
+  // projection="<name>": strata_projector_position, _lag_events, _lag_seconds, _events_per_second,
+  // _applied_total, _skipped_total, _parked_total, _state{state=...} and, while rebuilding,
+  // _rebuild_position and _rebuild_target. Empty: none.
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 enum class ProjectorState : std::uint8_t {
@@ -214,6 +220,8 @@ class Projector {
   struct Runner;
   std::unique_ptr<Runner> runner_;
   std::shared_ptr<detail::ProjectorCore> core_;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  MetricsRegistry::CollectorId collector_ = 0;
 };
 
 }  // namespace strata
