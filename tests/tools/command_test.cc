@@ -370,7 +370,7 @@ TEST_CASE("help on every verb, and usage errors exit 2") {
   Ran help = cli({"--help"});
   CHECK(help.code == 0);
   for (const char* v : {"info", "streams", "read", "log", "tail", "show", "projections", "parked", "retry", "skip",
-                        "rebuild", "export", "import", "verify", "backup", "backups", "restore", "compact"}) {
+                        "rebuild", "export", "import", "verify", "backup", "backups", "restore", "compact", "serve"}) {
     CHECK(help.out.find(std::string("  ") + v + " ") != std::string::npos);
     Ran verb_help = cli({v, "--help"});
     CHECK(verb_help.code == 0);

@@ -46,6 +46,7 @@ Verb<Args> verb(CLI::App& app, Action& action, const char* name, const char* hel
 void add_store_verbs(CLI::App& app, Context& c, Action& action);
 void add_projection_verbs(CLI::App& app, Context& c, Action& action);
 void add_transfer_verbs(CLI::App& app, Context& c, Action& action);
+void add_serve_verb(CLI::App& app, Context& c, Action& action);
 
 // Prints "<program>: <status>" on the error stream; returns 1.
 int fail(const Context& c, const Status& status);
