@@ -10,6 +10,8 @@ packages=(
   libnats-dev nats-server
   # the `strata` command's command line (tools/)
   libcli11-dev
+  # the browser test of the admin page (label browser): chromium, driven by playwright-core from npm
+  chromium
   # fuzzing (scripts/fuzz.sh, the tests labelled fuzz): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
 )
@@ -20,6 +22,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm for playwright-core: any node >= 18 on the PATH will do (Debian's packages otherwise).
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
