@@ -77,7 +77,7 @@ void RocksStoreMetrics::collect_from(rocksdb::DB* db, std::shared_ptr<rocksdb::S
             property(rocksdb::DB::Properties::kTotalSstFilesSize));
     w.gauge("strata_store_memtable_bytes", "Bytes of the store's write buffers in memory.", labels,
             property(rocksdb::DB::Properties::kCurSizeAllMemTables));
-    if (statistics != nullptr) {
+    if (statistics != nullptr) {  // Options::rocksdb_statistics
       w.counter("strata_store_block_cache_hits_total", "Block reads the block cache answered.", labels,
                 static_cast<double>(statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT)));
       w.counter("strata_store_block_cache_misses_total", "Block reads that went to a table file.", labels,

@@ -44,7 +44,7 @@ rocksdb::DBOptions rocks_db_options(const RocksEventStore::Options& options, roc
   db.max_background_jobs = 2;
   db.keep_log_file_num = 5;
   db.max_log_file_size = std::size_t{16} << 20;
-  if (options.metrics != nullptr) {
+  if (options.metrics != nullptr && options.rocksdb_statistics) {
     // Tickers only (block-cache hits, stall time): histograms and timers cost on every read and write.
     db.statistics = rocksdb::CreateDBStatistics();
     db.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);

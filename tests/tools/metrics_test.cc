@@ -35,6 +35,7 @@ TEST_CASE("a store, a projector and a repository count their work in one registr
     RocksEventStore::Options options;
     options.sync = false;
     options.metrics = metrics;
+    options.rocksdb_statistics = true;
     auto store = RocksEventStore::open(options, dir).value();
     ledger::append_history(*store, 30, 3);
     // A version conflict is counted by its code, and acknowledges nothing.

@@ -32,6 +32,7 @@ int serve_verb(const Context& c, const ServeArgs& a) {
   RocksEventStore::Options options = c.options.store;
   options.create_if_missing = false;
   options.metrics = metrics;
+  options.rocksdb_statistics = true;  // an operator's view: the block cache's hits too
   auto store = RocksEventStore::open(options, a.store);
   bool read_only = false;
   if (!store.ok() && store.status().code() == StatusCode::kUnavailable) {

@@ -71,10 +71,13 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     bool create_if_missing = true;
     // Where the store's metrics go (strata_store_*, labelled store="<path>": appends, events and bytes
     // appended, commit latency, commit groups and their appends, write and fsync time, errors by code;
-    // and, read at
-    // each scrape, the head position, RocksDB's pending compaction bytes, write stalls and block-cache
-    // hits). Empty: none are kept, and the commit path counts nothing.
+    // and, read at each scrape, the head position, RocksDB's pending compaction bytes, write stalls and
+    // table and memtable sizes). Empty: none are kept, and the commit path counts nothing.
     std::shared_ptr<MetricsRegistry> metrics;
+    // With metrics: also keep RocksDB's statistics (tickers only), for the block cache's hits and misses
+    // and the time writes waited on stalls. RocksDB then counts on every read and write, which costs
+    // more than strata's own metrics (bench_metrics measures both).
+    bool rocksdb_statistics = false;
   };
 
   // The format version this build writes, stored in every store it creates (see FORMAT.md).
