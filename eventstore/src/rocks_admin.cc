@@ -83,7 +83,6 @@ Result<RocksEventStore::StoreInfo> RocksEventStoreImpl::info() {
   (void)db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &delayed);
   (void)db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &stopped);
   info.write_stalled = stopped != 0 || delayed != 0;
-  std::vector<std::string> names;
   for (rocksdb::ColumnFamilyHandle* h : handles_) {
     FamilyInfo f;
     f.name = h->GetName();

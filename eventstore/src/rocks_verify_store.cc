@@ -96,12 +96,9 @@ class Verifier {
       return {};
     }
     STRATA_RETURN_IF_ERROR(from_rocksdb(s, "verify the format version"));
-    if (Status version = check_format_version_value(value); !version.ok()) problem("default: {}", version.message());
+    if (Status version = detail::check_format_version(value, "the format version record"); !version.ok())
+      problem("default: {}", version.message());
     return {};
-  }
-
-  static Status check_format_version_value(std::string_view value) {
-    return detail::check_format_version(value, "the format version record");
   }
 
   // The last position of the log, which bounds the positions that entries of `events` may name.

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "projection_rows.h"
 #include "render.h"
 #include "strata/core/stream_id.h"
 
@@ -211,40 +212,27 @@ ApiResponse AdminApi::route(const ApiRequest& request) {
 }
 
 ApiResponse AdminApi::projections() {
-  ProjectionStorage& storage = store_.projection_storage();
-  auto names = storage.list_projections();
-  if (!names.ok()) return failed(names.status());
-  const Position head = store_.head_position();
-  std::string out = fmt::format(R"({{"head":{},"projections":[)", head.value());
-  bool first = true;
-  for (const auto& name : *names) {
-    auto state = storage.load_state(name);
-    if (!state.ok()) return failed(state.status());
-    if (!*state) continue;
-    auto parked = storage.list_parked(name, (*state)->generation, 0, 10'000);
-    if (!parked.ok()) return failed(parked.status());
-    auto live = projectors_.find(name);
+  auto rows = projection_rows(store_);
+  if (!rows.ok()) return failed(rows.status());
+  std::string out = fmt::format(R"({{"head":{},"projections":[)", store_.head_position().value());
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    ProjectionRow& row = (*rows)[i];
+    // A projector running here knows more than its stored state: its state and rate.
+    auto live = projectors_.find(row.name);
     std::string running = "null";
-    double lag_seconds = 0, rate = 0;
-    std::uint64_t lag = head > (*state)->checkpoint ? head - (*state)->checkpoint : 0;
+    double rate = 0;
     if (live != projectors_.end()) {
       const ProjectorStatus st = live->second->status();
       running = json_string(projector_state_name(st.state));
-      lag = st.lag_events;
-      lag_seconds = st.lag_seconds;
+      row.lag_events = st.lag_events;
+      row.lag_seconds = st.lag_seconds;
       rate = st.events_per_second;
-    } else if (lag > 0) {
-      auto next = store_.read_log((*state)->checkpoint + 1, 1);
-      if (next.ok() && !next->events.empty())
-        lag_seconds =
-            std::chrono::duration<double>(std::chrono::system_clock::now() - next->events[0].timestamp).count();
     }
     out += fmt::format(
         R"({}{{"name":{},"generation":{},"position":{},"lag_events":{},"lag_seconds":{:.3f},"events_per_second":{:.1f},)"
         R"("parked":{},"state":{},"rebuilding":{},"can_retry":{}}})",
-        first ? "" : ",", json_string(name), (*state)->generation, (*state)->checkpoint.value(), lag, lag_seconds, rate,
-        parked->size(), running, (*state)->rebuilding(), live != projectors_.end());
-    first = false;
+        i == 0 ? "" : ",", json_string(row.name), row.state.generation, row.state.checkpoint.value(), row.lag_events,
+        row.lag_seconds, rate, row.parked, running, row.state.rebuilding(), live != projectors_.end());
   }
   return ApiResponse{200, "application/json", out + "]}"};
 }
