@@ -81,7 +81,8 @@ function chart() {
 async function projections() {
   const p = await get('/api/projections');
   const body = $('projections').querySelector('tbody'); body.replaceChildren();
-  const parked = $('parked'); parked.replaceChildren();
+  // Built apart and put in at once, so that the list never shows half of one refresh.
+  const parked = document.createDocumentFragment();
   const now = Date.now();
   for (const x of p.projections) {
     const tr = row([x.name, x.position, x.lag_events, x.lag_seconds.toFixed(1), x.events_per_second.toFixed(0), x.parked,
@@ -94,6 +95,7 @@ async function projections() {
     history.set(x.name, points);
     if (x.parked > 0) await parkedOf(x, parked);
   }
+  $('parked').replaceChildren(parked);
   chart();
 }
 
@@ -138,8 +140,19 @@ async function events(stream) {
   }
 }
 
+// One refresh at a time: a refresh asked for while one runs (by the timer, or after a change) runs
+// once it ends, so two never fill the page together.
+let refreshing = null, again = false;
 async function refresh() {
-  try { await overview(); await projections(); } catch (e) { $('message').textContent = 'error: ' + e.message; }
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      try { await overview(); await projections(); } catch (e) { $('message').textContent = 'error: ' + e.message; }
+    } while (again);
+    refreshing = null;
+  })();
+  return refreshing;
 }
 
 refresh(); streams();
