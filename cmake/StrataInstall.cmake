@@ -1,11 +1,11 @@
 # Install rules and the package config, so that a consumer's `find_package(strata CONFIG)` gives it
 # strata::core, strata::projection_storage, strata::projections, strata::eventstore, strata::messaging and
-# strata::jetstream, strata::tools; and the `strata` command.
+# strata::jetstream, strata::pgstore, strata::tools; and the `strata` command.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(strata_install_targets strata_core)
-foreach(part projection_storage projections eventstore messaging jetstream tools)
+foreach(part projection_storage projections eventstore messaging jetstream pgstore tools)
   if(TARGET strata_${part})
     list(APPEND strata_install_targets strata_${part})
   endif()
@@ -20,7 +20,7 @@ if(TARGET strata)
   install(TARGETS strata RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 foreach(dir core/include projections/storage/include projections/include eventstore/include messaging/include
-            tools/include)
+            pgstore/include tools/include)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 

@@ -8,6 +8,8 @@ packages=(
   doctest-dev libbenchmark-dev
   # messaging: nats.c for the JetStream transport, and the server the tests and samples start
   libnats-dev nats-server
+  # the PostgreSQL backend (pgstore/): libpq, and the server its tests and benchmarks start on loopback
+  libpq-dev postgresql
   # the `strata` command's command line (tools/)
   libcli11-dev
   # the browser test of the admin page (label browser): chromium, driven by playwright-core from npm

@@ -1,9 +1,11 @@
 // The bank demo: an account opened, credited and debited through the Repository, an overdraft refused
 // by a business rule, a concurrent writer caught by optimistic concurrency, and the stream as stored.
 //
-//   bank_demo [--memory] [--data DIR]
+//   bank_demo [--memory] [--data DIR] [--postgres URL [--schema NAME]]
 //
 // With a durable store, running it again continues the same account: the state survived the restart.
+// --postgres runs the same code on PgEventStore (read models and checkpoints in the same database):
+// only the store opened differs.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +20,9 @@
 #include "strata/projections/projection_storage.h"
 #ifdef STRATA_HAVE_ROCKS
 #include "strata/eventstore/rocks_event_store.h"
+#endif
+#ifdef STRATA_HAVE_PGSTORE
+#include "strata/pgstore/pg_event_store.h"
 #endif
 #ifdef STRATA_HAVE_PROJECTIONS
 #include "bank/balances.h"
@@ -110,23 +115,46 @@ strata::Status run(strata::EventStore& store, [[maybe_unused]] strata::Projectio
 
 int main(int argc, char** argv) {
   std::string data_dir = "data/bank";
+  std::string postgres, schema = "bank";
   bool memory = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--memory") == 0) {
       memory = true;
     } else if (std::strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--postgres") == 0 && i + 1 < argc) {
+      postgres = argv[++i];
+    } else if (std::strcmp(argv[i], "--schema") == 0 && i + 1 < argc) {
+      schema = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--memory] [--data DIR]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--memory] [--data DIR] [--postgres URL [--schema NAME]]\n", argv[0]);
       return 2;
     }
   }
 
   std::unique_ptr<strata::EventStore> store;
-  // The durable store keeps the read models and checkpoints in its own database; in memory otherwise.
+  // The durable stores keep the read models and checkpoints in their own database; in memory otherwise.
   strata::ProjectionStorage* read_models = nullptr;
+  if (!postgres.empty()) {
+#ifdef STRATA_HAVE_PGSTORE
+    strata::PgEventStore::Options options;
+    options.conninfo = postgres;
+    options.schema = schema;
+    auto opened = strata::PgEventStore::open(options);
+    if (!opened.ok()) {
+      fmt::print(stderr, "cannot open the PostgreSQL store: {}\n", opened.status().to_string());
+      return 1;
+    }
+    read_models = &(*opened)->projection_storage();
+    store = std::move(*opened);
+    fmt::print("strata bank demo: PostgreSQL event store, schema {}\n\n", schema);
+#else
+    std::fprintf(stderr, "this build has no PostgreSQL store (strata::pgstore)\n");
+    return 2;
+#endif
+  }
 #ifdef STRATA_HAVE_ROCKS
-  if (!memory) {
+  if (!memory && store == nullptr) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(data_dir).parent_path(), ec);
     auto opened = strata::RocksEventStore::open(strata::RocksEventStore::Options{}, data_dir);
@@ -141,7 +169,7 @@ int main(int argc, char** argv) {
 #else
   memory = true;
 #endif
-  if (memory) {
+  if (memory && store == nullptr) {
     store = std::make_unique<strata::MemoryEventStore>();
     fmt::print("strata bank demo: in-memory event store\n\n");
   }

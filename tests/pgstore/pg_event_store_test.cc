@@ -1,0 +1,139 @@
+// PgEventStore against a real PostgreSQL server: the conformance suite, and what only a shared server
+// brings — several stores (as several processes) appending at once, other processes' commits heard,
+// schema versions checked on open.
+#include "strata/pgstore/pg_event_store.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "conformance/store_conformance.h"
+#include "pgstore/pg_test_support.h"
+
+namespace {
+
+using namespace strata;
+using strata::conformance::events;
+using strata::conformance::sid;
+
+struct PgFixture {
+  static constexpr bool kDurable = true;
+  pgtest::TestSchema schema;
+  std::unique_ptr<EventStore> open() { return schema.open(); }
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE_INVOKE(store_conformance, PgFixture);
+
+TEST_CASE("two stores on one schema, as two processes: appends interleave without gaps and each hears the other") {
+  pgtest::TestSchema schema;
+  auto one = schema.open();
+  auto two = schema.open();
+  std::atomic<std::uint64_t> heard{0};
+  auto sub = two->subscribe_commits([&](Position p) { heard = p.value(); });
+  REQUIRE(one->append(sid("a-1"), ExpectedVersion::no_stream(), events(3)).ok());
+  REQUIRE(two->append(sid("a-1"), ExpectedVersion::exact(3), events(2)).ok());
+  auto stale = one->append(sid("a-1"), ExpectedVersion::exact(3), events(1));
+  CHECK(stale.status().code() == StatusCode::kWrongExpectedVersion);
+  REQUIRE(one->append(sid("b-1"), ExpectedVersion::any(), events(1)).ok());
+  // `two` hears `one`'s commit by notification (or by the poll).
+  for (int i = 0; i < 200 && heard.load() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(heard.load() == 6);
+  CHECK(two->head_position() == 6);
+  auto log = two->read_log(1, 100).value();
+  REQUIRE(log.events.size() == 6);
+  for (std::size_t i = 0; i < log.events.size(); ++i) CHECK(log.events[i].position == i + 1);
+}
+
+TEST_CASE(
+    "16 writers on 4 stores, one stream and many: nothing lost or duplicated, versions and positions contiguous") {
+  pgtest::TestSchema schema;
+  std::vector<std::unique_ptr<PgEventStore>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(schema.open());
+  constexpr int kWriters = 16, kPer = 40;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      EventStore& store = *stores[static_cast<std::size_t>(w % 4)];
+      for (int i = 0; i < kPer; ++i) {
+        if (!store.append(sid("hot-1"), ExpectedVersion::any(), events(1)).ok()) ++errors;
+        if (!store.append(sid("cold-" + std::to_string(w * kPer + i)), ExpectedVersion::no_stream(), events(2)).ok())
+          ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(errors.load() == 0);
+  auto& store = *stores[0];
+  CHECK(store.stream_head(sid("hot-1")).value() == kWriters * kPer);
+  auto log = store.read_log(1, 1'000'000).value();
+  REQUIRE(log.events.size() == kWriters * kPer * 3);
+  std::set<EventId> ids;
+  for (std::size_t i = 0; i < log.events.size(); ++i) {
+    CHECK(log.events[i].position == i + 1);
+    ids.insert(log.events[i].id);
+  }
+  CHECK(ids.size() == log.events.size());
+  auto hot = store.read_stream(sid("hot-1"), ReadDirection::kForward, 1, 100'000).value();
+  for (std::size_t i = 0; i < hot.events.size(); ++i) CHECK(hot.events[i].version == i + 1);
+}
+
+TEST_CASE("a schema written by a newer strata, or holding other tables, is refused on open and left alone") {
+  pgtest::TestSchema schema;
+  { auto store = schema.open(); }
+  {
+    auto c = pgtest::exec(schema.url(), "UPDATE \"" + schema.schema() + "\".strata_meta SET value = '99'");
+    REQUIRE(c.empty());
+  }
+  auto newer = PgEventStore::open(schema.options());
+  CHECK(newer.status().code() == StatusCode::kCorruption);
+  CHECK(newer.status().message().find("newer strata") != std::string::npos);
+
+  pgtest::TestSchema other;
+  REQUIRE(pgtest::exec(other.url(), "CREATE SCHEMA \"" + other.schema() + "\"; CREATE TABLE \"" + other.schema() +
+                                        "\".orders (id int)")
+              .empty());
+  auto foreign = PgEventStore::open(other.options());
+  CHECK(foreign.status().code() == StatusCode::kCorruption);
+}
+
+TEST_CASE("a server that cannot be reached is kUnavailable, and bad options are kInvalidArgument") {
+  PgEventStore::Options o;
+  o.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2";
+  CHECK(PgEventStore::open(o).status().code() == StatusCode::kUnavailable);
+  o.conninfo.clear();
+  CHECK(PgEventStore::open(o).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("snapshots and a long stream read in pages") {
+  pgtest::TestSchema schema;
+  auto store = schema.open();
+  for (int i = 0; i < 5; ++i) REQUIRE(store->append(sid("long-1"), ExpectedVersion::any(), events(1000)).ok());
+  std::uint64_t expect = 1;
+  REQUIRE(store
+              ->visit_stream(sid("long-1"), 1, kEndOfStream,
+                             [&](const EventView& e) {
+                               CHECK(e.version == expect);
+                               ++expect;
+                               return Status();
+                             })
+              .ok());
+  CHECK(expect == 5001);
+  std::uint64_t seen = 0;
+  auto visit = store->visit_log(1, 4500, LogFilter{}, [&](const EventView&) {
+    ++seen;
+    return Status();
+  });
+  REQUIRE(visit.ok());
+  CHECK(seen == 4500);
+  CHECK(visit->next_position == 4501);
+  CHECK_FALSE(visit->end_of_log);
+  CHECK(store->version_as_of(sid("long-1"), Timestamp::max()).value() == 5000);
+  CHECK(store->version_as_of(sid("long-1"), Timestamp{}).value() == 0);
+  CHECK(store->version_as_of(sid("none-1"), Timestamp::max()).status().code() == StatusCode::kNotFound);
+}
