@@ -1,8 +1,9 @@
 // PgEventStore against plain SQL on the same server, and against RocksEventStore, in one run.
 //
 // The raw baseline is what an application would write by hand on PostgreSQL: the same rows (the same
-// ~200-byte payloads, ids, types, metadata) inserted into a table with the same columns and indexes,
-// position from a bigserial, with no expected-version check, no gap-free log and no idempotency:
+// ~200-byte payloads, ids, types, metadata) inserted by prepared statements into a table with the same
+// columns and indexes, position from a bigserial, with no expected-version check, no gap-free log and no
+// idempotency, and read back in libpq's default text format:
 //   durable 1 writer      one-event transactions, one connection
 //   durable 16 writers    one-event transactions, 16 connections (PostgreSQL's own group commit)
 //   100-event appends     one transaction of 100 rows (one statement), one connection
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +79,17 @@ class Raw {
     check(r);
     return r;
   }
+  // Runs `sql` as a statement prepared on this connection the first time (as `name`).
+  PGresult* prepared(const char* name, const char* sql, int n, const char* const* values) {
+    if (prepared_.insert(name).second) {
+      PGresult* p = PQprepare(c_, name, sql, n, nullptr);
+      check(p);
+      PQclear(p);
+    }
+    PGresult* r = PQexecPrepared(c_, name, n, values, nullptr, nullptr, 0);
+    check(r);
+    return r;
+  }
 
  private:
   void check(PGresult* r) {
@@ -84,6 +97,7 @@ class Raw {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die(PQresultErrorMessage(r));
   }
   PGconn* c_;
+  std::set<std::string> prepared_;
 };
 
 const char* kRawInsert =
@@ -96,7 +110,7 @@ void raw_insert_one(Raw& raw, const std::string& stream, std::uint64_t version) 
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   const char* values[] = {stream.c_str(), v.c_str(), id.c_str(), ts.c_str(), kPayload.c_str()};
-  PQclear(raw.params(kRawInsert, 5, values));
+  PQclear(raw.prepared("raw_insert", kRawInsert, 5, values));
 }
 
 // 100 rows in one statement, one transaction: the same arrays strata sends.

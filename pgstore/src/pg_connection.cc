@@ -29,6 +29,14 @@ std::uint64_t PgResult::u64(int row, int col) const noexcept {
   return v;
 }
 
+std::uint64_t PgResult::binary_u64(int row, int col) const noexcept {
+  if (PQgetisnull(r_, row, col) != 0 || PQgetlength(r_, row, col) != 8) return 0;
+  const auto* b = reinterpret_cast<const unsigned char*>(PQgetvalue(r_, row, col));
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | b[i];
+  return v;
+}
+
 std::int64_t PgResult::i64(int row, int col) const noexcept {
   std::string_view t = text(row, col);
   std::int64_t v = 0;
@@ -105,6 +113,14 @@ Result<PgResult> PgConnection::exec(std::string_view sql, std::initializer_list<
 }
 
 Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Param>& params) {
+  return run(sql, params, 0);
+}
+
+Result<PgResult> PgConnection::exec_binary(std::string_view sql, const std::vector<Param>& params) {
+  return run(sql, params, 1);
+}
+
+Result<PgResult> PgConnection::run(std::string_view sql, const std::vector<Param>& params, int result_format) {
   if (conn_ == nullptr) return Status::unavailable("postgresql: connection closed");
   std::string statement(sql);
   std::vector<std::string> owned;  // libpq wants NUL-terminated parameters
@@ -119,7 +135,7 @@ Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Para
     lengths[i] = static_cast<int>(owned.back().size());
   }
   PGresult* r = PQexecParams(conn_, statement.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                             lengths.data(), formats.data(), 0);
+                             lengths.data(), formats.data(), result_format);
   return check(r, sql);
 }
 
@@ -140,8 +156,11 @@ Result<std::vector<PgResult>> PgConnection::pipeline(const std::vector<Statement
       owned.emplace_back(*st.params[i]);
       values[i] = owned.back().c_str();
     }
-    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(st.params.size()), nullptr, values.data(), nullptr,
-                          nullptr, 0) != 1) {
+    const int sent_ok = st.prepared ? PQsendQueryPrepared(conn_, sql.c_str(), static_cast<int>(st.params.size()),
+                                                          values.data(), nullptr, nullptr, 0)
+                                    : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(st.params.size()), nullptr,
+                                                        values.data(), nullptr, nullptr, 0);
+    if (sent_ok != 1) {
       failure =
           broken()
               ? Status::unavailable(fmt::format("postgresql: connection lost: {}", first_line(PQerrorMessage(conn_))))
@@ -184,6 +203,12 @@ Result<std::vector<PgResult>> PgConnection::pipeline(const std::vector<Statement
   }
   if (!failure.ok()) return failure;
   return results;
+}
+
+Status PgConnection::prepare(const std::string& name, std::string_view sql) {
+  if (conn_ == nullptr) return Status::unavailable("postgresql: connection closed");
+  std::string statement(sql);
+  return check(PQprepare(conn_, name.c_str(), statement.c_str(), 0, nullptr), sql).status();
 }
 
 Status PgConnection::exec_script(std::string_view sql) {

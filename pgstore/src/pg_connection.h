@@ -50,6 +50,8 @@ class PgResult {
   // The column as an unsigned integer (a bigint the store wrote); 0 for NULL.
   std::uint64_t u64(int row, int col) const noexcept;
   std::int64_t i64(int row, int col) const noexcept;
+  // A bigint column of a result in binary format (8 bytes, big-endian); 0 for NULL.
+  std::uint64_t binary_u64(int row, int col) const noexcept;
 
  private:
   PGresult* r_ = nullptr;
@@ -71,6 +73,9 @@ class PgConnection {
   // with the server's SQLSTATE and message when the statement fails.
   [[nodiscard]] Result<PgResult> exec(std::string_view sql, std::initializer_list<Param> params = {});
   [[nodiscard]] Result<PgResult> exec(std::string_view sql, const std::vector<Param>& params);
+  // The same with results in binary format: bigint as 8 bytes, uuid as 16, bytea as its bytes, text as
+  // is. Reads of events use it: nothing to format on the server, nothing to parse here.
+  [[nodiscard]] Result<PgResult> exec_binary(std::string_view sql, const std::vector<Param>& params);
   // Runs statements without parameters (several may be separated by ';').
   [[nodiscard]] Status exec_script(std::string_view sql);
 
@@ -79,9 +84,13 @@ class PgConnection {
   // holder committed). Returns every result, or the first failure (the later statements are then not
   // run). Inside an explicit transaction a failure leaves it aborted: ROLLBACK follows.
   struct Statement {
-    std::string_view sql;
+    std::string_view sql;  // or, when `prepared`, the name given to prepare()
     std::vector<Param> params;
+    bool prepared = false;
   };
+  // Prepares `sql` as statement `name` on this connection (once; the server then skips parsing and
+  // planning it on every run).
+  [[nodiscard]] Status prepare(const std::string& name, std::string_view sql);
   [[nodiscard]] Result<std::vector<PgResult>> pipeline(const std::vector<Statement>& statements);
 
   bool broken() const noexcept;
@@ -96,6 +105,7 @@ class PgConnection {
  private:
   explicit PgConnection(PGconn* c) : conn_(c) {}
   Result<PgResult> check(PGresult* r, std::string_view sql);
+  Result<PgResult> run(std::string_view sql, const std::vector<Param>& params, int result_format);
   PGconn* conn_ = nullptr;
   std::string sqlstate_;
 };

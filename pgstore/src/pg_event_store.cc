@@ -42,23 +42,21 @@ std::string num(std::uint64_t n) { return std::to_string(n); }
 
 Timestamp from_micros(std::int64_t us) { return Timestamp(std::chrono::microseconds(us)); }
 
-// Row `row` of `r` (columns kEventColumns from `col`) as a view; the decoded metadata goes to `meta`.
-Result<EventView> to_view(const PgResult& r, int row, std::string& meta) {
+// Row `row` of a binary-format result `r` (columns kEventColumns from column `col`) as a view into it:
+// nothing is copied or parsed but the integers.
+Result<EventView> to_view(const PgResult& r, int row, int col) {
   EventView v;
-  v.position = r.u64(row, 0);
-  v.stream_id = r.text(row, 1);
-  v.version = r.u64(row, 2);
-  auto id = EventId::parse(r.text(row, 3));
+  v.position = r.binary_u64(row, col);
+  v.stream_id = r.text(row, col + 1);
+  v.version = r.binary_u64(row, col + 2);
+  auto id = EventId::from_bytes(r.text(row, col + 3));
   if (!id.ok())
-    return Status::corruption(fmt::format("postgresql: event at position {} has a bad id", v.position.value()));
+    return Status::corruption(fmt::format("postgresql: the event at position {} has a bad id", v.position.value()));
   v.id = *id;
-  v.type = r.text(row, 4);
-  v.timestamp = from_micros(r.i64(row, 5));
-  auto m = pg::decode_bytea_hex(r.text(row, 6));
-  if (!m.ok()) return m.status();
-  meta = std::move(*m);
-  v.encoded_metadata = meta;
-  v.payload = r.text(row, 7);
+  v.type = r.text(row, col + 4);
+  v.timestamp = from_micros(static_cast<std::int64_t>(r.binary_u64(row, col + 5)));
+  v.encoded_metadata = r.text(row, col + 6);
+  v.payload = r.text(row, col + 7);
   return v;
 }
 
@@ -124,6 +122,7 @@ struct PgEventStore::Impl {
   std::deque<PendingAppend*> queue;      // GUARDED_BY(write_mu)
   bool leading = false;                  // GUARDED_BY(write_mu)
   std::unique_ptr<PgConnection> writer;  // used by the leader only
+  bool writer_prepared = false;          // the fast path's statements are prepared on `writer`
 
   // Stream heads this process has seen committed: lower bounds of the true heads (heads only grow).
   // With them a group commits in one round trip; the unique key on (stream_id, version) catches a head
@@ -337,6 +336,7 @@ Result<AppendResult> PgEventStore::append(const StreamId& stream, ExpectedVersio
 Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   if (writer == nullptr || !writer->alive()) {
     writer.reset();
+    writer_prepared = false;
     auto c = PgConnection::connect(options.conninfo);
     if (!c.ok()) return c.status().with_context("append: nothing was written");
     writer = std::move(*c);
@@ -370,6 +370,7 @@ Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   }
   if (writer->broken()) {
     writer.reset();
+    writer_prepared = false;
     if (commit_sent)
       return Status::unavailable(fmt::format(
           "append: the connection to PostgreSQL was lost after COMMIT was sent, so the append may or may not "
@@ -423,31 +424,41 @@ Status PgEventStore::Impl::commit_fast(PgConnection& c, std::vector<PendingAppen
                                        bool& commit_sent) {
   // Positions and the timestamp come from the locked head, inside the statement; versions from the
   // assumed heads, which the unique key (stream_id, version) checks: if a head moved, the insert fails.
-  const std::string lock_sql = fmt::format("SELECT position FROM {}.log_head WHERE id = 1 FOR UPDATE", s);
-  const std::string insert_sql = fmt::format(
-      "WITH h AS (SELECT position AS base, greatest(last_timestamp, $10::bigint) AS ts FROM {0}.log_head WHERE id = "
-      "1), "
-      "ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, recorded_at, metadata, "
-      "payload) SELECT h.base + u.n, u.stream_id, u.category, u.version, u.event_id, u.type, h.ts, u.metadata, "
-      "u.payload FROM h, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[], "
-      "$7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, payload, n)), "
-      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
-      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head), "
-      "lh AS (UPDATE {0}.log_head SET position = position + $11, last_timestamp = (SELECT ts FROM h) WHERE id = 1) "
-      "SELECT h.base, pg_notify($12, (h.base + $11)::text) FROM h",
-      s);
+  // Both statements are prepared once per connection.
+  if (!writer_prepared) {
+    STRATA_RETURN_IF_ERROR(
+        c.prepare("strata_lock", fmt::format("SELECT position FROM {}.log_head WHERE id = 1 FOR UPDATE", s)));
+    STRATA_RETURN_IF_ERROR(c.prepare(
+        "strata_fast_insert",
+        fmt::format(
+            "WITH h AS (SELECT position AS base, greatest(last_timestamp, $10::bigint) AS ts FROM {0}.log_head "
+            "WHERE id = 1), "
+            "ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, recorded_at, "
+            "metadata, payload) SELECT h.base + u.n, u.stream_id, u.category, u.version, u.event_id, u.type, h.ts, "
+            "u.metadata, u.payload FROM h, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
+            "$6::bytea[], $7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, "
+            "payload, n)), "
+            "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
+            "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head), "
+            "lh AS (UPDATE {0}.log_head SET position = position + $11, last_timestamp = (SELECT ts FROM h) "
+            "WHERE id = 1) "
+            "SELECT h.base, pg_notify($12, (h.base + $11)::text) FROM h",
+            s)));
+    writer_prepared = true;
+  }
   const std::string ts_text = std::to_string(now().time_since_epoch().count());
   const std::string n_text = num(plan.events);
   commit_sent = true;  // COMMIT goes in the same round trip
   STRATA_ASSIGN_OR_RETURN(
       std::vector<PgResult> results,
       c.pipeline({{"BEGIN", {}},
-                  {lock_sql, {}},
-                  {insert_sql,
+                  {"strata_lock", {}, true},
+                  {"strata_fast_insert",
                    {Param(plan.stream_ids.finish()), Param(plan.categories.finish()), Param(plan.versions.finish()),
                     Param(plan.event_ids.finish()), Param(plan.types.finish()), Param(plan.metadata.finish()),
                     Param(plan.payloads.finish()), Param(plan.head_streams.finish()),
-                    Param(plan.head_versions.finish()), Param(ts_text), Param(n_text), Param(channel)}},
+                    Param(plan.head_versions.finish()), Param(ts_text), Param(n_text), Param(channel)},
+                   true},
                   {"COMMIT", {}}}));
   if (results.size() != 4 || results[2].rows() != 1)
     return Status::internal("postgresql: a pipeline returned too few results");
@@ -615,12 +626,11 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
   const std::string sql = fmt::format(
       "SELECT {} FROM {}.events e WHERE e.stream_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version",
       kEventColumns, i.s);
-  std::string meta;
   bool first = true;
   while (from <= to) {
     const std::uint64_t hi = std::min(to.value(), range_end(from.value(), kPageRows));
     const std::string from_text = num(from.value()), hi_text = num(hi);
-    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(sql, {Param(stream.view()), Param(from_text), Param(hi_text)}));
+    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(stream.view()), Param(from_text), Param(hi_text)}));
     if (first && r.rows() == 0) {
       STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
       if (head == 0) return stream_not_found(stream);
@@ -628,7 +638,7 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
     }
     first = false;
     for (int row = 0; row < r.rows(); ++row) {
-      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, meta));
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 0));
       STRATA_RETURN_IF_ERROR(visitor(v));
     }
     if (static_cast<std::uint64_t>(r.rows()) < hi - from.value() + 1) return {};  // past the head
@@ -661,25 +671,14 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
                     std::string(kEventColumns), i.s);
   const std::string from_text = num(from_v);
   const std::string third = forward ? num(range_end(from_v, count)) : num(count);
-  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(sql, {Param(stream.view()), Param(from_text), Param(third)}));
+  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(stream.view()), Param(from_text), Param(third)}));
   if (r.rows() == 0) return stream_not_found(stream);
-  const Version head = r.u64(0, 0);
+  const Version head = r.binary_u64(0, 0);
   StreamSlice slice;
-  std::string meta;
   for (int row = 0; row < r.rows(); ++row) {
     if (r.null(row, 1)) break;
-    RecordedEvent e;
-    e.position = r.u64(row, 1);
-    e.stream_id = std::string(r.text(row, 2));
-    e.version = r.u64(row, 3);
-    auto id = EventId::parse(r.text(row, 4));
-    if (!id.ok()) return Status::corruption("postgresql: a stored event id does not parse");
-    e.id = *id;
-    e.type = std::string(r.text(row, 5));
-    e.timestamp = from_micros(r.i64(row, 6));
-    STRATA_ASSIGN_OR_RETURN(meta, pg::decode_bytea_hex(r.text(row, 7)));
-    STRATA_RETURN_IF_ERROR(decode_metadata(meta, e.metadata));
-    e.payload = std::string(r.text(row, 8));
+    STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
     slice.events.push_back(std::move(e));
   }
   if (forward) {
@@ -713,37 +712,25 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
       "ORDER BY e.position LIMIT $5) e ON true",
       std::string(kEventColumns), i.s);
   std::size_t delivered = 0;
-  std::string meta;
   const std::string types_text = types.finish(), categories_text = categories.finish();
   for (;;) {
     if (delivered >= max_count) return LogVisit{from, false};
     const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
     const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(max_count - delivered);
-    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(sql, {Param(from_text), Param(hi_text), Param(types_text),
-                                                      Param(categories_text), Param(limit_text)}));
+    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(from_text), Param(hi_text), Param(types_text),
+                                                             Param(categories_text), Param(limit_text)}));
     if (r.rows() == 0) return Status::corruption("postgresql: the log_head row is missing");
-    const Position high = r.u64(0, 0);
+    const Position high = r.binary_u64(0, 0);
     int rows = 0;
     for (int row = 0; row < r.rows(); ++row) {
       if (r.null(row, 1)) break;
-      EventView v;
-      v.position = r.u64(row, 1);
-      v.stream_id = r.text(row, 2);
-      v.version = r.u64(row, 3);
-      auto id = EventId::parse(r.text(row, 4));
-      if (!id.ok()) return Status::corruption("postgresql: a stored event id does not parse");
-      v.id = *id;
-      v.type = r.text(row, 5);
-      v.timestamp = from_micros(r.i64(row, 6));
-      STRATA_ASSIGN_OR_RETURN(meta, pg::decode_bytea_hex(r.text(row, 7)));
-      v.encoded_metadata = meta;
-      v.payload = r.text(row, 8);
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
       STRATA_RETURN_IF_ERROR(visitor(v));
       ++rows;
     }
     delivered += static_cast<std::size_t>(rows);
     if (delivered >= max_count) {
-      const Position next = Position(r.u64(rows - 1, 1) + 1);
+      const Position next = Position(r.binary_u64(rows - 1, 1) + 1);
       return LogVisit{next, next > high};
     }
     // The whole window was examined.

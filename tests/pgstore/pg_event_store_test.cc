@@ -137,3 +137,26 @@ TEST_CASE("snapshots and a long stream read in pages") {
   CHECK(store->version_as_of(sid("long-1"), Timestamp{}).value() == 0);
   CHECK(store->version_as_of(sid("none-1"), Timestamp::max()).status().code() == StatusCode::kNotFound);
 }
+
+TEST_CASE("a store whose notification connection the server dropped still hears other processes' commits") {
+  pgtest::TestSchema schema;
+  PgEventStore::Options options = schema.options();
+  options.poll_interval = std::chrono::milliseconds(100);
+  auto follower = pgtest::TestSchema::open(options);
+  auto writer = schema.open();
+  REQUIRE(writer->append(sid("a-1"), ExpectedVersion::any(), events(1)).ok());
+  for (int i = 0; i < 200 && follower->head_position() < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(follower->head_position() == 1);
+  // Every LISTEN connection on this schema's channel ends (both stores'); commits go on meanwhile.
+  for (int round = 0; round < 3; ++round) {
+    CHECK(pgtest::exec(schema.url(),
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+                       "'LISTEN %" +
+                           schema.schema() + "%'") == "");
+    REQUIRE(writer->append(sid("a-1"), ExpectedVersion::any(), events(2)).ok());
+  }
+  for (int i = 0; i < 500 && follower->head_position() < 7; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(follower->head_position() == 7);
+}
