@@ -37,7 +37,8 @@ using namespace strata;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kRounds = 5;
-constexpr int kOneWriterAppends = 300;
+constexpr int kOneWriterAppends = 600;
+constexpr int kOneWriterChunks = 12;
 constexpr int kWriters = 16;
 constexpr int kPerWriter = 150;
 constexpr int kBatches = 40;
@@ -246,11 +247,6 @@ int main() {
   for (int round = 0; round < kRounds; ++round) {
     const std::string tag = std::to_string(round);
     auto run_strata = [&] {
-      strata_r.one.push_back(timed_rate(kOneWriterAppends, [&] {
-        for (int i = 0; i < kOneWriterAppends; ++i)
-          if (!store.append(sid("one-" + tag + "-" + std::to_string(i)), ExpectedVersion::no_stream(), event()).ok())
-            die("append");
-      }));
       strata_r.sixteen.push_back(timed_rate(kWriters * kPerWriter, [&] {
         std::vector<std::thread> threads;
         for (int w = 0; w < kWriters; ++w)
@@ -296,9 +292,6 @@ int main() {
     };
     auto run_raw = [&] {
       Raw raw(url);
-      raw_r.one.push_back(timed_rate(kOneWriterAppends, [&] {
-        for (int i = 0; i < kOneWriterAppends; ++i) raw_insert_one(raw, "one-" + tag + "-" + std::to_string(i), 1);
-      }));
       raw_r.sixteen.push_back(timed_rate(kWriters * kPerWriter, [&] {
         std::vector<std::thread> threads;
         for (int w = 0; w < kWriters; ++w)
@@ -323,6 +316,38 @@ int main() {
       PQclear(count);
       raw_r.log.push_back(raw_log(raw, total));
     };
+    // One writer: short chunks of each side in turn, so that both see the same moments of a noisy disk.
+    {
+      Raw raw(url);
+      double strata_s = 0, raw_s = 0;
+      for (int chunk = 0; chunk < kOneWriterChunks; ++chunk) {
+        auto strata_chunk = [&] {
+          const auto start = Clock::now();
+          for (int i = 0; i < kOneWriterAppends / kOneWriterChunks; ++i)
+            if (!store
+                     .append(sid("one-" + tag + "-" + std::to_string(chunk) + "-" + std::to_string(i)),
+                             ExpectedVersion::no_stream(), event())
+                     .ok())
+              die("append");
+          strata_s += seconds_since(start);
+        };
+        auto raw_chunk = [&] {
+          const auto start = Clock::now();
+          for (int i = 0; i < kOneWriterAppends / kOneWriterChunks; ++i)
+            raw_insert_one(raw, "one-" + tag + "-" + std::to_string(chunk) + "-" + std::to_string(i), 1);
+          raw_s += seconds_since(start);
+        };
+        if ((round + chunk) % 2 == 0) {
+          strata_chunk();
+          raw_chunk();
+        } else {
+          raw_chunk();
+          strata_chunk();
+        }
+      }
+      strata_r.one.push_back(kOneWriterAppends / strata_s);
+      raw_r.one.push_back(kOneWriterAppends / raw_s);
+    }
     if (round % 2 == 0) {
       run_strata();
       run_raw();

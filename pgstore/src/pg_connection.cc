@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -205,10 +206,31 @@ Result<std::vector<PgResult>> PgConnection::pipeline(const std::vector<Statement
   return results;
 }
 
+Result<PgResult> PgConnection::exec_prepared(const std::string& name, std::string_view sql,
+                                             const std::vector<Param>& params, bool binary) {
+  if (conn_ == nullptr) return Status::unavailable("postgresql: connection closed");
+  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
+    STRATA_RETURN_IF_ERROR(prepare(name, sql));
+  }
+  std::vector<std::string> owned;
+  owned.reserve(params.size());
+  std::vector<const char*> values(params.size(), nullptr);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!params[i].has_value()) continue;
+    owned.emplace_back(*params[i]);
+    values[i] = owned.back().c_str();
+  }
+  PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), nullptr, nullptr,
+                               binary ? 1 : 0);
+  return check(r, sql);
+}
+
 Status PgConnection::prepare(const std::string& name, std::string_view sql) {
   if (conn_ == nullptr) return Status::unavailable("postgresql: connection closed");
   std::string statement(sql);
-  return check(PQprepare(conn_, name.c_str(), statement.c_str(), 0, nullptr), sql).status();
+  Status st = check(PQprepare(conn_, name.c_str(), statement.c_str(), 0, nullptr), sql).status();
+  if (st.ok()) prepared_.push_back(name);
+  return st;
 }
 
 Status PgConnection::exec_script(std::string_view sql) {

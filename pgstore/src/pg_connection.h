@@ -76,13 +76,20 @@ class PgConnection {
   // The same with results in binary format: bigint as 8 bytes, uuid as 16, bytea as its bytes, text as
   // is. Reads of events use it: nothing to format on the server, nothing to parse here.
   [[nodiscard]] Result<PgResult> exec_binary(std::string_view sql, const std::vector<Param>& params);
+  // Runs `sql` as the statement prepared on this connection under `name` (prepared the first time it
+  // is run here): the server parses and plans it once per connection, not on every call. A name stands
+  // for one text: callers give each statement its own. Results in binary format when `binary`.
+  [[nodiscard]] Result<PgResult> exec_prepared(const std::string& name, std::string_view sql,
+                                               const std::vector<Param>& params, bool binary);
   // Runs statements without parameters (several may be separated by ';').
   [[nodiscard]] Status exec_script(std::string_view sql);
 
   // Statements sent together in libpq's pipeline mode: one round trip for all of them. The server runs
   // them in order, each with its own snapshot (a statement after a lock sees what the lock's previous
   // holder committed). Returns every result, or the first failure (the later statements are then not
-  // run). Inside an explicit transaction a failure leaves it aborted: ROLLBACK follows.
+  // run). Without BEGIN the statements form one implicit transaction, committed at the pipeline's end or
+  // rolled back if one fails; inside an explicit transaction a failure leaves it aborted: ROLLBACK
+  // follows.
   struct Statement {
     std::string_view sql;  // or, when `prepared`, the name given to prepare()
     std::vector<Param> params;
@@ -108,6 +115,7 @@ class PgConnection {
   Result<PgResult> run(std::string_view sql, const std::vector<Param>& params, int result_format);
   PGconn* conn_ = nullptr;
   std::string sqlstate_;
+  std::vector<std::string> prepared_;  // names prepared on this connection
 };
 
 // A fixed-size pool of connections to one server, made lazily.

@@ -60,8 +60,6 @@ Result<EventView> to_view(const PgResult& r, int row, int col) {
   return v;
 }
 
-}  // namespace
-
 struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
@@ -75,6 +73,8 @@ struct PendingAppend {
   Result<AppendResult> result = Status::internal("append not committed");
   bool done = false;
 };
+
+}  // namespace
 
 struct PgEventStore::Impl {
   Impl(PgEventStore* owner, Options o)
@@ -122,7 +122,6 @@ struct PgEventStore::Impl {
   std::deque<PendingAppend*> queue;      // GUARDED_BY(write_mu)
   bool leading = false;                  // GUARDED_BY(write_mu)
   std::unique_ptr<PgConnection> writer;  // used by the leader only
-  bool writer_prepared = false;          // the fast path's statements are prepared on `writer`
 
   // Stream heads this process has seen committed: lower bounds of the true heads (heads only grow).
   // With them a group commits in one round trip; the unique key on (stream_id, version) catches a head
@@ -336,7 +335,6 @@ Result<AppendResult> PgEventStore::append(const StreamId& stream, ExpectedVersio
 Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   if (writer == nullptr || !writer->alive()) {
     writer.reset();
-    writer_prepared = false;
     auto c = PgConnection::connect(options.conninfo);
     if (!c.ok()) return c.status().with_context("append: nothing was written");
     writer = std::move(*c);
@@ -348,10 +346,9 @@ Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   if (std::optional<FastPlan> plan = plan_fast(group); plan.has_value()) {
     st = commit_fast(*writer, group, *plan, commit_sent);
     done = st.ok();
-    // A unique violation: an id committed before, or a head that moved. Nothing was written; the full
-    // path finds out which, append by append.
+    // A unique violation: an id committed before, or a head that moved. Nothing was written (the
+    // statement rolled back); the full path finds out which, append by append.
     if (!st.ok() && !writer->broken() && writer->last_sqlstate() == "23505") {
-      (void)writer->exec_script("ROLLBACK");
       commit_sent = false;
     } else {
       done = true;
@@ -370,7 +367,6 @@ Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   }
   if (writer->broken()) {
     writer.reset();
-    writer_prepared = false;
     if (commit_sent)
       return Status::unavailable(fmt::format(
           "append: the connection to PostgreSQL was lost after COMMIT was sent, so the append may or may not "
@@ -422,47 +418,39 @@ std::optional<PgEventStore::Impl::FastPlan> PgEventStore::Impl::plan_fast(const 
 
 Status PgEventStore::Impl::commit_fast(PgConnection& c, std::vector<PendingAppend*>& group, FastPlan& plan,
                                        bool& commit_sent) {
-  // Positions and the timestamp come from the locked head, inside the statement; versions from the
-  // assumed heads, which the unique key (stream_id, version) checks: if a head moved, the insert fails.
-  // Both statements are prepared once per connection.
-  if (!writer_prepared) {
-    STRATA_RETURN_IF_ERROR(
-        c.prepare("strata_lock", fmt::format("SELECT position FROM {}.log_head WHERE id = 1 FOR UPDATE", s)));
-    STRATA_RETURN_IF_ERROR(c.prepare(
-        "strata_fast_insert",
-        fmt::format(
-            "WITH h AS (SELECT position AS base, greatest(last_timestamp, $10::bigint) AS ts FROM {0}.log_head "
-            "WHERE id = 1), "
-            "ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, recorded_at, "
-            "metadata, payload) SELECT h.base + u.n, u.stream_id, u.category, u.version, u.event_id, u.type, h.ts, "
-            "u.metadata, u.payload FROM h, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
-            "$6::bytea[], $7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, "
-            "payload, n)), "
-            "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
-            "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head), "
-            "lh AS (UPDATE {0}.log_head SET position = position + $11, last_timestamp = (SELECT ts FROM h) "
-            "WHERE id = 1) "
-            "SELECT h.base, pg_notify($12, (h.base + $11)::text) FROM h",
-            s)));
-    writer_prepared = true;
-  }
+  // One statement, committed on its own. It first moves the log's head (UPDATE ... RETURNING): that
+  // takes the head's row lock, waits for the commit holding it, and then works on the row as that
+  // commit left it (READ COMMITTED re-reads an updated row), so `base` is the committed head and the
+  // lock is held to this commit. Positions and the timestamp come from there; versions from the assumed
+  // heads, which the unique key (stream_id, version) checks: if a head moved, the insert fails and
+  // nothing is written. Prepared once per connection.
+  const std::string sql = fmt::format(
+      "WITH lh AS (UPDATE {0}.log_head SET position = position + $11, "
+      "last_timestamp = greatest(last_timestamp, $10::bigint) WHERE id = 1 "
+      "RETURNING position - $11 AS base, last_timestamp AS ts), "
+      "ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, recorded_at, "
+      "metadata, payload) SELECT lh.base + u.n, u.stream_id, u.category, u.version, u.event_id, u.type, lh.ts, "
+      "u.metadata, u.payload FROM lh, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
+      "$6::bytea[], $7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, "
+      "payload, n)), "
+      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
+      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head) "
+      "SELECT lh.base, pg_notify($12, (lh.base + $11)::text) FROM lh",
+      s);
   const std::string ts_text = std::to_string(now().time_since_epoch().count());
   const std::string n_text = num(plan.events);
-  commit_sent = true;  // COMMIT goes in the same round trip
+  // From here on a lost connection leaves the outcome unknown.
+  commit_sent = true;
   STRATA_ASSIGN_OR_RETURN(
-      std::vector<PgResult> results,
-      c.pipeline({{"BEGIN", {}},
-                  {"strata_lock", {}, true},
-                  {"strata_fast_insert",
-                   {Param(plan.stream_ids.finish()), Param(plan.categories.finish()), Param(plan.versions.finish()),
-                    Param(plan.event_ids.finish()), Param(plan.types.finish()), Param(plan.metadata.finish()),
-                    Param(plan.payloads.finish()), Param(plan.head_streams.finish()),
-                    Param(plan.head_versions.finish()), Param(ts_text), Param(n_text), Param(channel)},
-                   true},
-                  {"COMMIT", {}}}));
-  if (results.size() != 4 || results[2].rows() != 1)
-    return Status::internal("postgresql: a pipeline returned too few results");
-  Position next = results[2].u64(0, 0) + 1;
+      PgResult result,
+      c.exec_prepared("strata_fast_insert", sql,
+                      {Param(plan.stream_ids.finish()), Param(plan.categories.finish()), Param(plan.versions.finish()),
+                       Param(plan.event_ids.finish()), Param(plan.types.finish()), Param(plan.metadata.finish()),
+                       Param(plan.payloads.finish()), Param(plan.head_streams.finish()),
+                       Param(plan.head_versions.finish()), Param(ts_text), Param(n_text), Param(channel)},
+                      false));
+  if (result.rows() != 1) return Status::corruption("postgresql: the log_head row is missing");
+  Position next = result.u64(0, 0) + 1;
   for (std::size_t j = 0; j < group.size(); ++j) {
     PendingAppend* p = group[j];
     const Version last_version = plan.first_versions[j] + (p->events.size() - 1);
@@ -630,7 +618,9 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
   while (from <= to) {
     const std::uint64_t hi = std::min(to.value(), range_end(from.value(), kPageRows));
     const std::string from_text = num(from.value()), hi_text = num(hi);
-    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(stream.view()), Param(from_text), Param(hi_text)}));
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        c->exec_prepared("strata_visit_stream", sql, {Param(stream.view()), Param(from_text), Param(hi_text)}, true));
     if (first && r.rows() == 0) {
       STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
       if (head == 0) return stream_not_found(stream);
@@ -671,7 +661,8 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
                     std::string(kEventColumns), i.s);
   const std::string from_text = num(from_v);
   const std::string third = forward ? num(range_end(from_v, count)) : num(count);
-  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(stream.view()), Param(from_text), Param(third)}));
+  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_prepared(forward ? "strata_read_forward" : "strata_read_backward", sql,
+                                                       {Param(stream.view()), Param(from_text), Param(third)}, true));
   if (r.rows() == 0) return stream_not_found(stream);
   const Version head = r.binary_u64(0, 0);
   StreamSlice slice;
@@ -704,21 +695,30 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
   // The high-water mark comes with the rows, from the same snapshot; positions below it are all visible
   // (appends commit in position order), so reading up to it skips nothing. Windows of kPageRows
   // positions, each bounded on both sides; a filter may keep fewer rows than a window holds.
+  // Without a filter (a catch-up), a statement without the filter's conditions: a prepared statement's
+  // generic plan evaluates them on every row.
+  const bool filtered = !filter.empty();
   const std::string sql = fmt::format(
       "SELECT h.position, {0} FROM (SELECT position FROM {1}.log_head WHERE id = 1) h "
       "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.position >= $1 AND e.position <= least($2, h.position) "
-      "AND (cardinality($3::text[]) = 0 OR e.type = ANY($3::text[])) "
-      "AND (cardinality($4::text[]) = 0 OR e.category = ANY($4::text[])) "
-      "ORDER BY e.position LIMIT $5) e ON true",
-      std::string(kEventColumns), i.s);
+      "{2} ORDER BY e.position LIMIT $3) e ON true",
+      std::string(kEventColumns), i.s,
+      filtered ? "AND (cardinality($4::text[]) = 0 OR e.type = ANY($4::text[])) "
+                 "AND (cardinality($5::text[]) = 0 OR e.category = ANY($5::text[]))"
+               : "");
   std::size_t delivered = 0;
   const std::string types_text = types.finish(), categories_text = categories.finish();
   for (;;) {
     if (delivered >= max_count) return LogVisit{from, false};
     const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
     const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(max_count - delivered);
-    STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_binary(sql, {Param(from_text), Param(hi_text), Param(types_text),
-                                                             Param(categories_text), Param(limit_text)}));
+    std::vector<Param> params{Param(from_text), Param(hi_text), Param(limit_text)};
+    if (filtered) {
+      params.emplace_back(types_text);
+      params.emplace_back(categories_text);
+    }
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r, c->exec_prepared(filtered ? "strata_visit_log_filtered" : "strata_visit_log", sql, params, true));
     if (r.rows() == 0) return Status::corruption("postgresql: the log_head row is missing");
     const Position high = r.binary_u64(0, 0);
     int rows = 0;
@@ -758,16 +758,20 @@ Result<std::optional<EventLocation>> PgEventStore::lookup_event(const EventId& i
   const std::string id_text = id.to_string();
   STRATA_ASSIGN_OR_RETURN(
       PgResult r,
-      c->exec(fmt::format("SELECT stream_id, version, position FROM {}.events WHERE event_id = $1::uuid", impl_->s),
-              {Param(id_text)}));
+      c->exec_prepared(
+          "strata_lookup_event",
+          fmt::format("SELECT stream_id, version, position FROM {}.events WHERE event_id = $1::uuid", impl_->s),
+          {Param(id_text)}, false));
   if (r.rows() == 0) return std::optional<EventLocation>();
   return std::optional<EventLocation>(EventLocation{std::string(r.text(0, 0)), r.u64(0, 1), r.u64(0, 2)});
 }
 
 Result<Version> PgEventStore::stream_head(const StreamId& stream) {
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
-  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(fmt::format("SELECT head FROM {}.streams WHERE stream_id = $1", impl_->s),
-                                              {Param(stream.view())}));
+  STRATA_ASSIGN_OR_RETURN(
+      PgResult r,
+      c->exec_prepared("strata_stream_head", fmt::format("SELECT head FROM {}.streams WHERE stream_id = $1", impl_->s),
+                       {Param(stream.view())}, false));
   return r.rows() == 0 ? Version{0} : Version{r.u64(0, 0)};
 }
 
@@ -836,10 +840,12 @@ Result<std::optional<SnapshotRecord>> PgEventStore::load_snapshot(const StreamId
   const std::string f = std::to_string(static_cast<std::int64_t>(schema.fingerprint));
   const std::string sv = num(schema.snapshot_version);
   STRATA_ASSIGN_OR_RETURN(
-      PgResult r, c->exec(fmt::format("SELECT version, record FROM {}.snapshots WHERE stream_id = $1 AND version <= $2 "
-                                      "AND fingerprint = $3 AND snapshot_version = $4 ORDER BY version DESC LIMIT 1",
-                                      impl_->s),
-                          {Param(stream.view()), Param(v), Param(f), Param(sv)}));
+      PgResult r,
+      c->exec_prepared("strata_load_snapshot",
+                       fmt::format("SELECT version, record FROM {}.snapshots WHERE stream_id = $1 AND version <= $2 "
+                                   "AND fingerprint = $3 AND snapshot_version = $4 ORDER BY version DESC LIMIT 1",
+                                   impl_->s),
+                       {Param(stream.view()), Param(v), Param(f), Param(sv)}, false));
   if (r.rows() == 0) return std::optional<SnapshotRecord>();
   auto context = [&](const Status& st) {
     return st.with_context(fmt::format("snapshot of stream \"{}\" at version {}", stream.str(), r.u64(0, 0)));
