@@ -266,7 +266,13 @@ void PgEventStore::Impl::listen_loop() {
     if (c == nullptr || c->broken()) {
       c.reset();
       auto made = PgConnection::connect(options.conninfo);
-      if (made.ok() && (*made)->exec("LISTEN " + pg::quote_ident(channel)).ok()) c = std::move(*made);
+      // Named, so that an operator can tell it in pg_stat_activity.
+      if (made.ok() &&
+          (*made)
+              ->exec("SELECT set_config('application_name', $1, false)", {Param("strata listener " + channel)})
+              .ok() &&
+          (*made)->exec("LISTEN " + pg::quote_ident(channel)).ok())
+        c = std::move(*made);
     }
     pollfd fds[2] = {{wake_pipe[0], POLLIN, 0}, {c ? PQsocket(c->raw()) : -1, POLLIN, 0}};
     const int ready = ::poll(fds, c ? 2 : 1, poll_ms);

@@ -44,6 +44,25 @@ inline std::string exec(const std::string& url, const std::string& sql) {
   return error;
 }
 
+// The first column of the first row `sql` returns, as text; "error: ..." when it fails.
+inline std::string query_one(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  std::string out;
+  if (PQstatus(c) != CONNECTION_OK) {
+    out = std::string("error: ") + PQerrorMessage(c);
+  } else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      out = std::string("error: ") + PQresultErrorMessage(r);
+    } else if (PQntuples(r) > 0) {
+      out = PQgetvalue(r, 0, 0);
+    }
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
+}
+
 inline std::string random_schema(std::string_view prefix = "t") {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   return std::string(prefix) + "_" + std::to_string(rng() % 1'000'000'000'000ull);
