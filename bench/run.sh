@@ -6,7 +6,15 @@
 #   bench/run.sh --benchmark_filter=strata/b100
 # A new benchmark needs no change here: every bench_* binary that bench/CMakeLists.txt builds is run,
 # and the "summary: ..." lines it prints (bench_summary.h) are collected.
+#   bench/run.sh --peers    also runs bench/peers.sh (strata beside PostgreSQL and NATS JetStream)
 set -euo pipefail
+
+peers=0
+args=()
+for a in "$@"; do
+  if [[ $a == --peers ]]; then peers=1; else args+=("$a"); fi
+done
+set -- ${args[@]+"${args[@]}"}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${STRATA_BENCH_BUILD_DIR:-$root/build-bench}
@@ -58,11 +66,16 @@ for binary in "${binaries[@]}"; do
   if ! "$binary" "$@" 2>&1 | tee "$logs/$name.log"; then failed+=("$name"); fi
   echo
 done
+if [[ $peers -eq 1 ]]; then
+  if ! "$root/bench/peers.sh" 2>&1 | tee "$logs/peers.log"; then failed+=(peers); fi
+  echo
+fi
 
 echo "== summary (targets: append_batch100_vs_raw >= 0.5, durable_16w_vs_1w >= 5 (DESIGN.md section 7); metrics_overhead_pct < 2, next to its noise metrics_overhead_noise_pct; pg_append_16w_vs_raw_sql >= 0.7, pg_replay_vs_raw_sql >= 0.7)"
 for binary in "${binaries[@]}"; do
   grep -ho 'summary: .*' "$logs/$(basename "$binary").log" | sed 's/^summary: //' || true
 done
+if [[ $peers -eq 1 ]]; then grep -ho 'summary: .*' "$logs/peers.log" | sed 's/^summary: //' || true; fi
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "run.sh: failed: ${failed[*]}" >&2
   exit 1
