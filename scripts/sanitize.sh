@@ -6,6 +6,8 @@
 #   scripts/sanitize.sh thread    ThreadSanitizer (build-tsan/): the tests of concurrent appenders, group
 #                                 commit, read-only instances and backups beside a writer, the projector
 #                                 (catch-up, live, rebuilds, parking) and the in-memory store
+# Both also run the PostgreSQL store's tests (group commit, the notification thread, pooled
+# connections) against a throw-away cluster of their own (scripts/postgres.sh), stopped on the way out.
 #
 # The build directory is configured once (samples, benchmarks and installation off; -O1 with line tables,
 # which builds about half as fast again as -O2 and keeps reports readable) and reused; STRATA_SANITIZE_DIR
@@ -18,12 +20,13 @@ case $kind in
     dir=${STRATA_SANITIZE_DIR:-$root/build-asan}
     flags=(-DSTRATA_SANITIZE=ON)
     targets=(strata_core_tests strata_eventstore_tests strata_eventstore_damage_tests strata_projections_tests
-             strata_crash_writer)
+             strata_crash_writer strata_pgstore_tests)
     ;;
   thread)
     dir=${STRATA_SANITIZE_DIR:-$root/build-tsan}
     flags=(-DSTRATA_TSAN=ON)
-    targets=(strata_core_tests strata_eventstore_tests strata_projections_tests strata_crash_writer)
+    targets=(strata_core_tests strata_eventstore_tests strata_projections_tests strata_crash_writer
+             strata_pgstore_tests)
     ;;
   *)
     sed -n '2,12p' "$0" >&2
@@ -47,11 +50,22 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$root/tests/tsan.supp}
 cd "$dir"
+# The PostgreSQL store's tests, against a cluster of this run's own (stopped by pid on the way out).
+pg_dir=$dir/pg-cluster
+pg_tests() {
+  trap '"$root/scripts/postgres.sh" stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+  "$root/scripts/postgres.sh" start "$pg_dir" >/dev/null
+  echo "== tests/pgstore/strata_pgstore_tests"
+  STRATA_PG_DIR=$pg_dir tests/pgstore/strata_pgstore_tests --no-intro=true --duration=false
+}
 if [[ $kind == address ]]; then
+  status=0
+  pg_tests || status=1
   # Only the suites built above: the README examples, header, install, compile-failure and sample tests
   # are left out, and doctest registers a binary's tests once it is built.
-  exec ctest --output-on-failure --timeout 900 -j"$(nproc)" -L fast \
-    -E "NOT_BUILT|^(readme|headers|install|compile_fail|samples)\."
+  ctest --output-on-failure --timeout 900 -j"$(nproc)" -L fast \
+    -E "NOT_BUILT|^(readme|headers|install|compile_fail|samples)\." || status=1
+  exit $status
 fi
 status=0
 run() {
@@ -61,4 +75,5 @@ run() {
 run tests/core/strata_core_tests -sf='*memory_event_store_test.cc,*repository_test.cc'
 run tests/eventstore/strata_eventstore_tests -sf='*rocks_concurrency_test.cc,*rocks_operating_test.cc,*rocks_verify_test.cc'
 run tests/projections/strata_projections_tests -sf='*projector_test.cc,*memory_projection_storage_test.cc'
+pg_tests || status=1
 exit $status
