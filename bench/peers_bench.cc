@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bench_summary.h"
+#include "pg_client.h"
 #include "strata/eventstore/rocks_event_store.h"
 
 namespace {
@@ -76,31 +77,7 @@ std::atomic<std::uint64_t> g_sink{0};
 
 // --- PostgreSQL, message-db style --------------------------------------------------------------------
 
-class Pg {
- public:
-  explicit Pg(const std::string& url) : c_(PQconnectdb(url.c_str())) {
-    if (PQstatus(c_) != CONNECTION_OK) die(PQerrorMessage(c_));
-    PQsetNoticeProcessor(
-        c_, [](void*, const char*) {}, nullptr);
-  }
-  ~Pg() { PQfinish(c_); }
-  Pg(const Pg&) = delete;
-  Pg& operator=(const Pg&) = delete;
-  void exec(const std::string& sql) { PQclear(check(PQexec(c_, sql.c_str()))); }
-  PGresult* query(const char* sql, std::vector<std::string> params) {
-    std::vector<const char*> v;
-    for (const auto& p : params) v.push_back(p.c_str());
-    return check(PQexecParams(c_, sql, static_cast<int>(v.size()), nullptr, v.data(), nullptr, nullptr, 0));
-  }
-
- private:
-  PGresult* check(PGresult* r) {
-    const auto st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die(PQresultErrorMessage(r));
-    return r;
-  }
-  PGconn* c_;
-};
+using Pg = bench::PgClient;
 
 const char* kSchema = R"(
 DROP SCHEMA IF EXISTS peers CASCADE;

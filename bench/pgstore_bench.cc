@@ -22,12 +22,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_summary.h"
+#include "pg_client.h"
 #include "strata/eventstore/rocks_event_store.h"
 #include "strata/pgstore/pg_event_store.h"
 
@@ -59,47 +59,7 @@ StreamId sid(const std::string& s) { return StreamId::parse(s).value(); }
 
 EventData event() { return EventData{EventId::generate(), "bench.deposited.v1", kPayload, {}}; }
 
-// A plain libpq connection for the raw baseline.
-class Raw {
- public:
-  explicit Raw(const std::string& url) : c_(PQconnectdb(url.c_str())) {
-    if (PQstatus(c_) != CONNECTION_OK) die(PQerrorMessage(c_));
-    PQsetNoticeProcessor(
-        c_, [](void*, const char*) {}, nullptr);
-  }
-  ~Raw() { PQfinish(c_); }
-  Raw(const Raw&) = delete;
-  Raw& operator=(const Raw&) = delete;
-  void exec(const std::string& sql) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    check(r);
-    PQclear(r);
-  }
-  PGresult* params(const char* sql, int n, const char* const* values) {
-    PGresult* r = PQexecParams(c_, sql, n, nullptr, values, nullptr, nullptr, 0);
-    check(r);
-    return r;
-  }
-  // Runs `sql` as a statement prepared on this connection the first time (as `name`).
-  PGresult* prepared(const char* name, const char* sql, int n, const char* const* values) {
-    if (prepared_.insert(name).second) {
-      PGresult* p = PQprepare(c_, name, sql, n, nullptr);
-      check(p);
-      PQclear(p);
-    }
-    PGresult* r = PQexecPrepared(c_, name, n, values, nullptr, nullptr, 0);
-    check(r);
-    return r;
-  }
-
- private:
-  void check(PGresult* r) {
-    const auto st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die(PQresultErrorMessage(r));
-  }
-  PGconn* c_;
-  std::set<std::string> prepared_;
-};
+using Raw = bench::PgClient;
 
 const char* kRawInsert =
     "INSERT INTO raw_events (stream_id, category, version, event_id, type, recorded_at, metadata, payload) "
@@ -110,8 +70,7 @@ void raw_insert_one(Raw& raw, const std::string& stream, std::uint64_t version) 
   const std::string ts = std::to_string(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  const char* values[] = {stream.c_str(), v.c_str(), id.c_str(), ts.c_str(), kPayload.c_str()};
-  PQclear(raw.prepared("raw_insert", kRawInsert, 5, values));
+  PQclear(raw.prepared("raw_insert", kRawInsert, {stream, v, id, ts, kPayload}));
 }
 
 // 100 rows in one statement, one transaction: the same arrays strata sends.
@@ -132,12 +91,11 @@ void raw_insert_batch(Raw& raw, const std::string& stream, std::uint64_t first_v
   const std::string ts = std::to_string(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  const char* values[] = {stream.c_str(), versions.c_str(), ids.c_str(), ts.c_str(), payloads.c_str()};
-  PQclear(
-      raw.params("INSERT INTO raw_events (stream_id, category, version, event_id, type, recorded_at, metadata, "
-                 "payload) SELECT $1, 'acct', v, i, 'bench.deposited.v1', $4, '\\x', p FROM "
-                 "unnest($2::bigint[], $3::uuid[], $5::text[]) AS u(v, i, p)",
-                 5, values));
+  PQclear(raw.prepared("raw_batch",
+                       "INSERT INTO raw_events (stream_id, category, version, event_id, type, recorded_at, "
+                       "metadata, payload) SELECT $1, 'acct', v, i, 'bench.deposited.v1', $4, '\\x', p FROM "
+                       "unnest($2::bigint[], $3::uuid[], $5::text[]) AS u(v, i, p)",
+                       {stream, versions, ids, ts, payloads}));
 }
 
 std::atomic<std::uint64_t> g_sink{0};
@@ -153,11 +111,10 @@ void touch(PGresult* r) {
 
 double raw_replay(Raw& raw, const std::string& stream) {
   const auto start = Clock::now();
-  const char* values[] = {stream.c_str()};
-  PGresult* r = raw.params(
+  PGresult* r = raw.query(
       "SELECT position, stream_id, version, event_id, type, recorded_at, metadata, payload FROM raw_events "
       "WHERE stream_id = $1 ORDER BY version",
-      1, values);
+      {stream});
   if (PQntuples(r) != kReplayEvents) die("raw replay read " + std::to_string(PQntuples(r)) + " rows");
   touch(r);
   PQclear(r);
@@ -168,12 +125,10 @@ double raw_log(Raw& raw, std::uint64_t total) {
   const auto start = Clock::now();
   std::uint64_t from = 0, seen = 0;
   for (;;) {
-    const std::string f = std::to_string(from);
-    const char* values[] = {f.c_str()};
-    PGresult* r = raw.params(
+    PGresult* r = raw.query(
         "SELECT position, stream_id, version, event_id, type, recorded_at, metadata, payload FROM raw_events "
         "WHERE position > $1 ORDER BY position LIMIT 2000",
-        1, values);
+        {std::to_string(from)});
     const int rows = PQntuples(r);
     touch(r);
     if (rows > 0) from = std::strtoull(PQgetvalue(r, rows - 1, 0), nullptr, 10);
@@ -311,7 +266,7 @@ int main() {
         }
       }));
       raw_r.replay.push_back(raw_replay(raw, "replay-1"));
-      PGresult* count = raw.params("SELECT count(*) FROM raw_events", 0, nullptr);
+      PGresult* count = raw.query("SELECT count(*) FROM raw_events", {});
       const std::uint64_t total = std::strtoull(PQgetvalue(count, 0, 0), nullptr, 10);
       PQclear(count);
       raw_r.log.push_back(raw_log(raw, total));

@@ -53,6 +53,25 @@ std::string first_line(const char* message) {
   return s;
 }
 
+// Statement parameters as libpq takes them: NUL-terminated text, or a null pointer for NULL.
+class ParamValues {
+ public:
+  explicit ParamValues(const std::vector<Param>& params) : values_(params.size(), nullptr) {
+    owned_.reserve(params.size());  // no reallocation: values_ point into the strings
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].has_value()) continue;
+      owned_.emplace_back(*params[i]);
+      values_[i] = owned_.back().c_str();
+    }
+  }
+  int count() const noexcept { return static_cast<int>(values_.size()); }
+  const char* const* values() const noexcept { return values_.data(); }
+
+ private:
+  std::vector<std::string> owned_;
+  std::vector<const char*> values_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& conninfo) {
@@ -124,19 +143,9 @@ Result<PgResult> PgConnection::exec_binary(std::string_view sql, const std::vect
 Result<PgResult> PgConnection::run(std::string_view sql, const std::vector<Param>& params, int result_format) {
   if (conn_ == nullptr) return Status::unavailable("postgresql: connection closed");
   std::string statement(sql);
-  std::vector<std::string> owned;  // libpq wants NUL-terminated parameters
-  owned.reserve(params.size());
-  std::vector<const char*> values(params.size(), nullptr);
-  std::vector<int> lengths(params.size(), 0);
-  std::vector<int> formats(params.size(), 0);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].has_value()) continue;
-    owned.emplace_back(*params[i]);
-    values[i] = owned.back().c_str();
-    lengths[i] = static_cast<int>(owned.back().size());
-  }
-  PGresult* r = PQexecParams(conn_, statement.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                             lengths.data(), formats.data(), result_format);
+  const ParamValues values(params);
+  PGresult* r =
+      PQexecParams(conn_, statement.c_str(), values.count(), nullptr, values.values(), nullptr, nullptr, result_format);
   return check(r, sql);
 }
 
@@ -149,18 +158,11 @@ Result<std::vector<PgResult>> PgConnection::pipeline(const std::vector<Statement
   std::size_t sent = 0;
   for (const Statement& st : statements) {
     std::string sql(st.sql);
-    std::vector<std::string> owned;
-    owned.reserve(st.params.size());
-    std::vector<const char*> values(st.params.size(), nullptr);
-    for (std::size_t i = 0; i < st.params.size(); ++i) {
-      if (!st.params[i].has_value()) continue;
-      owned.emplace_back(*st.params[i]);
-      values[i] = owned.back().c_str();
-    }
-    const int sent_ok = st.prepared ? PQsendQueryPrepared(conn_, sql.c_str(), static_cast<int>(st.params.size()),
-                                                          values.data(), nullptr, nullptr, 0)
-                                    : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(st.params.size()), nullptr,
-                                                        values.data(), nullptr, nullptr, 0);
+    const ParamValues values(st.params);
+    const int sent_ok =
+        st.prepared
+            ? PQsendQueryPrepared(conn_, sql.c_str(), values.count(), values.values(), nullptr, nullptr, 0)
+            : PQsendQueryParams(conn_, sql.c_str(), values.count(), nullptr, values.values(), nullptr, nullptr, 0);
     if (sent_ok != 1) {
       failure =
           broken()
@@ -212,16 +214,8 @@ Result<PgResult> PgConnection::exec_prepared(const std::string& name, std::strin
   if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
     STRATA_RETURN_IF_ERROR(prepare(name, sql));
   }
-  std::vector<std::string> owned;
-  owned.reserve(params.size());
-  std::vector<const char*> values(params.size(), nullptr);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].has_value()) continue;
-    owned.emplace_back(*params[i]);
-    values[i] = owned.back().c_str();
-  }
-  PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), nullptr, nullptr,
-                               binary ? 1 : 0);
+  const ParamValues values(params);
+  PGresult* r = PQexecPrepared(conn_, name.c_str(), values.count(), values.values(), nullptr, nullptr, binary ? 1 : 0);
   return check(r, sql);
 }
 

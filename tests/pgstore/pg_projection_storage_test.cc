@@ -22,38 +22,10 @@
 namespace {
 
 using namespace strata;
+using strata::conformance::BorrowedStorage;
 using strata::conformance::parked_event;
 using strata::conformance::render_rows;
 using strata::conformance::state_at;
-
-// The store's storage, handed to the suite, which owns what open() returns; the store stays with the
-// fixture.
-class BorrowedStorage final : public ProjectionStorage {
- public:
-  explicit BorrowedStorage(ProjectionStorage& s) : s_(s) {}
-  Result<std::optional<ProjectionState>> load_state(std::string_view p) override { return s_.load_state(p); }
-  Status commit(const ProjectionWriteBatch& b) override { return s_.commit(b); }
-  Result<std::optional<std::string>> get(std::string_view p, Generation g, std::string_view m,
-                                         std::string_view k) override {
-    return s_.get(p, g, m, k);
-  }
-  Status scan(std::string_view p, Generation g, std::string_view m, std::string_view prefix, const ScanOptions& o,
-              RowVisitor v) override {
-    return s_.scan(p, g, m, prefix, o, v);
-  }
-  Result<std::vector<ParkedEvent>> list_parked(std::string_view p, Generation g, Position after,
-                                               std::size_t n) override {
-    return s_.list_parked(p, g, after, n);
-  }
-  Result<std::optional<ParkedEvent>> get_parked(std::string_view p, Generation g, Position at) override {
-    return s_.get_parked(p, g, at);
-  }
-  Result<std::vector<std::string>> list_projections() override { return s_.list_projections(); }
-  Status drop_projection(std::string_view p) override { return s_.drop_projection(p); }
-
- private:
-  ProjectionStorage& s_;
-};
 
 struct PgStorageFixture {
   static constexpr bool kDurable = true;

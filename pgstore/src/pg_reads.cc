@@ -1,0 +1,205 @@
+// PgEventStore's reads: a stream both ways, the global log with filters, event lookups, stream heads
+// and lists, version_as_of. Events come in binary format; a view points into the result.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "pg_store_impl.h"
+#include "strata/core/backend/append_checks.h"
+
+namespace strata {
+
+using pg::ArrayLiteral;
+using pg::kPageRows;
+using pg::num;
+using pg::Param;
+using pg::PgPool;
+using pg::PgResult;
+
+namespace {
+
+// Row `row` of a binary-format result `r` (the event columns of pg_statements.cc, from column `col`)
+// as a view into it: nothing is copied or parsed but the integers.
+Result<EventView> to_view(const PgResult& r, int row, int col) {
+  EventView v;
+  v.position = r.binary_u64(row, col);
+  v.stream_id = r.text(row, col + 1);
+  v.version = r.binary_u64(row, col + 2);
+  auto id = EventId::from_bytes(r.text(row, col + 3));
+  if (!id.ok())
+    return Status::corruption(fmt::format("postgresql: the event at position {} has a bad id", v.position.value()));
+  v.id = *id;
+  v.type = r.text(row, col + 4);
+  v.timestamp = pg::from_micros(static_cast<std::int64_t>(r.binary_u64(row, col + 5)));
+  v.encoded_metadata = r.text(row, col + 6);
+  v.payload = r.text(row, col + 7);
+  return v;
+}
+
+// [from, from + count - 1], saturated at the largest bigint.
+std::uint64_t range_end(std::uint64_t from, std::uint64_t count) {
+  constexpr std::uint64_t kMax = INT64_MAX;
+  if (from > kMax) return kMax;
+  return count == 0 ? from - 1 : from + std::min(count - 1, kMax - from);
+}
+
+}  // namespace
+
+Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
+  Impl& i = *impl_;
+  if (from == 0) from = 1;
+  if (to.value() > INT64_MAX) to = Version(INT64_MAX);
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
+  bool first = true;
+  while (from <= to) {
+    const std::uint64_t hi = std::min(to.value(), range_end(from.value(), kPageRows));
+    const std::string from_text = num(from.value()), hi_text = num(hi);
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            c->exec_prepared("strata_visit_stream", i.sql.visit_stream,
+                                             {Param(stream.view()), Param(from_text), Param(hi_text)}, true));
+    if (first && r.rows() == 0) {
+      STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
+      if (head == 0) return stream_not_found(stream);
+      return {};
+    }
+    first = false;
+    for (int row = 0; row < r.rows(); ++row) {
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 0));
+      STRATA_RETURN_IF_ERROR(visitor(v));
+    }
+    if (static_cast<std::uint64_t>(r.rows()) < hi - from.value() + 1) return {};  // past the head
+    from = hi + 1;
+  }
+  return {};
+}
+
+Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirection direction, Version from,
+                                              std::size_t max_count) {
+  Impl& i = *impl_;
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
+  const bool forward = direction == ReadDirection::kForward;
+  if (forward && from == 0) from = 1;
+  const std::uint64_t from_v = std::min<std::uint64_t>(from.value(), INT64_MAX);
+  const std::uint64_t count = std::min<std::uint64_t>(max_count, INT64_MAX);
+  const std::string from_text = num(from_v);
+  const std::string third = forward ? num(range_end(from_v, count)) : num(count);
+  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_prepared(forward ? "strata_read_forward" : "strata_read_backward",
+                                                       forward ? i.sql.read_forward : i.sql.read_backward,
+                                                       {Param(stream.view()), Param(from_text), Param(third)}, true));
+  if (r.rows() == 0) return stream_not_found(stream);
+  const Version head = r.binary_u64(0, 0);
+  StreamSlice slice;
+  for (int row = 0; row < r.rows(); ++row) {
+    if (r.null(row, 1)) break;
+    STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
+    slice.events.push_back(std::move(e));
+  }
+  if (forward) {
+    Version v = slice.events.empty() ? from : slice.events.back().version + 1;
+    slice.next_version = v;
+    slice.end_of_stream = v > head;
+  } else {
+    Version v = slice.events.empty() ? std::min(from, head) : slice.events.back().version - 1;
+    slice.next_version = v;
+    slice.end_of_stream = v == 0;
+  }
+  return slice;
+}
+
+Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
+                                         EventVisitor visitor) {
+  Impl& i = *impl_;
+  if (from == 0) from = 1;
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
+  ArrayLiteral types, categories;
+  for (const auto& t : filter.event_types) types.add(t);
+  for (const auto& k : filter.categories) categories.add(k);
+  const bool filtered = !filter.empty();
+  std::size_t delivered = 0;
+  const std::string types_text = types.finish(), categories_text = categories.finish();
+  for (;;) {
+    if (delivered >= max_count) return LogVisit{from, false};
+    const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
+    const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(max_count - delivered);
+    std::vector<Param> params{Param(from_text), Param(hi_text), Param(limit_text)};
+    if (filtered) {
+      params.emplace_back(types_text);
+      params.emplace_back(categories_text);
+    }
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            c->exec_prepared(filtered ? "strata_visit_log_filtered" : "strata_visit_log",
+                                             filtered ? i.sql.visit_log_filtered : i.sql.visit_log, params, true));
+    if (r.rows() == 0) return Status::corruption("postgresql: the log_head row is missing");
+    const Position high = r.binary_u64(0, 0);
+    int rows = 0;
+    for (int row = 0; row < r.rows(); ++row) {
+      if (r.null(row, 1)) break;
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
+      STRATA_RETURN_IF_ERROR(visitor(v));
+      ++rows;
+    }
+    delivered += static_cast<std::size_t>(rows);
+    if (delivered >= max_count) {
+      const Position next = Position(r.binary_u64(rows - 1, 1) + 1);
+      return LogVisit{next, next > high};
+    }
+    // The whole window was examined.
+    const Position examined_to = std::min<Position>(Position(hi), high);
+    if (examined_to >= high) return LogVisit{std::max<Position>(from, high + 1), true};
+    from = examined_to + 1;
+  }
+}
+
+Result<LogSlice> PgEventStore::read_log(Position from, std::size_t max_count, const LogFilter& filter) {
+  LogSlice slice;
+  auto next = visit_log(from, max_count, filter, [&](const EventView& e) -> Status {
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
+    slice.events.push_back(std::move(r));
+    return {};
+  });
+  if (!next.ok()) return next.status();
+  slice.next_position = next->next_position;
+  slice.end_of_log = next->end_of_log;
+  return slice;
+}
+
+Result<std::optional<EventLocation>> PgEventStore::lookup_event(const EventId& id) {
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  const std::string id_text = id.to_string();
+  STRATA_ASSIGN_OR_RETURN(PgResult r,
+                          c->exec_prepared("strata_lookup_event", impl_->sql.lookup_event, {Param(id_text)}, false));
+  if (r.rows() == 0) return std::optional<EventLocation>();
+  return std::optional<EventLocation>(EventLocation{std::string(r.text(0, 0)), r.u64(0, 1), r.u64(0, 2)});
+}
+
+Result<Version> PgEventStore::stream_head(const StreamId& stream) {
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  STRATA_ASSIGN_OR_RETURN(
+      PgResult r, c->exec_prepared("strata_stream_head", impl_->sql.stream_head, {Param(stream.view())}, false));
+  return r.rows() == 0 ? Version{0} : Version{r.u64(0, 0)};
+}
+
+Result<StreamList> PgEventStore::list_streams(std::string_view after, std::size_t max_count) {
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  const std::string limit_text = num(std::min<std::size_t>(max_count, INT64_MAX) + 1);
+  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(impl_->sql.list_streams, {Param(after), Param(limit_text)}));
+  StreamList list;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(r.rows()), max_count);
+  for (std::size_t k = 0; k < n; ++k)
+    list.streams.push_back(StreamInfo{std::string(r.text(static_cast<int>(k), 0)), r.u64(static_cast<int>(k), 1)});
+  if (static_cast<std::size_t>(r.rows()) > max_count && !list.streams.empty())
+    list.next_after = list.streams.back().stream_id;
+  return list;
+}
+
+Result<Version> PgEventStore::version_as_of(const StreamId& stream, Timestamp at) {
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  const std::string at_text = std::to_string(at.time_since_epoch().count());
+  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(impl_->sql.version_as_of, {Param(stream.view()), Param(at_text)}));
+  if (r.rows() == 0) return stream_not_found(stream);
+  return r.null(0, 1) ? Version{0} : Version{r.u64(0, 1)};
+}
+
+}  // namespace strata

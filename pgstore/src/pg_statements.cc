@@ -1,0 +1,158 @@
+// Every statement PgEventStore runs, in one place, formatted once per store with its schema. The tables
+// are described in pgstore/FORMAT.md.
+#include <fmt/format.h>
+
+#include "pg_store_impl.h"
+#include "strata/core/backend/metadata_encoding.h"
+
+namespace strata::pg {
+
+namespace {
+
+// The columns every event read selects, in this order (to_view in pg_reads.cc reads them so).
+constexpr std::string_view kEventColumns =
+    "e.position, e.stream_id, e.version, e.event_id, e.type, e.recorded_at, e.metadata, e.payload";
+
+}  // namespace
+
+Statements::Statements(const std::string& s) {
+  create_tables = fmt::format(
+      "CREATE SCHEMA IF NOT EXISTS {0};"
+      "CREATE TABLE IF NOT EXISTS {0}.strata_meta (key text PRIMARY KEY, value text NOT NULL);"
+      "INSERT INTO {0}.strata_meta VALUES ('schema_version', '{1}') ON CONFLICT (key) DO NOTHING;"
+      "CREATE TABLE IF NOT EXISTS {0}.log_head (id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL,"
+      "  last_timestamp bigint NOT NULL);"
+      "INSERT INTO {0}.log_head VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING;"
+      "CREATE TABLE IF NOT EXISTS {0}.events ("
+      "  position bigint PRIMARY KEY,"
+      "  stream_id text COLLATE \"C\" NOT NULL,"
+      "  category text COLLATE \"C\" NOT NULL,"
+      "  version bigint NOT NULL,"
+      "  event_id uuid NOT NULL UNIQUE,"
+      "  type text COLLATE \"C\" NOT NULL,"
+      "  recorded_at bigint NOT NULL,"
+      "  metadata bytea NOT NULL,"
+      "  payload text NOT NULL,"
+      "  UNIQUE (stream_id, version));"
+      "CREATE TABLE IF NOT EXISTS {0}.streams (stream_id text COLLATE \"C\" PRIMARY KEY, head bigint NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS {0}.snapshots ("
+      "  stream_id text COLLATE \"C\" NOT NULL,"
+      "  version bigint NOT NULL,"
+      "  fingerprint bigint NOT NULL,"
+      "  snapshot_version bigint NOT NULL,"
+      "  record bytea NOT NULL,"
+      "  PRIMARY KEY (stream_id, version, fingerprint, snapshot_version));",
+      s, PgEventStore::kSchemaVersion);
+  schema_version = fmt::format("SELECT value FROM {}.strata_meta WHERE key = 'schema_version'", s);
+  read_head = fmt::format("SELECT position FROM {}.log_head WHERE id = 1", s);
+
+  // One statement, committed on its own. It first moves the log's head (UPDATE ... RETURNING): that
+  // takes the head's row lock, waits for the commit holding it, and then works on the row as that
+  // commit left it (READ COMMITTED re-reads an updated row), so `base` is the committed head and the
+  // lock is held to this commit. Positions and the timestamp come from there; versions from the assumed
+  // heads, which the unique key (stream_id, version) checks: if a head moved, the insert fails and
+  // nothing is written.
+  fast_commit = fmt::format(
+      "WITH lh AS (UPDATE {0}.log_head SET position = position + $11, "
+      "last_timestamp = greatest(last_timestamp, $10::bigint) WHERE id = 1 "
+      "RETURNING position - $11 AS base, last_timestamp AS ts), "
+      "ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, recorded_at, "
+      "metadata, payload) SELECT lh.base + u.n, u.stream_id, u.category, u.version, u.event_id, u.type, lh.ts, "
+      "u.metadata, u.payload FROM lh, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
+      "$6::bytea[], $7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, "
+      "payload, n)), "
+      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
+      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head) "
+      "SELECT lh.base, pg_notify($12, (lh.base + $11)::text) FROM lh",
+      s);
+  lock_head = fmt::format("SELECT position, last_timestamp FROM {}.log_head WHERE id = 1 FOR UPDATE", s);
+  committed_ids =
+      fmt::format("SELECT event_id, stream_id, version, position FROM {}.events WHERE event_id = ANY($1::uuid[])", s);
+  stream_heads = fmt::format("SELECT stream_id, head FROM {}.streams WHERE stream_id = ANY($1::text[])", s);
+  // The same columns as fast_commit's, positions given ($10) and the head set ($12, $13).
+  full_commit = fmt::format(
+      "WITH ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, "
+      "recorded_at, metadata, payload) SELECT u.position, u.stream_id, u.category, u.version, u.event_id, u.type, "
+      "$13::bigint, u.metadata, u.payload FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
+      "$6::bytea[], $7::text[], $10::bigint[]) AS u(stream_id, category, version, event_id, type, metadata, "
+      "payload, position)), "
+      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
+      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head), "
+      "lh AS (UPDATE {0}.log_head SET position = $12, last_timestamp = $13::bigint WHERE id = 1) "
+      "SELECT pg_notify($11, $12::text)",
+      s);
+
+  // Reads select ranges bounded on both sides (versions of a stream and positions of the log are
+  // contiguous, so a range of n holds at most n rows), never "from here on, LIMIT n": without statistics
+  // on a fresh table the planner would read everything from `from` on and sort it to keep n rows.
+  visit_stream = fmt::format(
+      "SELECT {} FROM {}.events e WHERE e.stream_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version",
+      kEventColumns, s);
+  // The head comes with the rows, from the same snapshot. Backward, the range ends at the head or at
+  // `from`, whichever is lower.
+  read_forward = fmt::format(
+      "SELECT h.head, {0} FROM (SELECT head FROM {1}.streams WHERE stream_id = $1) h "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 AND e.version >= $2 "
+      "AND e.version <= $3 ORDER BY e.version) e ON true",
+      kEventColumns, s);
+  read_backward = fmt::format(
+      "SELECT h.head, {0} FROM (SELECT head FROM {1}.streams WHERE stream_id = $1) h "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 "
+      "AND e.version <= least($2::bigint, h.head) AND e.version > least($2::bigint, h.head) - $3 "
+      "ORDER BY e.version DESC) e ON true",
+      kEventColumns, s);
+  // The high-water mark comes with the rows, from the same snapshot; positions below it are all visible
+  // (appends commit in position order), so reading up to it skips nothing. Without a filter (a
+  // catch-up), a statement without the filter's conditions: a prepared statement's generic plan
+  // evaluates them on every row.
+  const std::string log = fmt::format(
+      "SELECT h.position, {0} FROM (SELECT position FROM {1}.log_head WHERE id = 1) h "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.position >= $1 AND e.position <= least($2, h.position) "
+      "{{}} ORDER BY e.position LIMIT $3) e ON true",
+      kEventColumns, s);
+  visit_log = fmt::format(fmt::runtime(log), "");
+  visit_log_filtered = fmt::format(fmt::runtime(log),
+                                   "AND (cardinality($4::text[]) = 0 OR e.type = ANY($4::text[])) "
+                                   "AND (cardinality($5::text[]) = 0 OR e.category = ANY($5::text[]))");
+  lookup_event = fmt::format("SELECT stream_id, version, position FROM {}.events WHERE event_id = $1::uuid", s);
+  stream_head = fmt::format("SELECT head FROM {}.streams WHERE stream_id = $1", s);
+  list_streams =
+      fmt::format("SELECT stream_id, head FROM {}.streams WHERE stream_id > $1 ORDER BY stream_id LIMIT $2", s);
+  version_as_of = fmt::format(
+      "SELECT h.head, (SELECT max(version) FROM {0}.events e WHERE e.stream_id = $1 AND e.recorded_at <= $2) "
+      "FROM {0}.streams h WHERE h.stream_id = $1",
+      s);
+
+  save_snapshot = fmt::format(
+      "INSERT INTO {}.snapshots VALUES ($1, $2, $3, $4, $5::bytea) ON CONFLICT "
+      "(stream_id, version, fingerprint, snapshot_version) DO UPDATE SET record = EXCLUDED.record",
+      s);
+  load_snapshot = fmt::format(
+      "SELECT version, record FROM {}.snapshots WHERE stream_id = $1 AND version <= $2 AND fingerprint = $3 AND "
+      "snapshot_version = $4 ORDER BY version DESC LIMIT 1",
+      s);
+  snapshot_keys = fmt::format(
+      "SELECT version, fingerprint, snapshot_version FROM {}.snapshots WHERE stream_id = $1 "
+      "ORDER BY version, fingerprint, snapshot_version",
+      s);
+  delete_snapshots = fmt::format(
+      "DELETE FROM {}.snapshots s USING unnest($2::bigint[], $3::bigint[], $4::bigint[]) "
+      "AS d(version, fingerprint, snapshot_version) WHERE s.stream_id = $1 AND s.version = d.version AND "
+      "s.fingerprint = d.fingerprint AND s.snapshot_version = d.snapshot_version",
+      s);
+  snapshot_versions = fmt::format("SELECT version FROM {}.snapshots WHERE stream_id = $1 ORDER BY version", s);
+}
+
+void EventArrays::add(const StreamId& stream, Version version, const EventData& e) {
+  stream_ids.add(stream.view());
+  categories.add(stream.category());
+  versions.add_number(version.value());
+  event_ids.add(e.id.to_string());
+  types.add(e.type);
+  meta_.clear();
+  encode_metadata(e.metadata, meta_);
+  metadata.add_bytea(meta_);
+  payloads.add(e.payload);
+}
+
+}  // namespace strata::pg
