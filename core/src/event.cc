@@ -179,11 +179,23 @@ bool LogFilter::matches(std::string_view stream_id, std::string_view type) const
   return true;
 }
 
+std::string_view stream_state_name(StreamState state) noexcept {
+  switch (state) {
+    case StreamState::kLive:
+      return "live";
+    case StreamState::kDeleted:
+      return "deleted";
+    case StreamState::kHardDeleted:
+      return "hard deleted";
+  }
+  return "unknown";
+}
+
 Result<Version> EventStore::version_as_of(const StreamId& stream, Timestamp at) {
-  STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
-  if (head == 0) return stream_not_found(stream);
-  // Invariant: every version < lo is at or before `at`; every version > hi is after it.
-  Version lo = 1, hi = head;
+  STRATA_ASSIGN_OR_RETURN(StreamInfo info, stream_info(stream));
+  if (info.state != StreamState::kLive) return stream_deleted(stream, info);
+  // Invariant: every readable version < lo is at or before `at`; every version > hi is after it.
+  Version lo = info.first_version, hi = info.head;
   while (lo <= hi) {
     Version mid = lo + (hi - lo) / 2;
     STRATA_ASSIGN_OR_RETURN(StreamSlice slice, read_stream(stream, ReadDirection::kForward, mid, 1));
@@ -194,7 +206,8 @@ Result<Version> EventStore::version_as_of(const StreamId& stream, Timestamp at) 
       hi = mid - 1;
     }
   }
-  return hi;
+  // Below the first readable version: the events there are gone, so "none readable as of `at`".
+  return hi < info.first_version ? Version{0} : hi;
 }
 
 namespace detail {

@@ -26,6 +26,7 @@ struct MemoryEventStore::Impl {
     Timestamp timestamp;
     std::string metadata;  // encoded
     std::string payload;
+    bool removed = false;  // hard-deleted or truncated: a tombstone readers pass over
 
     EventView view() const { return EventView{stream, version, position, id, type, timestamp, metadata, payload}; }
   };
@@ -34,8 +35,32 @@ struct MemoryEventStore::Impl {
 
   // The event at position `p`. REQUIRES: mu held, 1 <= p <= log.size().
   const Stored& at(Position p) const { return log[p.value() - 1]; }
+  // A stream: the positions of its versions ([v - 1]) and its life (head is positions.size()).
+  struct Stream {
+    std::vector<Position> positions;
+    StreamState state = StreamState::kLive;
+    Version first_version = 1;
+    Version origin = 1;
+    StreamInfo info(std::string_view id) const {
+      return StreamInfo{std::string(id), positions.size(), state, first_version, origin};
+    }
+  };
   // The position of version `v` in a stream's list of positions. REQUIRES: 1 <= v <= positions.size().
   static Position position_of(const std::vector<Position>& positions, Version v) { return positions[v.value() - 1]; }
+
+  // The stream named `id`, or nullptr. REQUIRES: mu held.
+  const Stream* find(std::string_view id) const {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+  // Decides part `a` of an append (idempotency, then the stream's head and life): the verdict of a
+  // retry in `retry`, a conflict in `conflict`, or a refusal. REQUIRES: mu held.
+  Status decide(const StreamAppend& a, std::optional<Result<AppendResult>>& retry,
+                std::optional<VersionConflict>& conflict, bool& recreate) const;
+  // Commits part `a` at the end of the log with timestamp `ts`. REQUIRES: mu held exclusively, decided.
+  AppendResult commit(const StreamAppend& a, bool recreate, Timestamp ts);
+  // Removes the events of versions [from, to) of `s`. REQUIRES: mu held exclusively.
+  std::uint64_t remove(Stream& s, Version from, Version to);
 
   Timestamp now() const {
     if (options.clock) return options.clock();
@@ -44,10 +69,10 @@ struct MemoryEventStore::Impl {
 
   Options options;
   mutable std::shared_mutex mu;
-  std::vector<Stored> log;                                            // GUARDED_BY(mu); log[p - 1] has position p
-  std::map<std::string, std::vector<Position>, std::less<>> streams;  // GUARDED_BY(mu); [v - 1] = position
-  std::unordered_map<EventId, Position> ids;                          // GUARDED_BY(mu)
-  Timestamp last_timestamp{};                                         // GUARDED_BY(mu)
+  std::vector<Stored> log;                             // GUARDED_BY(mu); log[p - 1] has position p
+  std::map<std::string, Stream, std::less<>> streams;  // GUARDED_BY(mu)
+  std::unordered_map<EventId, Position> ids;           // GUARDED_BY(mu)
+  Timestamp last_timestamp{};                          // GUARDED_BY(mu)
   // Per stream, by (version, schema fingerprint, snapshot version): encoded. GUARDED_BY(mu)
   using SnapshotKey = std::tuple<Version, std::uint64_t, std::uint32_t>;
   std::map<std::string, std::map<SnapshotKey, std::string>, std::less<>> snapshots;
@@ -64,54 +89,155 @@ MemoryEventStore::~MemoryEventStore() = default;
 
 const Limits& MemoryEventStore::limits() const noexcept { return impl_->options.limits; }
 
-Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVersion expected,
-                                              std::span<const EventData> events) {
-  STRATA_RETURN_IF_ERROR(check_append(stream, events, impl_->options.limits));
-  std::unique_lock lock(impl_->mu);
-  auto& log = impl_->log;
-
+Status MemoryEventStore::Impl::decide(const StreamAppend& a, std::optional<Result<AppendResult>>& retry,
+                                      std::optional<VersionConflict>& conflict, bool& recreate) const {
   // Idempotency first: a retry of a committed append must succeed whatever its expected version says.
-  IdempotencyCheck idem(stream, events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    auto it = impl_->ids.find(events[i].id);
-    if (it == impl_->ids.end()) {
+  IdempotencyCheck idem(a.stream, a.events.size());
+  for (std::size_t i = 0; i < a.events.size(); ++i) {
+    auto it = ids.find(a.events[i].id);
+    if (it == ids.end()) {
       idem.missing(i);
     } else {
-      const auto& s = impl_->at(it->second);
+      const auto& s = at(it->second);
       idem.found(i, s.stream, s.version, s.position);
     }
   }
-  if (auto verdict = idem.verdict(); verdict.has_value()) return *std::move(verdict);
+  retry = idem.verdict();
+  if (retry.has_value()) return {};
+  const Stream* stream = find(a.stream.view());
+  const StreamInfo info = stream == nullptr ? StreamInfo{} : stream->info(a.stream.view());
+  Status refused;
+  conflict = append_conflict(a.stream, a.expected, stream == nullptr ? nullptr : &info, recreate, refused);
+  return refused;
+}
 
-  auto sit = impl_->streams.find(stream.view());
-  const Version head = sit == impl_->streams.end() ? 0 : sit->second.size();
-  if (!expected.matches(head)) {
-    return Status::wrong_expected_version(VersionConflict{stream.str(), expected, head});
+AppendResult MemoryEventStore::Impl::commit(const StreamAppend& a, bool recreate, Timestamp ts) {
+  auto sit = streams.find(a.stream.view());
+  if (sit == streams.end()) sit = streams.emplace(a.stream.str(), Stream{}).first;
+  Stream& stream = sit->second;
+  const Version head = stream.positions.size();
+  if (recreate) {
+    stream.state = StreamState::kLive;
+    stream.first_version = head + 1;
+    stream.origin = head + 1;
   }
-  if (sit == impl_->streams.end()) sit = impl_->streams.emplace(stream.str(), std::vector<Position>{}).first;
-
-  Timestamp ts = std::max(impl_->now(), impl_->last_timestamp);
-  impl_->last_timestamp = ts;
-  AppendResult result{head + events.size(), log.size() + 1, log.size() + events.size()};
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const EventData& e = events[i];
-    Impl::Stored s{stream.str(), head + i + 1, log.size() + 1, e.id, e.type, ts, {}, e.payload};
+  AppendResult result{head + a.events.size(), log.size() + 1, log.size() + a.events.size()};
+  for (std::size_t i = 0; i < a.events.size(); ++i) {
+    const EventData& e = a.events[i];
+    Stored s{a.stream.str(), head + i + 1, log.size() + 1, e.id, e.type, ts, {}, e.payload};
     encode_metadata(e.metadata, s.metadata);
-    impl_->ids.emplace(e.id, s.position);
-    sit->second.push_back(s.position);
+    ids.emplace(e.id, s.position);
+    stream.positions.push_back(s.position);
     log.push_back(std::move(s));
   }
+  return result;
+}
+
+std::uint64_t MemoryEventStore::Impl::remove(Stream& s, Version from, Version to) {
+  std::uint64_t removed = 0;
+  for (Version v = std::max<Version>(from, 1); v < to && v <= s.positions.size(); ++v) {
+    Stored& e = log[position_of(s.positions, v).value() - 1];
+    if (e.removed) continue;
+    e.removed = true;
+    e.type.clear();
+    e.metadata.clear();
+    e.payload.clear();
+    ++removed;
+  }
+  return removed;
+}
+
+Result<AppendResult> MemoryEventStore::append(const StreamId& stream, ExpectedVersion expected,
+                                              std::span<const EventData> events) {
+  STRATA_RETURN_IF_ERROR(check_append(stream, events, impl_->options.limits));
+  const StreamAppend part{stream, expected, events};
+  std::unique_lock lock(impl_->mu);
+  std::optional<Result<AppendResult>> retry;
+  std::optional<VersionConflict> conflict;
+  bool recreate = false;
+  STRATA_RETURN_IF_ERROR(impl_->decide(part, retry, conflict, recreate));
+  if (retry.has_value()) return *std::move(retry);
+  if (conflict.has_value()) return Status::wrong_expected_version(*std::move(conflict));
+  Timestamp ts = std::max(impl_->now(), impl_->last_timestamp);
+  impl_->last_timestamp = ts;
+  const AppendResult result = impl_->commit(part, recreate, ts);
   lock.unlock();
   publish_commit(result.last_position);
   return result;
 }
 
+Result<MultiAppendResult> MemoryEventStore::append_multi(std::span<const StreamAppend> appends) {
+  STRATA_RETURN_IF_ERROR(check_append_multi(appends, impl_->options.limits));
+  std::unique_lock lock(impl_->mu);
+  std::vector<std::optional<Result<AppendResult>>> retries(appends.size());
+  std::vector<VersionConflict> conflicts;
+  std::vector<bool> recreate(appends.size());
+  for (std::size_t k = 0; k < appends.size(); ++k) {
+    std::optional<VersionConflict> conflict;
+    bool r = false;
+    STRATA_RETURN_IF_ERROR(impl_->decide(appends[k], retries[k], conflict, r));
+    recreate[k] = r;
+    if (conflict.has_value()) conflicts.push_back(*std::move(conflict));
+  }
+  if (auto verdict = multi_idempotency_verdict(retries); verdict.has_value()) return *std::move(verdict);
+  if (!conflicts.empty()) return Status::wrong_expected_versions(std::move(conflicts));
+  Timestamp ts = std::max(impl_->now(), impl_->last_timestamp);
+  impl_->last_timestamp = ts;
+  MultiAppendResult result;
+  for (std::size_t k = 0; k < appends.size(); ++k) result.streams.push_back(impl_->commit(appends[k], recreate[k], ts));
+  result.first_position = result.streams.front().first_position;
+  result.last_position = result.streams.back().last_position;
+  lock.unlock();
+  publish_commit(result.last_position);
+  return result;
+}
+
+Result<LifecycleResult> MemoryEventStore::delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                        DeleteMode mode) {
+  std::unique_lock lock(impl_->mu);
+  auto sit = impl_->streams.find(stream.view());
+  const StreamInfo info = sit == impl_->streams.end() ? StreamInfo{} : sit->second.info(stream.view());
+  LifecycleChange c = decide_delete(stream, sit == impl_->streams.end() ? nullptr : &info, expected, mode);
+  STRATA_RETURN_IF_ERROR(c.refused);
+  LifecycleResult result{info.head, 0};
+  if (c.unchanged) return result;
+  Impl::Stream& s = sit->second;
+  result.removed = impl_->remove(s, c.remove_from, c.remove_to);
+  s.state = c.after.state;
+  s.first_version = c.after.first_version;
+  // A hard delete leaves nothing of the stream's state behind: its snapshots go with its events.
+  if (s.state == StreamState::kHardDeleted) impl_->snapshots.erase(std::string(stream.view()));
+  return result;
+}
+
+Result<LifecycleResult> MemoryEventStore::truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                          Version before) {
+  std::unique_lock lock(impl_->mu);
+  auto sit = impl_->streams.find(stream.view());
+  const StreamInfo info = sit == impl_->streams.end() ? StreamInfo{} : sit->second.info(stream.view());
+  LifecycleChange c = decide_truncate(stream, sit == impl_->streams.end() ? nullptr : &info, expected, before);
+  STRATA_RETURN_IF_ERROR(c.refused);
+  LifecycleResult result{info.head, 0};
+  if (c.unchanged) return result;
+  Impl::Stream& s = sit->second;
+  result.removed = impl_->remove(s, c.remove_from, c.remove_to);
+  s.first_version = c.after.first_version;
+  return result;
+}
+
+Result<StreamInfo> MemoryEventStore::stream_info(const StreamId& stream) {
+  std::shared_lock lock(impl_->mu);
+  const Impl::Stream* s = impl_->find(stream.view());
+  if (s == nullptr) return stream_not_found(stream);
+  return s->info(stream.view());
+}
+
 Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   std::shared_lock lock(impl_->mu);
-  auto sit = impl_->streams.find(stream.view());
-  if (sit == impl_->streams.end()) return stream_not_found(stream);
-  const auto& positions = sit->second;
-  if (from == 0) from = 1;
+  const Impl::Stream* s = impl_->find(stream.view());
+  if (s == nullptr) return stream_not_found(stream);
+  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, s->info(stream.view()), from));
+  const auto& positions = s->positions;
   Version last = std::min<Version>(to, positions.size());
   for (Version v = from; v <= last; ++v)
     STRATA_RETURN_IF_ERROR(visitor(impl_->at(Impl::position_of(positions, v)).view()));
@@ -121,27 +247,31 @@ Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Vers
 Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                   std::size_t max_count) {
   std::shared_lock lock(impl_->mu);
-  auto sit = impl_->streams.find(stream.view());
-  if (sit == impl_->streams.end()) return stream_not_found(stream);
-  const auto& positions = sit->second;
+  const Impl::Stream* s = impl_->find(stream.view());
+  if (s == nullptr) return stream_not_found(stream);
+  const StreamInfo info = s->info(stream.view());
+  const auto& positions = s->positions;
   const Version head = positions.size();
   StreamSlice slice;
+  slice.first_version = info.first_version;
   auto take = [&](Version v) -> Status {
     STRATA_ASSIGN_OR_RETURN(RecordedEvent r, impl_->at(Impl::position_of(positions, v)).view().to_recorded());
     slice.events.push_back(std::move(r));
     return {};
   };
   if (direction == ReadDirection::kForward) {
-    if (from == 0) from = 1;
+    STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, info, from));
     Version v = from;
     for (; v <= head && slice.events.size() < max_count; ++v) STRATA_RETURN_IF_ERROR(take(v));
     slice.next_version = v;
     slice.end_of_stream = v > head;
   } else {
+    if (info.state != StreamState::kLive) return stream_deleted(stream, info);
     Version v = std::min(from, head);
-    for (; v >= 1 && slice.events.size() < max_count; --v) STRATA_RETURN_IF_ERROR(take(v));
-    slice.next_version = v;
-    slice.end_of_stream = v == 0;
+    for (; v >= info.first_version && slice.events.size() < max_count; --v) STRATA_RETURN_IF_ERROR(take(v));
+    const bool end = v < info.first_version;
+    slice.next_version = end ? Version{0} : v;
+    slice.end_of_stream = end;
   }
   return slice;
 }
@@ -152,14 +282,19 @@ Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_coun
   if (from == 0) from = 1;
   const Position high = impl_->log.size();
   std::size_t delivered = 0;
+  std::uint64_t removed = 0;
   Position p = from;
   for (; p <= high && delivered < max_count; ++p) {
     const auto& s = impl_->at(p);
+    if (s.removed) {
+      ++removed;
+      continue;
+    }
     if (!filter.empty() && !filter.matches(s.stream, s.type)) continue;
     STRATA_RETURN_IF_ERROR(visitor(s.view()));
     ++delivered;
   }
-  return LogVisit{p, p > high};
+  return LogVisit{p, p > high, removed};
 }
 
 Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count, const LogFilter& filter) {
@@ -172,6 +307,7 @@ Result<LogSlice> MemoryEventStore::read_log(Position from, std::size_t max_count
   if (!next.ok()) return next.status();
   slice.next_position = next->next_position;
   slice.end_of_log = next->end_of_log;
+  slice.removed = next->removed;
   return slice;
 }
 
@@ -186,7 +322,7 @@ Result<std::optional<EventLocation>> MemoryEventStore::lookup_event(const EventI
 Result<Version> MemoryEventStore::stream_head(const StreamId& stream) {
   std::shared_lock lock(impl_->mu);
   auto sit = impl_->streams.find(stream.view());
-  return sit == impl_->streams.end() ? Version{0} : Version{sit->second.size()};
+  return sit == impl_->streams.end() ? Version{0} : Version{sit->second.positions.size()};
 }
 
 Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::size_t max_count) {
@@ -194,7 +330,7 @@ Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::s
   StreamList list;
   auto it = after.empty() ? impl_->streams.begin() : impl_->streams.upper_bound(after);
   for (; it != impl_->streams.end() && list.streams.size() < max_count; ++it)
-    list.streams.push_back(StreamInfo{it->first, it->second.size()});
+    list.streams.push_back(it->second.info(it->first));
   if (it != impl_->streams.end() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;
   return list;
 }

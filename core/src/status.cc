@@ -32,26 +32,43 @@ std::string_view status_code_name(StatusCode code) noexcept {
       return "cancelled";
     case StatusCode::kInternal:
       return "internal";
+    case StatusCode::kStreamDeleted:
+      return "stream deleted";
+    case StatusCode::kStreamTruncated:
+      return "stream truncated";
   }
   return "unknown status code";
 }
 
 Status::Status(StatusCode code, std::string message) {
   if (code == StatusCode::kOk) return;
-  rep_ = std::make_shared<const Rep>(Rep{code, std::move(message), std::nullopt});
+  rep_ = std::make_shared<const Rep>(Rep{code, std::move(message), {}});
 }
 
 namespace {
-std::string expected_text(const VersionConflict& c) { return c.expected.to_string(); }
+// "\"account-42\": expected 3, actual 5"
+std::string conflict_text(const VersionConflict& c) {
+  return "\"" + c.stream + "\": expected " + c.expected.to_string() + ", actual " +
+         (c.actual_version == 0 ? std::string("no stream") : strata::to_string(c.actual_version));
+}
 }  // namespace
 
 Status Status::wrong_expected_version(VersionConflict conflict) {
+  std::vector<VersionConflict> conflicts;
+  conflicts.push_back(std::move(conflict));
+  return wrong_expected_versions(std::move(conflicts));
+}
+
+Status Status::wrong_expected_versions(std::vector<VersionConflict> conflicts) {
   std::string message =
-      "wrong expected version for stream \"" + conflict.stream + "\": expected " + expected_text(conflict) +
-      ", actual " +
-      (conflict.actual_version == 0 ? std::string("no stream") : strata::to_string(conflict.actual_version));
+      conflicts.size() == 1 ? "wrong expected version for stream " : "wrong expected version for streams ";
+  for (std::size_t i = 0; i < conflicts.size(); ++i) {
+    if (i > 0) message += "; ";
+    message += conflict_text(conflicts[i]);
+  }
   Status s;
-  s.rep_ = std::make_shared<const Rep>(Rep{StatusCode::kWrongExpectedVersion, std::move(message), std::move(conflict)});
+  s.rep_ =
+      std::make_shared<const Rep>(Rep{StatusCode::kWrongExpectedVersion, std::move(message), std::move(conflicts)});
   return s;
 }
 
@@ -71,7 +88,7 @@ Status Status::with_context(std::string_view context) const {
   message += ": ";
   message += rep_->message;
   Status s;
-  s.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(message), rep_->conflict});
+  s.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(message), rep_->conflicts});
   return s;
 }
 

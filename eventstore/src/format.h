@@ -21,13 +21,22 @@
 // Grammar (be64/be32: big-endian fixed width; varint: unsigned LEB128, at most 10 bytes):
 //
 //   default:    "strata.format_version" -> version:be32
+//               "strata.stream_number_floor" -> number:be64   (written by deletes and truncations: the
+//                 next new stream's number is at least this, though the streams that had the highest
+//                 numbers may have no `events` entry left)
 //
 //   streams:    key   := stream_id                              1..128 bytes of [A-Za-z0-9_.:-]
-//               value := kind:u8 = 1  number:varint  flags:varint
+//               value := kind:u8 = 1  number:varint  flags:varint  [life]
 //                 number  the stream's internal number: 1, 2, 3... in order of creation, never reused
-//                 flags   0; bits reserved for deleted and truncated streams
-//                 Written once, by the append that creates the stream. The head is not kept here: it
-//                 is the last entry of the stream in `events`, so appends to an existing stream write
+//                 flags   bit 0 (kHasLife): `life` follows; other bits reserved (0)
+//                 life    := state:varint  head:varint  first_version:varint  origin:varint
+//                            state 0 live, 1 deleted, 2 hard deleted (strata::StreamState); head the
+//                            stream's head when the record was last written; first_version and origin
+//                            as StreamInfo says
+//                 Written by the append that creates the stream, and rewritten by deletes, truncations
+//                 and the append that recreates a deleted stream. The head is not kept up to date here:
+//                 it is the last entry of the stream in `events` (or `life`'s head, if higher: a delete
+//                 or truncation may have removed every entry), so appends to an existing stream write
 //                 nothing to this family (a rewritten record per append cost a random memtable insert).
 //
 //   events:     key   := number:be64  version:be64
@@ -40,6 +49,9 @@
 //
 //   log:        key   := position:be64
 //               value := kind:u8 = 1  stream_id_length:varint  stream_id  version:varint  body
+//                      | kind:u8 = 2  stream_id_length:varint  stream_id  version:varint  event_id:16
+//                                                               a tombstone: the event was removed (hard
+//                                                               delete, truncation); readers pass over it
 //
 //   body        := event_id:16  timestamp:be64  type_length:varint  type  metadata_length:varint
 //                  metadata  payload
@@ -100,6 +112,13 @@ inline constexpr std::uint8_t kStreamRecord = 1;
 inline constexpr std::uint8_t kEventCopy = 1;
 inline constexpr std::uint8_t kEventRun = 2;
 inline constexpr std::uint8_t kLogRecord = 1;
+inline constexpr std::uint8_t kLogTombstone = 2;
+// `default`: the lowest number the next new stream may take, written by removals that may delete
+// every `events` entry of the highest-numbered stream (recovery takes the higher of it and the last
+// `events` key's number + 1). be64.
+inline constexpr std::string_view kStreamNumberFloorKey = "strata.stream_number_floor";
+// Stream record flags.
+inline constexpr std::uint64_t kHasLife = 1;
 
 // Appends of fewer events than this copy their events into `events`; see FORMAT.md for the figures.
 inline constexpr std::size_t kCopyBelow = 16;
@@ -190,18 +209,34 @@ inline std::string snapshot_key_end(std::string_view stream) {
 struct StreamRecord {
   std::uint64_t number = 0;
   std::uint64_t flags = 0;
+  // When flags has kHasLife:
+  std::uint64_t state = 0;  // strata::StreamState
+  std::uint64_t head = 0;
+  std::uint64_t first_version = 1;
+  std::uint64_t origin = 1;
 };
 
 inline void encode_stream_record(const StreamRecord& r, std::string& out) {
   out += static_cast<char>(kStreamRecord);
   put_varint(out, r.number);
   put_varint(out, r.flags);
+  if ((r.flags & kHasLife) != 0) {
+    put_varint(out, r.state);
+    put_varint(out, r.head);
+    put_varint(out, r.first_version);
+    put_varint(out, r.origin);
+  }
 }
 
 inline bool decode_stream_record(std::string_view in, StreamRecord& r) noexcept {
   if (in.empty() || static_cast<std::uint8_t>(in[0]) != kStreamRecord) return false;
   in.remove_prefix(1);
-  return get_varint(in, r.number) && get_varint(in, r.flags) && in.empty() && r.number != 0;
+  if (!get_varint(in, r.number) || !get_varint(in, r.flags) || r.number == 0 || (r.flags & ~kHasLife) != 0)
+    return false;
+  if ((r.flags & kHasLife) == 0) return in.empty();
+  return get_varint(in, r.state) && get_varint(in, r.head) && get_varint(in, r.first_version) &&
+         get_varint(in, r.origin) && in.empty() && r.state <= 2 && r.first_version >= 1 && r.origin >= 1 &&
+         r.origin <= r.first_version && r.first_version <= r.head + 1;
 }
 
 // ---- bodies, copies and log records ----
@@ -293,6 +328,37 @@ inline bool decode_log_record(std::string_view in, EventView& view) noexcept {
   if (!get_length_prefixed(in, view.stream_id) || !get_varint(in, version)) return false;
   view.version = version;
   return decode_body(in, view);
+}
+
+// A tombstone: the stream, version and id of a removed event, nothing else.
+inline void encode_log_tombstone(std::string_view stream, Version version, const EventId& id, std::string& out) {
+  out += static_cast<char>(kLogTombstone);
+  put_varint(out, stream.size());
+  out += stream;
+  put_varint(out, version.value());
+  out.append(id.as_bytes());
+}
+
+inline bool is_log_tombstone(std::string_view in) noexcept {
+  return !in.empty() && static_cast<std::uint8_t>(in[0]) == kLogTombstone;
+}
+
+// Decodes a tombstone into `view`'s stream id, version and id (nothing else is set).
+inline bool decode_log_tombstone(std::string_view in, EventView& view) noexcept {
+  if (!is_log_tombstone(in)) return false;
+  in.remove_prefix(1);
+  std::uint64_t version = 0;
+  if (!get_length_prefixed(in, view.stream_id) || !get_varint(in, version) || in.size() != 16) return false;
+  view.version = version;
+  std::array<std::uint8_t, 16> id;
+  std::memcpy(id.data(), in.data(), 16);
+  view.id = EventId(id);
+  return true;
+}
+
+// The stream, version and id of a log value, an event or a tombstone alike.
+inline bool decode_log_identity(std::string_view in, EventView& view) noexcept {
+  return is_log_tombstone(in) ? decode_log_tombstone(in, view) : decode_log_record(in, view);
 }
 
 // ---- event ids ----

@@ -48,6 +48,65 @@ Result<AppendResult> RocksEventStoreImpl::append(const StreamId& stream, Expecte
   return std::move(*w.result);
 }
 
+Result<MultiAppendResult> RocksEventStoreImpl::append_multi(std::span<const StreamAppend> appends) {
+  InAppend in_append(*this);
+  if (Status checked = check_append_multi(appends, options_.limits); !checked.ok()) {
+    if (metrics_ != nullptr) metrics_->append_refused(checked.code());
+    return checked;
+  }
+  Writer w(appends.front().stream, ExpectedVersion::any(), {});
+  w.op = Op::kAppendMulti;
+  w.parts = appends;
+  for (const StreamAppend& a : appends) {
+    w.multi_events += a.events.size();
+    for (const EventData& e : a.events) w.payload_bytes += e.payload.size();
+  }
+  if (metrics_ != nullptr) w.started = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  if (!join_queue(w, lock)) return std::move(*w.multi_result);
+  const std::vector<Writer*> group = commit_group(w, lock);
+  hand_over(w, group, lock);
+  return std::move(*w.multi_result);
+}
+
+Result<LifecycleResult> RocksEventStoreImpl::run_lifecycle(Writer& w) {
+  if (read_only_) return refused_read_only(w.op == Op::kDelete ? "delete a stream" : "truncate a stream");
+  InAppend in_append(*this);
+  std::unique_lock lock(mu_);
+  if (!join_queue(w, lock)) return std::move(*w.life_result);
+  const std::vector<Writer*> group = commit_group(w, lock);
+  hand_over(w, group, lock);
+  return std::move(*w.life_result);
+}
+
+Result<LifecycleResult> RocksEventStoreImpl::delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                           DeleteMode mode) {
+  Writer w(stream, expected, {});
+  w.op = Op::kDelete;
+  w.mode = mode;
+  return run_lifecycle(w);
+}
+
+Result<LifecycleResult> RocksEventStoreImpl::truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                             Version before) {
+  Writer w(stream, expected, {});
+  w.op = Op::kTruncate;
+  w.before = before;
+  return run_lifecycle(w);
+}
+
+namespace {
+
+// Sets the result a writer of any kind waits for to the refusal `s`.
+template <class W>
+void refuse(W& w, const Status& s) {
+  w.result = s;
+  w.multi_result = s;
+  w.life_result = s;
+}
+
+}  // namespace
+
 // Queues `w` and waits for its turn. Returns false when an earlier head has committed it (w.result is
 // set, `lock` is released), true when `w` is the head (`lock` holds mu_ again).
 // REQUIRES: lock holds mu_.
@@ -71,7 +130,7 @@ bool RocksEventStoreImpl::join_queue(Writer& w, std::unique_lock<std::mutex>& lo
 std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::commit_group(Writer& w,
                                                                             std::unique_lock<std::mutex>& lock) {
   if (!failed_.ok()) {
-    w.result = failed_;
+    refuse(w, failed_);
     return {&w};
   }
   if (write_options_.sync) wait_for_arrivals(lock);
@@ -90,11 +149,15 @@ std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::take_group() {
   std::vector<Writer*> group;
   std::size_t group_events = 0, group_bytes = 0;
   for (Writer* x : writers_) {
+    // A delete or truncation reads the stream from the database, so it commits in a group of its own.
+    const bool alone = x->op == Op::kDelete || x->op == Op::kTruncate;
+    if (!group.empty() && alone) break;
     if (!group.empty() &&
-        (group_events + x->events.size() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
+        (group_events + x->event_count() > kMaxGroupEvents || group_bytes + x->payload_bytes > kMaxGroupBytes))
       break;
     group.push_back(x);
-    group_events += x->events.size();
+    if (alone) break;
+    group_events += x->event_count();
     group_bytes += x->payload_bytes;
   }
   return group;
@@ -105,6 +168,7 @@ std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::take_group() {
 // nothing, and is returned for fail_stop.
 // REQUIRES: mu_ not held; this writer is the head.
 Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
+  const Position next_before = next_position_;
   prepare_group(group);
   rocksdb::Status written;
   const bool wrote = batch_.Count() > 0;
@@ -120,13 +184,16 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
   if (!written.ok()) {
     Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
     for (Writer* x : group)
-      x->result = Status::io_error(fmt::format(
-          "append to stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
-          "reopened): {}",
-          x->stream.str(), error.message()));
+      refuse(*x, Status::io_error(fmt::format(
+                     "{} stream \"{}\" failed, nothing was acknowledged (the store now refuses appends until it is "
+                     "reopened): {}",
+                     x->op == Op::kDelete     ? "delete of"
+                     : x->op == Op::kTruncate ? "truncation of"
+                                              : "append to",
+                     x->stream.str(), error.message())));
     return error;
   }
-  if (wrote) {
+  if (wrote && next_position_ != next_before) {
     published_.store(high, std::memory_order_release);
     // Still the head, so listeners hear high-water marks in order.
     publish_commit(high);
@@ -143,8 +210,17 @@ void RocksEventStoreImpl::hand_over(const Writer& head, const std::vector<Writer
     // Still the only thread in the commit step: mu_ is held, and no other head exists until the group
     // leaves the queue. A group that wrote ends when its write did; one that wrote nothing, now.
     const auto now = batch_.Count() > 0 ? written_at_ : std::chrono::steady_clock::now();
-    for (const Writer* x : group)
-      metrics_->append_done(*x->result, x->events, std::chrono::duration<double>(now - x->started).count());
+    for (const Writer* x : group) {
+      const double seconds = std::chrono::duration<double>(now - x->started).count();
+      if (x->op == Op::kAppend) {
+        metrics_->append_done(*x->result, x->events, seconds);
+      } else if (x->op == Op::kAppendMulti) {
+        for (std::size_t k = 0; k < x->parts.size(); ++k)
+          metrics_->append_done(x->multi_result->ok() ? Result<AppendResult>((*x->multi_result)->streams[k])
+                                                      : Result<AppendResult>(x->multi_result->status()),
+                                x->parts[k].events, seconds);
+      }
+    }
   }
   writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(group.size()));
   Writer* next = writers_.empty() ? nullptr : writers_.front();
@@ -186,8 +262,11 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
   if (streams_cache_.size() > kMaxCachedStreams) streams_cache_.clear();
 
   id_keys_.clear();
-  for (const Writer* w : group)
+  for (const Writer* w : group) {
     for (const EventData& e : w->events) id_keys_.push_back(slice(e.id.as_bytes()));
+    for (const StreamAppend& a : w->parts)
+      for (const EventData& e : a.events) id_keys_.push_back(slice(e.id.as_bytes()));
+  }
   id_values_.resize(std::max(id_values_.size(), id_keys_.size()));
   id_statuses_.resize(std::max(id_statuses_.size(), id_keys_.size()));
   db_->MultiGet(rocksdb::ReadOptions(), event_ids_, id_keys_.size(), id_keys_.data(), id_values_.data(),
@@ -195,60 +274,171 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
 
   std::size_t first_id = 0;
   for (Writer* w : group) {
-    prepare_append(*w, first_id);
-    first_id += w->events.size();
+    switch (w->op) {
+      case Op::kAppend:
+        prepare_append(*w, first_id);
+        break;
+      case Op::kAppendMulti:
+        prepare_multi(*w, first_id);
+        break;
+      case Op::kDelete:
+      case Op::kTruncate:
+        prepare_lifecycle(*w);
+        break;
+    }
+    first_id += w->event_count();
   }
   for (std::size_t i = 0; i < id_keys_.size(); ++i) id_values_[i].Reset();
 }
 
 void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
-  // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
-  if (auto verdict = idempotency_verdict(w, first_id); verdict.has_value()) {
+  KnownStream* record = nullptr;
+  bool recreate = false;
+  std::optional<VersionConflict> conflict;
+  if (auto verdict = decide_part(w.stream, w.expected, w.events, first_id, record, recreate, conflict);
+      verdict.has_value()) {
     w.result = *std::move(verdict);
     return;
   }
-  auto cached = cached_stream(w.stream);
-  if (!cached.ok()) {
-    w.result = cached.status();
+  if (conflict.has_value()) {
+    w.result = Status::wrong_expected_version(*std::move(conflict));
     return;
   }
-  StreamState* record = *cached;
-  const Version head = record == nullptr ? 0 : record->head;
-  if (!w.expected.matches(head)) {
-    w.result = Status::wrong_expected_version(VersionConflict{w.stream.str(), w.expected, head});
-    return;
-  }
+  w.result = commit_part(w.stream, w.events, record, recreate, std::max(now(), last_timestamp_));
+}
 
-  const std::uint64_t number = record == nullptr ? next_stream_number_ : record->number;
-  const Timestamp timestamp = std::max(now(), last_timestamp_);
-  const Position first = next_position_;
-  if (Status st = stage_events(w, number, head, first, timestamp); !st.ok()) {
-    w.result = st.with_context(fmt::format("append to stream \"{}\"", w.stream.str()));
+void RocksEventStoreImpl::prepare_multi(Writer& w, std::size_t first_id) {
+  const std::size_t n = w.parts.size();
+  std::vector<std::optional<Result<AppendResult>>> verdicts(n);
+  std::vector<KnownStream*> records(n, nullptr);
+  std::vector<char> recreate(n, 0);
+  std::vector<VersionConflict> conflicts;
+  std::size_t id = first_id;
+  for (std::size_t k = 0; k < n; ++k) {
+    const StreamAppend& a = w.parts[k];
+    bool r = false;
+    std::optional<VersionConflict> conflict;
+    verdicts[k] = decide_part(a.stream, a.expected, a.events, id, records[k], r, conflict);
+    recreate[k] = r ? 1 : 0;
+    if (conflict.has_value()) conflicts.push_back(*std::move(conflict));
+    id += a.events.size();
+  }
+  // A refusal of one part (not an idempotency verdict) refuses the whole append.
+  bool any_committed = false;
+  for (const auto& v : verdicts) {
+    if (v.has_value() && !v->ok() && v->status().code() != StatusCode::kIdempotencyConflict) {
+      w.multi_result = v->status();
+      return;
+    }
+    any_committed = any_committed || v.has_value();
+  }
+  if (any_committed) {
+    // Every part must be a retry of itself; multi_idempotency_verdict says so or refuses.
+    w.multi_result = *multi_idempotency_verdict(verdicts);
     return;
+  }
+  if (!conflicts.empty()) {
+    w.multi_result = Status::wrong_expected_versions(std::move(conflicts));
+    return;
+  }
+  // All parts go ahead, in one save point: all of them are staged, or none.
+  batch_.SetSavePoint();
+  const Position next_before = next_position_;
+  const std::uint64_t stream_number_before = next_stream_number_;
+  const Timestamp timestamp = std::max(now(), last_timestamp_);
+  // The cache entries this append changes, to restore if a later part fails to stage.
+  std::vector<std::pair<std::string, std::optional<KnownStream>>> saved;
+  for (std::size_t k = 0; k < n; ++k)
+    saved.emplace_back(w.parts[k].stream.str(),
+                       records[k] == nullptr ? std::nullopt : std::optional<KnownStream>(*records[k]));
+  MultiAppendResult result;
+  for (std::size_t k = 0; k < n; ++k) {
+    const StreamAppend& a = w.parts[k];
+    Result<AppendResult> part = commit_part(a.stream, a.events, records[k], recreate[k] != 0, timestamp);
+    if (!part.ok()) {
+      (void)batch_.RollbackToSavePoint();
+      next_position_ = next_before;
+      next_stream_number_ = stream_number_before;
+      for (auto& [stream, known] : saved) {
+        if (known.has_value()) {
+          streams_cache_[stream] = *known;
+        } else {
+          streams_cache_.erase(stream);
+        }
+      }
+      for (std::size_t j = 0; j < k; ++j)
+        for (const EventData& e : w.parts[j].events) pending_ids_.erase(e.id);
+      w.multi_result = part.status();
+      return;
+    }
+    result.streams.push_back(*part);
+  }
+  (void)batch_.PopSavePoint();
+  result.first_position = result.streams.front().first_position;
+  result.last_position = result.streams.back().last_position;
+  w.multi_result = std::move(result);
+}
+
+std::optional<Result<AppendResult>> RocksEventStoreImpl::decide_part(const StreamId& stream, ExpectedVersion expected,
+                                                                     std::span<const EventData> events,
+                                                                     std::size_t first_id, KnownStream*& record,
+                                                                     bool& recreate,
+                                                                     std::optional<VersionConflict>& conflict) {
+  // Idempotency first: a retry of a committed append succeeds whatever its expected version says.
+  if (auto verdict = idempotency_verdict(stream, events, first_id); verdict.has_value()) return verdict;
+  auto cached = cached_stream(stream);
+  if (!cached.ok()) return Result<AppendResult>(cached.status());
+  record = *cached;
+  const StreamInfo info = record == nullptr ? StreamInfo{} : record->info(stream.view());
+  Status refused;
+  conflict = append_conflict(stream, expected, record == nullptr ? nullptr : &info, recreate, refused);
+  if (!refused.ok()) return Result<AppendResult>(refused);
+  return std::nullopt;
+}
+
+Result<AppendResult> RocksEventStoreImpl::commit_part(const StreamId& stream, std::span<const EventData> events,
+                                                      KnownStream* record, bool recreate, Timestamp timestamp) {
+  const Version head = record == nullptr ? 0 : record->head;
+  const std::uint64_t number = record == nullptr ? next_stream_number_ : record->number;
+  const Position first = next_position_;
+  KnownStream recreated;
+  if (recreate) {
+    recreated = *record;
+    recreated.state = StreamState::kLive;
+    recreated.first_version = head + 1;
+    recreated.origin = head + 1;
+    recreated.has_life = true;
+  }
+  if (Status st = stage_events(stream, events, number, head, first, timestamp); !st.ok())
+    return st.with_context(fmt::format("append to stream \"{}\"", stream.str()));
+  if (recreate) {
+    if (Status st = stage_stream_record(stream.view(), recreated); !st.ok())
+      return st.with_context(fmt::format("append to stream \"{}\"", stream.str()));
+    *record = recreated;
   }
 
   // Staged: now the group's view of the world moves on.
   if (record == nullptr) {
-    record = &streams_cache_.emplace(w.stream.str(), StreamState{number, 0, 0}).first->second;
+    record = &streams_cache_.emplace(stream.str(), KnownStream{number, 0, 0}).first->second;
     ++next_stream_number_;
   }
-  const std::span<const EventData> events = w.events;
   const std::size_t n = events.size();
   record->head = head + n;
   record->head_position = first + n - 1;
   last_timestamp_ = timestamp;
   next_position_ = first + n;
   for (std::size_t i = 0; i < n; ++i)
-    pending_ids_.emplace(events[i].id, PendingId{w.stream.view(), head + i + 1, first + i});
-  w.result = AppendResult{head + n, first, first + n - 1};
+    pending_ids_.emplace(events[i].id, PendingId{stream.view(), head + i + 1, first + i});
+  return AppendResult{head + n, first, first + n - 1};
 }
 
 // What the event ids of `w` say, from the group's MultiGet (at first_id) and the appends of the group
 // prepared before it: nullopt when none was committed (go on), the original result of an exact retry,
 // kIdempotencyConflict, or the error that stopped the lookup.
-std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(const Writer& w, std::size_t first_id) {
-  const std::span<const EventData> events = w.events;
-  IdempotencyCheck idem(w.stream, events.size());
+std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(const StreamId& stream,
+                                                                             std::span<const EventData> events,
+                                                                             std::size_t first_id) {
+  IdempotencyCheck idem(stream, events.size());
   std::string committed_stream;
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (auto it = pending_ids_.find(events[i].id); it != pending_ids_.end()) {
@@ -260,7 +450,7 @@ std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(con
       idem.missing(i);
       continue;
     }
-    if (!s.ok()) return Result<AppendResult>(from_rocksdb(s, fmt::format("append to stream \"{}\"", w.stream.str())));
+    if (!s.ok()) return Result<AppendResult>(from_rocksdb(s, fmt::format("append to stream \"{}\"", stream.str())));
     Position position = 0;
     if (!fmtx::decode_event_id_value(view_of(id_values_[first_id + i]), position))
       return Result<AppendResult>(
@@ -275,9 +465,9 @@ std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(con
 // Writes the events of `w` into batch_ as versions head+1.. at positions first..: the log records,
 // the event-id entries, the stream's events entries, and the stream's record when the append creates
 // it. All or nothing: on failure the batch is as it was.
-Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Version head, Position first,
-                                         Timestamp timestamp) {
-  const std::size_t n = w.events.size();
+Status RocksEventStoreImpl::stage_events(const StreamId& stream, std::span<const EventData> events,
+                                         std::uint64_t number, Version head, Position first, Timestamp timestamp) {
+  const std::size_t n = events.size();
   const bool copy = n < fmtx::kCopyBelow;
   batch_.SetSavePoint();
   auto put = [&](rocksdb::ColumnFamilyHandle* family, rocksdb::Slice key, std::string_view head_part,
@@ -288,7 +478,7 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
   };
   rocksdb::Status s;
   for (std::size_t i = 0; i < n && s.ok(); ++i) {
-    const EventData& e = w.events[i];
+    const EventData& e = events[i];
     const Version version = head + i + 1;
     const Position position = first + i;
     metadata_scratch_.clear();
@@ -296,7 +486,7 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
     body_scratch_.clear();
     fmtx::encode_body_head(e.id, timestamp, e.type, metadata_scratch_, body_scratch_);
     head_scratch_.clear();
-    fmtx::encode_log_head(w.stream.view(), version, head_scratch_);
+    fmtx::encode_log_head(stream.view(), version, head_scratch_);
     const auto position_key = fmtx::position_key(position);
     s = put(log_, slice(position_key), head_scratch_, body_scratch_, e.payload);
     if (s.ok() && copy) {
@@ -318,7 +508,7 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
   if (s.ok() && head == 0) {
     value_scratch_.clear();
     fmtx::encode_stream_record(fmtx::StreamRecord{number, 0}, value_scratch_);
-    s = batch_.Put(streams_, slice(w.stream.view()), slice(value_scratch_));
+    s = batch_.Put(streams_, slice(stream.view()), slice(value_scratch_));
   }
   if (!s.ok()) {
     (void)batch_.RollbackToSavePoint();
@@ -329,10 +519,10 @@ Status RocksEventStoreImpl::stage_events(Writer& w, std::uint64_t number, Versio
 
 // The stream's state as the commit step knows it (every earlier group is written), or nullptr when the
 // stream does not exist.
-Result<RocksEventStoreImpl::StreamState*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
+Result<RocksEventStoreImpl::KnownStream*> RocksEventStoreImpl::cached_stream(const StreamId& stream) {
   if (auto it = streams_cache_.find(stream.view()); it != streams_cache_.end()) return &it->second;
   STRATA_ASSIGN_OR_RETURN(auto state, visible_stream(stream.view(), kEndOfLog));
-  if (!state) return static_cast<StreamState*>(nullptr);
+  if (!state) return static_cast<KnownStream*>(nullptr);
   return &streams_cache_.emplace(stream.str(), *state).first->second;
 }
 
@@ -345,7 +535,7 @@ Status RocksEventStoreImpl::committed_event(Position position, std::string& stre
     return corrupt(fmt::format("the event-id index points at position {}, which is not in the log", position.value()));
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read log position {}", position.value())));
   EventView view;
-  if (!fmtx::decode_log_record(view_of(value), view))
+  if (!fmtx::decode_log_identity(view_of(value), view))
     return corrupt(fmt::format("log position {} is damaged", position.value()));
   stream.assign(view.stream_id);
   version = view.version;

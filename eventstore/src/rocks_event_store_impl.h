@@ -65,6 +65,12 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
   [[nodiscard]] Result<LogSlice> read_log(Position from, std::size_t max_count, const LogFilter& filter) override;
   using EventStore::append;
+  [[nodiscard]] Result<MultiAppendResult> append_multi(std::span<const StreamAppend> appends) override;
+  [[nodiscard]] Result<LifecycleResult> delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                      DeleteMode mode) override;
+  [[nodiscard]] Result<LifecycleResult> truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                        Version before) override;
+  [[nodiscard]] Result<StreamInfo> stream_info(const StreamId& stream) override;
   [[nodiscard]] Result<LogVisit> visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                            EventVisitor visitor) override;
   [[nodiscard]] Result<std::optional<EventLocation>> lookup_event(const EventId& id) override;
@@ -110,17 +116,30 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     fail_stop(error);
   }
 
-  // One append waiting for, or being committed by, the commit step (leveldb's DBImpl::Writer).
+  // What a writer asks of the commit step.
+  enum class Op : std::uint8_t { kAppend, kAppendMulti, kDelete, kTruncate };
+
+  // One append (or delete, or truncation) waiting for, or being committed by, the commit step
+  // (leveldb's DBImpl::Writer). Deletes and truncations go through the same queue, so that the commit
+  // step decides every change to a stream in order, against the heads it caches.
   struct Writer {
     Writer(const StreamId& s, ExpectedVersion e, std::span<const EventData> ev) : stream(s), expected(e), events(ev) {
       for (const EventData& x : events) payload_bytes += x.payload.size();
     }
+    Op op = Op::kAppend;
     const StreamId& stream;
     ExpectedVersion expected;
-    std::span<const EventData> events;
+    std::span<const EventData> events;    // kAppend
+    std::span<const StreamAppend> parts;  // kAppendMulti
+    DeleteMode mode = DeleteMode::kSoft;  // kDelete
+    Version before = 0;                   // kTruncate
+    std::size_t event_count() const noexcept { return op == Op::kAppendMulti ? multi_events : events.size(); }
+    std::size_t multi_events = 0;
     std::size_t payload_bytes = 0;
-    std::optional<Result<AppendResult>> result;     // set by the head that committed it, before `done`
-    std::chrono::steady_clock::time_point started;  // when metrics are kept
+    std::optional<Result<AppendResult>> result;             // set by the head that committed it, before `done`
+    std::optional<Result<MultiAppendResult>> multi_result;  // kAppendMulti
+    std::optional<Result<LifecycleResult>> life_result;     // kDelete, kTruncate
+    std::chrono::steady_clock::time_point started;          // when metrics are kept
 
     // Each writer waits on its own mutex, so that the head wakes it without the woken thread then
     // queueing for the store's mutex (with many writers on few cores that second sleep was most of
@@ -155,11 +174,19 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     RocksEventStoreImpl& store_;
   };
 
-  // A stream's internal number and its head: the version and position of its last event.
-  struct StreamState {
+  // A stream's internal number, its head (the version and position of its last event; the position
+  // is 0 when a delete or truncation removed it) and its life.
+  struct KnownStream {
     std::uint64_t number = 0;
     Version head = 0;
     Position head_position = 0;
+    bool has_life = false;  // the record carries the fields below (format.h, kHasLife)
+    StreamState state = StreamState::kLive;
+    Version first_version = 1;
+    Version origin = 1;
+    StreamInfo info(std::string_view id) const {
+      return StreamInfo{std::string(id), head, state, first_version, origin};
+    }
   };
 
   // An event id committed by an earlier append of the group being prepared.
@@ -209,19 +236,43 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
   void prepare_group(const std::vector<Writer*>& group);
   void prepare_append(Writer& w, std::size_t first_id);
-  std::optional<Result<AppendResult>> idempotency_verdict(const Writer& w, std::size_t first_id);
-  Status stage_events(Writer& w, std::uint64_t number, Version head, Position first, Timestamp timestamp);
+  std::optional<Result<AppendResult>> idempotency_verdict(const StreamId& stream, std::span<const EventData> events,
+                                                          std::size_t first_id);
+  Status stage_events(const StreamId& stream, std::span<const EventData> events, std::uint64_t number, Version head,
+                      Position first, Timestamp timestamp);
+  // The parts of a multi-stream append: decided together, staged together or not at all.
+  void prepare_multi(Writer& w, std::size_t first_id);
+  // Deletes and truncations: rocks_lifecycle.cc.
+  void prepare_lifecycle(Writer& w);
+  Status stage_removal(const StreamId& stream, const KnownStream& known, Version from, Version to,
+                       std::uint64_t& removed);
+  Status stage_stream_record(std::string_view stream, const KnownStream& known);
+  Result<LifecycleResult> run_lifecycle(Writer& w);
+  // The decision of one part of an append against the group's view: the idempotency verdict, or the
+  // refusal, or go ahead (nullopt) with the stream's record (nullptr: new) and whether it recreates it.
+  std::optional<Result<AppendResult>> decide_part(const StreamId& stream, ExpectedVersion expected,
+                                                  std::span<const EventData> events, std::size_t first_id,
+                                                  KnownStream*& record, bool& recreate,
+                                                  std::optional<VersionConflict>& conflict);
+  // Stages part `events` of `stream` after decide_part, and moves the group's view on.
+  Result<AppendResult> commit_part(const StreamId& stream, std::span<const EventData> events, KnownStream* record,
+                                   bool recreate, Timestamp timestamp);
   void fail_stop(const Status& error);
-  Result<StreamState*> cached_stream(const StreamId& stream);
+  Result<KnownStream*> cached_stream(const StreamId& stream);
   Status committed_event(Position position, std::string& stream, Version& version);
 
   // Reads: rocks_reads.cc.
   // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
   // event at or below `high`. nullopt when no event of it is visible.
-  Result<std::optional<StreamState>> visible_stream(std::string_view stream, Position high);
+  Result<std::optional<KnownStream>> visible_stream(std::string_view stream, Position high);
   // The last event of the stream numbered `number` at or below `high`, from the end of its entries
   // in `events`; head 0 when there is none.
-  Status find_head(std::string_view stream, Position high, StreamState& state);
+  Status find_head(std::string_view stream, Position high, KnownStream& state);
+  // Sets `state` from a decoded stream record and find_head; false when no event of it is visible.
+  Result<bool> known_from_record(std::string_view stream, std::string_view record, Position high, KnownStream& state);
+  // After a read found versions missing: the refusal the stream's present state explains it with
+  // (deleted, truncated past `version`), or the corruption.
+  Status missing_version(const StreamId& stream, Version version);
   Status visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last, EventVisitor visitor);
   Status visit_run(const StreamId& stream, Position position, Version& next, Version run_last,
                    std::unique_ptr<rocksdb::Iterator>& log, EventVisitor visitor);
@@ -290,7 +341,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Timestamp last_timestamp_{};
   std::chrono::microseconds write_time_{0};           // moving average of a group's Write
   std::chrono::steady_clock::time_point written_at_;  // when the last group's Write returned
-  std::unordered_map<std::string, StreamState, StringHash, std::equal_to<>> streams_cache_;
+  std::unordered_map<std::string, KnownStream, StringHash, std::equal_to<>> streams_cache_;
   std::unordered_map<EventId, PendingId> pending_ids_;
   std::vector<rocksdb::Slice> id_keys_;
   std::vector<rocksdb::PinnableSlice> id_values_;

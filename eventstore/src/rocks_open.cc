@@ -397,11 +397,19 @@ Status RocksEventStoreImpl::recover() {
     if (it->Valid()) {
       Position last = 0;
       EventView view;
-      if (!fmtx::decode_position_key(view_of(it->key()), last) || !fmtx::decode_log_record(view_of(it->value()), view))
+      if (!fmtx::decode_position_key(view_of(it->key()), last) ||
+          !fmtx::decode_log_identity(view_of(it->value()), view))
         return corrupt("the last log record is damaged");
       published_.store(last, std::memory_order_release);
       next_position_ = last + 1;
-      last_timestamp_ = view.timestamp;
+      // The last commit time is the newest event's still there (tombstones keep none).
+      for (; it->Valid(); it->Prev()) {
+        if (fmtx::is_log_tombstone(view_of(it->value()))) continue;
+        if (!fmtx::decode_log_record(view_of(it->value()), view)) return corrupt("a log record is damaged");
+        last_timestamp_ = view.timestamp;
+        break;
+      }
+      STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
     }
   }
   {
@@ -414,6 +422,16 @@ Status RocksEventStoreImpl::recover() {
       if (!fmtx::decode_events_key(view_of(it->key()), number, version))
         return corrupt("the last key of the events family is damaged");
       next_stream_number_ = number + 1;
+    }
+  }
+  {
+    // Removals may have deleted every entry of the streams with the highest numbers.
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_, slice(fmtx::kStreamNumberFloorKey), &value);
+    if (!s.IsNotFound()) {
+      STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
+      if (value.size() != 8) return corrupt("the stream number floor record is damaged");
+      next_stream_number_ = std::max<std::uint64_t>(next_stream_number_, encoding::get_be(value.data(), 8));
     }
   }
   return {};

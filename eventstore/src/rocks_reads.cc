@@ -32,22 +32,53 @@ std::string no_readable_event(const StreamId& stream, Version version) {
 
 }  // namespace
 
-Result<std::optional<RocksEventStoreImpl::StreamState>> RocksEventStoreImpl::visible_stream(std::string_view stream,
+Result<std::optional<RocksEventStoreImpl::KnownStream>> RocksEventStoreImpl::visible_stream(std::string_view stream,
                                                                                             Position high) {
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_, slice(stream), &value);
-  if (s.IsNotFound()) return std::optional<StreamState>();
+  if (s.IsNotFound()) return std::optional<KnownStream>();
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, fmt::format("read stream \"{}\"", stream)));
-  fmtx::StreamRecord record;
-  if (!fmtx::decode_stream_record(view_of(value), record))
-    return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream));
-  StreamState state{record.number, 0, 0};
-  STRATA_RETURN_IF_ERROR(find_head(stream, high, state));
-  if (state.head == 0) return std::optional<StreamState>();
-  return std::optional<StreamState>(state);
+  KnownStream state;
+  STRATA_ASSIGN_OR_RETURN(bool visible, known_from_record(stream, view_of(value), high, state));
+  if (!visible) return std::optional<KnownStream>();
+  return std::optional<KnownStream>(state);
 }
 
-Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, StreamState& state) {
+Result<bool> RocksEventStoreImpl::known_from_record(std::string_view stream, std::string_view value, Position high,
+                                                    KnownStream& state) {
+  fmtx::StreamRecord record;
+  if (!fmtx::decode_stream_record(value, record))
+    return corrupt(fmt::format("the record of stream \"{}\" is damaged", stream));
+  state = KnownStream{record.number, 0, 0};
+  STRATA_RETURN_IF_ERROR(find_head(stream, high, state));
+  if ((record.flags & fmtx::kHasLife) != 0) {
+    // A delete or truncation may have removed the entries up to the head; the record keeps it.
+    state.has_life = true;
+    state.head = std::max<Version>(state.head, record.head);
+    state.state = static_cast<StreamState>(record.state);
+    state.first_version = record.first_version;
+    state.origin = record.origin;
+  }
+  return state.head != 0;
+}
+
+Status RocksEventStoreImpl::missing_version(const StreamId& stream, Version version) {
+  auto now = visible_stream(stream.view(), head_position());
+  if (now.ok() && now->has_value()) {
+    const KnownStream& k = **now;
+    if (k.state != StreamState::kLive) return stream_deleted(stream, k.info(stream.view()));
+    if (version < k.first_version) return stream_truncated(stream, version, k.first_version);
+  }
+  return corrupt(no_readable_event(stream, version));
+}
+
+Result<StreamInfo> RocksEventStoreImpl::stream_info(const StreamId& stream) {
+  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), head_position()));
+  if (!record) return stream_not_found(stream);
+  return record->info(stream.view());
+}
+
+Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, KnownStream& state) {
   const auto lower = fmtx::events_key(state.number, 1);
   const auto upper = fmtx::events_key(state.number + 1, 0);
   rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
@@ -90,7 +121,8 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
   std::unique_ptr<rocksdb::Iterator> log;  // opened at the first run
 
-  auto damaged = [&](Version v) { return corrupt(no_readable_event(stream, v)); };
+  // Missing versions are damage, unless a delete or truncation removed them since the read began.
+  auto damaged = [&](Version v) { return missing_version(stream, v); };
   // `from` may lie inside a run that starts before it.
   it->SeekForPrev(slice(fmtx::events_key(number, from)));
   if (!it->Valid()) it->Seek(slice(fmtx::events_key(number, from)));
@@ -141,7 +173,7 @@ Status RocksEventStoreImpl::visit_run(const StreamId& stream, Position position,
         !fmtx::decode_log_record(view_of(log->value()), view) || view.version != next ||
         view.stream_id != stream.view()) {
       STRATA_RETURN_IF_ERROR(from_rocksdb(log->status(), fmt::format("read stream \"{}\"", stream.str())));
-      return corrupt(no_readable_event(stream, next));
+      return missing_version(stream, next);
     }
     view.position = position;
     STRATA_RETURN_IF_ERROR(visitor(view));
@@ -153,7 +185,7 @@ Status RocksEventStoreImpl::visit_stream(const StreamId& stream, Version from, V
   const Position high = head_position();
   STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
   if (!record) return stream_not_found(stream);
-  if (from == 0) from = 1;
+  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, record->info(stream.view()), from));
   const Version last = std::min(to, record->head);
   if (from > last) return {};
   return visit_versions(stream, record->number, from, last, visitor);
@@ -165,7 +197,9 @@ Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, Rea
   STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
   if (!record) return stream_not_found(stream);
   const Version head = record->head;
+  const StreamInfo info = record->info(stream.view());
   StreamSlice slice_out;
+  slice_out.first_version = info.first_version;
   auto take = [&](Version first, Version last) -> Status {
     slice_out.events.reserve(static_cast<std::size_t>(last - first + 1));
     return visit_versions(stream, record->number, first, last, [&](const EventView& e) -> Status {
@@ -175,7 +209,7 @@ Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, Rea
     });
   };
   if (direction == ReadDirection::kForward) {
-    if (from == 0) from = 1;
+    STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, info, from));
     Version next = from;
     if (from <= head && max_count > 0) {
       const Version last = head - from + 1 <= max_count ? head : from + max_count - 1;
@@ -185,15 +219,18 @@ Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, Rea
     slice_out.next_version = next;
     slice_out.end_of_stream = next > head;
   } else {
+    if (info.state != StreamState::kLive) return stream_deleted(stream, info);
+    const Version lowest = info.first_version;
     Version next = std::min(from, head);
-    if (next >= 1 && max_count > 0) {
-      const Version first = next >= max_count ? next - max_count + 1 : 1;
+    if (next >= lowest && max_count > 0) {
+      const Version first = next - lowest + 1 > max_count ? next - max_count + 1 : lowest;
       STRATA_RETURN_IF_ERROR(take(first, next));
       std::reverse(slice_out.events.begin(), slice_out.events.end());
       next = first - 1;
     }
-    slice_out.next_version = next;
-    slice_out.end_of_stream = next == 0;
+    const bool end = next < lowest;
+    slice_out.next_version = end ? Version{0} : next;
+    slice_out.end_of_stream = end;
   }
   return slice_out;
 }
@@ -212,6 +249,7 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_));
   it->Seek(slice(fmtx::position_key(from)));
   std::size_t delivered = 0;
+  std::uint64_t removed = 0;
   Position p = from;
   EventView view;
   for (; p <= high && delivered < max_count; ++p, it->Next()) {
@@ -221,6 +259,10 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
       return corrupt(fmt::format("log position {} is missing", p.value()));
     }
     const std::string_view value = view_of(it->value());
+    if (fmtx::is_log_tombstone(value)) {
+      ++removed;
+      continue;
+    }
     if (!filter.empty()) {
       std::string_view stream, type;
       if (!fmtx::peek_log_record(value, stream, type))
@@ -232,7 +274,7 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
     STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
   }
-  return LogVisit{p, p > high};
+  return LogVisit{p, p > high, removed};
 }
 
 Result<LogVisit> RocksEventStoreImpl::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
@@ -252,6 +294,7 @@ Result<LogSlice> RocksEventStoreImpl::read_log(Position from, std::size_t max_co
                           }));
   slice_out.next_position = visit.next_position;
   slice_out.end_of_log = visit.end_of_log;
+  slice_out.removed = visit.removed;
   return slice_out;
 }
 
@@ -289,13 +332,10 @@ Result<StreamList> RocksEventStoreImpl::list_streams(std::string_view after, std
   }
   for (; it->Valid() && list.streams.size() < max_count; it->Next()) {
     const std::string_view id = view_of(it->key());
-    fmtx::StreamRecord record;
-    if (!fmtx::decode_stream_record(view_of(it->value()), record))
-      return corrupt(fmt::format("the record of stream \"{}\" is damaged", id));
-    StreamState state{record.number, 0, 0};
-    STRATA_RETURN_IF_ERROR(find_head(id, high, state));
-    if (state.head == 0) continue;  // created by an append not yet published
-    list.streams.push_back(StreamInfo{std::string(id), state.head});
+    KnownStream state;
+    STRATA_ASSIGN_OR_RETURN(bool visible, known_from_record(id, view_of(it->value()), high, state));
+    if (!visible) continue;  // created by an append not yet published
+    list.streams.push_back(state.info(id));
   }
   STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "list streams"));
   if (it->Valid() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;

@@ -57,7 +57,8 @@ namespace {
 // stream's record, its last entry in `events` and its event id must all point at it: a family that
 // recovered to an older state than `log` fails this.
 Status check_last_event(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, rocksdb::ColumnFamilyHandle* events,
-                        rocksdb::ColumnFamilyHandle* event_ids, const EventView& last, std::string_view context) {
+                        rocksdb::ColumnFamilyHandle* event_ids, const EventView& last, bool removed,
+                        std::string_view context) {
   auto disagree = [&](std::string_view family_name) {
     return damaged_store(context,
                          fmt::format("the {} family does not have the log's last event (stream \"{}\" "
@@ -70,21 +71,25 @@ Status check_last_event(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, r
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
   fmtx::StreamRecord record;
   if (!fmtx::decode_stream_record(value, record)) return damaged_store(context, "a stream record is damaged");
-
-  const auto upper = fmtx::events_key(record.number + 1, 0);
-  rocksdb::Slice upper_bound = slice(upper);
-  rocksdb::ReadOptions bounded;
-  bounded.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(bounded, events));
-  it->SeekToLast();
-  STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
-  std::uint64_t number = 0;
-  Version first = 0;
-  fmtx::EventsEntry entry;
-  if (!it->Valid() || !fmtx::decode_events_key(view_of(it->key()), number, first) || number != record.number ||
-      !fmtx::decode_events_entry(view_of(it->value()), entry) || entry.last_version(first) != last.version ||
-      entry.position_of(first, last.version) != last.position)
-    return disagree("events");
+  if (removed) {
+    // The last event was removed: its stream's record must say so (a head at or past it).
+    if ((record.flags & fmtx::kHasLife) == 0 || record.head < last.version.value()) return disagree("streams");
+  } else {
+    const auto upper = fmtx::events_key(record.number + 1, 0);
+    rocksdb::Slice upper_bound = slice(upper);
+    rocksdb::ReadOptions bounded;
+    bounded.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(bounded, events));
+    it->SeekToLast();
+    STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
+    std::uint64_t number = 0;
+    Version first = 0;
+    fmtx::EventsEntry entry;
+    if (!it->Valid() || !fmtx::decode_events_key(view_of(it->key()), number, first) || number != record.number ||
+        !fmtx::decode_events_entry(view_of(it->value()), entry) || entry.last_version(first) != last.version ||
+        entry.position_of(first, last.version) != last.position)
+      return disagree("events");
+  }
 
   s = db.Get(rocksdb::ReadOptions(), event_ids, slice(last.id.as_bytes()), &value);
   Position at = 0;
@@ -124,18 +129,20 @@ Status verify_recovered_database(rocksdb::DB& db, const std::vector<std::string>
   STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), context));
   Position high_water = 0;
   EventView last;
+  bool removed = false;  // the last event is a tombstone
   if (it->Valid()) {
     if (!fmtx::decode_position_key(view_of(it->key()), high_water) ||
-        !fmtx::decode_log_record(view_of(it->value()), last))
+        !fmtx::decode_log_identity(view_of(it->value()), last))
       return damaged_store(context, "the last log record is damaged");
     last.position = high_water;
+    removed = fmtx::is_log_tombstone(view_of(it->value()));
   }
   if (marker && high_water.value() < marker->high_water)
     return damaged_store(context, fmt::format("it held {} events when it was last opened or closed, but only {} "
                                               "can be recovered (files of it were lost or replaced by older ones)",
                                               marker->high_water, high_water.value()));
   if (high_water == 0 || f.streams == nullptr || f.events == nullptr || f.event_ids == nullptr) return {};
-  return check_last_event(db, f.streams, f.events, f.event_ids, last, context);
+  return check_last_event(db, f.streams, f.events, f.event_ids, last, removed, context);
 }
 
 }  // namespace strata::detail

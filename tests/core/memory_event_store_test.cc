@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "conformance/lifecycle_conformance.h"
 #include "conformance/store_conformance.h"
 
 namespace {
@@ -12,6 +13,7 @@ struct MemoryFixture {
 }  // namespace
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, MemoryFixture);
+TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, MemoryFixture);
 
 TEST_CASE("the memory store keeps commit timestamps non-decreasing when the clock goes back") {
   using namespace strata;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/lifecycle_conformance.h"
 #include "conformance/store_conformance.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/encoding.h"
@@ -36,6 +37,7 @@ std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000
 }  // namespace
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, RocksFixture);
+TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, RocksFixture);
 
 TEST_CASE("a store closed and reopened in the middle of a scenario has every acknowledged append") {
   TempDir dir;

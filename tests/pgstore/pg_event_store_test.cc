@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "conformance/lifecycle_conformance.h"
 #include "conformance/store_conformance.h"
 #include "pgstore/pg_test_support.h"
 
@@ -28,6 +29,7 @@ struct PgFixture {
 }  // namespace
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, PgFixture);
+TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, PgFixture);
 
 TEST_CASE("two stores on one schema, as two processes: appends interleave without gaps and each hears the other") {
   pgtest::TestSchema schema;

@@ -81,6 +81,18 @@ class CorruptingStore final : public strata::EventStore {
                                               std::span<const strata::EventData> e) override {
     return inner_.append(s, v, e);
   }
+  strata::Result<strata::MultiAppendResult> append_multi(std::span<const strata::StreamAppend> a) override {
+    return inner_.append_multi(a);
+  }
+  strata::Result<strata::LifecycleResult> delete_stream(const strata::StreamId& s, strata::ExpectedVersion v,
+                                                        strata::DeleteMode m) override {
+    return inner_.delete_stream(s, v, m);
+  }
+  strata::Result<strata::LifecycleResult> truncate_stream(const strata::StreamId& s, strata::ExpectedVersion v,
+                                                          strata::Version before) override {
+    return inner_.truncate_stream(s, v, before);
+  }
+  strata::Result<strata::StreamInfo> stream_info(const strata::StreamId& s) override { return inner_.stream_info(s); }
   strata::Result<strata::StreamSlice> read_stream(const strata::StreamId& s, strata::ReadDirection d,
                                                   strata::Version from, std::size_t n) override {
     return inner_.read_stream(s, d, from, n);

@@ -55,6 +55,38 @@ struct AppendResult {
   friend bool operator==(const AppendResult&, const AppendResult&) = default;
 };
 
+// One stream's part of a multi-stream append (EventStore::append_multi).
+struct StreamAppend {
+  StreamId stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::span<const EventData> events;
+};
+
+struct MultiAppendResult {
+  // One per StreamAppend, in the order given.
+  std::vector<AppendResult> streams;
+  // The positions of the first and last event of the whole append (consecutive in between).
+  Position first_position = 0;
+  Position last_position = 0;
+
+  friend bool operator==(const MultiAppendResult&, const MultiAppendResult&) = default;
+};
+
+// How delete_stream() deletes.
+enum class DeleteMode : std::uint8_t {
+  // The stream reads as deleted (kStreamDeleted); its events stay in the global log. An append that
+  // expects no_stream() recreates it, its versions going on after the deleted ones (which stay hidden).
+  kSoft,
+  // The stream's events are removed for good; their positions stay in the global log as tombstones that
+  // readers pass over. The stream can never be appended to again.
+  kHard,
+};
+
+// Where a stream is in its life.
+enum class StreamState : std::uint8_t { kLive = 0, kDeleted = 1, kHardDeleted = 2 };
+// "live", "deleted" or "hard deleted".
+std::string_view stream_state_name(StreamState state) noexcept;
+
 enum class ReadDirection : std::uint8_t { kForward, kBackward };
 
 struct StreamSlice {
@@ -63,6 +95,8 @@ struct StreamSlice {
   Version next_version = 0;
   // True when no further event exists in the direction read (as of this read).
   bool end_of_stream = false;
+  // The stream's first version still there (1 unless truncated or soft-deleted and recreated).
+  Version first_version = 1;
 };
 
 // Which events of the log a reader wants. Empty lists mean "all". An event passes when its type is in
@@ -83,6 +117,10 @@ struct LogSlice {
   Position next_position = 1;
   // True when the read reached the committed end of the log.
   bool end_of_log = false;
+  // Positions examined whose events were removed (hard delete, truncation, retention): passed over, so
+  // the reader neither stalls nor sees them. A reader that keeps a model of every event counts them
+  // (a projector reports them in its status).
+  std::uint64_t removed = 0;
 };
 
 // What visit_log() examined.
@@ -93,6 +131,8 @@ struct LogVisit {
   // True when the visit reached the committed end of the log: next_position is one past the high-water
   // mark the visit read, so a reader that goes on from there misses nothing and reads nothing twice.
   bool end_of_log = false;
+  // Positions examined whose events were removed, as LogSlice::removed.
+  std::uint64_t removed = 0;
 };
 
 // Where a committed event is.
@@ -105,8 +145,26 @@ struct EventLocation {
 
 struct StreamInfo {
   std::string stream_id;
+  // The version of the stream's last event ever appended (deleted and truncated ones included).
   Version head = 0;
+  StreamState state = StreamState::kLive;
+  // The first version still readable: 1, or the version a truncation kept from, or head + 1 after a
+  // delete (and the first version appended after it when a soft-deleted stream was recreated).
+  Version first_version = 1;
+  // The version the stream's present life began at: 1, or the first version appended after the soft
+  // delete that recreated it. A read from below `origin` starts there; a read from at or above it but
+  // below first_version (versions a truncation removed) fails with kStreamTruncated.
+  Version origin = 1;
   friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
+};
+
+// What delete_stream() and truncate_stream() did.
+struct LifecycleResult {
+  // The stream's head at the time (unchanged by either operation).
+  Version head = 0;
+  // Events removed by this call (0 for a soft delete and for a retry).
+  std::uint64_t removed = 0;
+  friend bool operator==(const LifecycleResult&, const LifecycleResult&) = default;
 };
 
 struct StreamList {
@@ -170,14 +228,46 @@ class EventStore {
     return append(stream, expected, std::span<const EventData>(events.begin(), events.size()));
   }
 
-  // Up to `max_count` events of `stream`: forward from version `from` (0 is read as 1), or backward
-  // from `from` (kEndOfStream = from the head). kNotFound when the stream has no events.
+  // Appends to several streams atomically: every part's expectation is checked, and either all events
+  // of all parts are committed, with consecutive global positions in the order of `appends`, or none.
+  // Idempotent by event ids as append() is: when every event id of every part was committed before,
+  // each as the same part, the original result comes back and nothing is written.
+  // Fails as append() does, and with:
+  //   kInvalidArgument       no parts, a part without events, the same stream twice, or more than
+  //                          limits().max_events_per_append events in all;
+  //   kWrongExpectedVersion  naming every stream whose expectation failed (status.version_conflicts());
+  //   kStreamDeleted         a part's stream was deleted (nothing was written).
+  [[nodiscard]] virtual Result<MultiAppendResult> append_multi(std::span<const StreamAppend> appends) = 0;
+
+  // Deletes `stream` when its head satisfies `expected` (DeleteMode says how). Idempotent: deleting a
+  // deleted stream again succeeds and changes nothing (a soft-deleted one may still be hard-deleted;
+  // a hard-deleted one stays so). kNotFound when the stream never had events; kWrongExpectedVersion.
+  [[nodiscard]] virtual Result<LifecycleResult> delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                              DeleteMode mode) = 0;
+
+  // Removes the events of `stream` below version `before` (they become tombstones in the global log,
+  // as hard-deleted events do); the versions go on, and a read from below `before` fails with
+  // kStreamTruncated. `before` past head + 1 is taken as head + 1 (every event removed, the stream
+  // still live). Idempotent: a truncation at or below the current first version changes nothing.
+  // kNotFound, kStreamDeleted, kWrongExpectedVersion.
+  [[nodiscard]] virtual Result<LifecycleResult> truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                                Version before) = 0;
+
+  // The stream's head, state and first readable version; kNotFound when it never had events.
+  [[nodiscard]] virtual Result<StreamInfo> stream_info(const StreamId& stream) = 0;
+
+  // Up to `max_count` events of `stream`: forward from version `from` (0 is read as the first version
+  // still there), or backward from `from` (kEndOfStream = from the head). kNotFound when the stream has
+  // no events; kStreamDeleted when it was deleted; kStreamTruncated when a forward read asks for a
+  // version a truncation removed (StreamInfo::origin says which versions those are).
   [[nodiscard]] virtual Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                         std::size_t max_count) = 0;
 
   // Calls `visitor` for each event of `stream` with version in [from, to], in version order, without
   // copying. Stops at the first non-OK status a visitor returns and returns it. kNotFound when the
-  // stream has no events; OK with no calls when `from` is past the head.
+  // stream has no events; OK with no calls when `from` is past the head; kStreamDeleted when it was
+  // deleted; kStreamTruncated when `from` is a version a truncation removed (0 reads from the first
+  // version still there; a version below StreamInfo::origin, from the stream's present life).
   [[nodiscard]] virtual Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) = 0;
 
   // Up to `max_count` events of the global log that pass `filter`, from position `from` (0 is read as 1),
@@ -197,10 +287,12 @@ class EventStore {
   // message) from a new one.
   [[nodiscard]] virtual Result<std::optional<EventLocation>> lookup_event(const EventId& id) = 0;
 
-  // The version of the stream's last event; 0 when the stream has no events.
+  // The version of the stream's last event; 0 when the stream has no events. A deleted stream's head
+  // is the version of its last event before the deletion (stream_info() says it was deleted).
   [[nodiscard]] virtual Result<Version> stream_head(const StreamId& stream) = 0;
 
-  // Up to `max_count` streams whose ids sort after `after` (empty = from the first).
+  // Up to `max_count` streams whose ids sort after `after` (empty = from the first), deleted ones
+  // included (with their state).
   [[nodiscard]] virtual Result<StreamList> list_streams(std::string_view after, std::size_t max_count) = 0;
 
   // The committed high-water mark: the position of the last event readers may see (0 = empty log).

@@ -47,6 +47,12 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
   using EventStore::append;  // the one-event and braced-list forms
   [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
                                             std::span<const EventData> events) override;
+  [[nodiscard]] Result<MultiAppendResult> append_multi(std::span<const StreamAppend> appends) override;
+  [[nodiscard]] Result<LifecycleResult> delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                      DeleteMode mode) override;
+  [[nodiscard]] Result<LifecycleResult> truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                        Version before) override;
+  [[nodiscard]] Result<StreamInfo> stream_info(const StreamId& stream) override;
   [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                 std::size_t max_count) override;
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;

@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "strata/core/expected_version.h"
 
@@ -58,6 +60,13 @@ enum class StatusCode : std::uint8_t {
   kCancelled = 10,
   // A bug in strata or in a user handler (an exception escaped). Report it.
   kInternal = 11,
+  // The stream was deleted (EventStore::delete_stream): its events are not readable, and appends are
+  // refused (a soft-deleted stream is recreated only by an append expecting no_stream()).
+  kStreamDeleted = 12,
+  // The versions asked for were removed by a truncation or by retention (EventStore::truncate_stream);
+  // the stream's events from StreamInfo::first_version on are still there. Load from a snapshot at or
+  // above that version, or read from there.
+  kStreamTruncated = 13,
 };
 
 // The enumerator's name without the leading k, in lower case with spaces: "wrong expected version".
@@ -93,15 +102,24 @@ class [[nodiscard]] Status {
   // kWrongExpectedVersion with the message
   //   wrong expected version for stream "account-42": expected 3, actual 5
   static Status wrong_expected_version(VersionConflict conflict);
+  // kWrongExpectedVersion naming every stream of a multi-stream append whose expectation failed:
+  //   wrong expected version for streams "a-1": expected 3, actual 5; "b-2": expected no stream, actual 1
+  // One conflict gives the same status as wrong_expected_version(). REQUIRES: conflicts not empty.
+  static Status wrong_expected_versions(std::vector<VersionConflict> conflicts);
 
   bool ok() const noexcept { return rep_ == nullptr; }
   explicit operator bool() const noexcept { return ok(); }
   StatusCode code() const noexcept { return rep_ ? rep_->code : StatusCode::kOk; }
   // The message without the code; empty for OK.
   std::string_view message() const noexcept { return rep_ ? std::string_view(rep_->message) : std::string_view(); }
-  // Set only for kWrongExpectedVersion.
+  // Set only for kWrongExpectedVersion: the (first) stream whose expectation failed.
   const VersionConflict* version_conflict() const noexcept {
-    return rep_ && rep_->conflict ? &*rep_->conflict : nullptr;
+    return rep_ && !rep_->conflicts.empty() ? &rep_->conflicts.front() : nullptr;
+  }
+  // Every stream whose expectation failed (one for a single-stream append); empty unless
+  // kWrongExpectedVersion.
+  std::span<const VersionConflict> version_conflicts() const noexcept {
+    return rep_ ? std::span<const VersionConflict>(rep_->conflicts) : std::span<const VersionConflict>();
   }
   // "ok", or "<code name>: <message>" (just the message when it starts with the code name).
   std::string to_string() const;
@@ -117,7 +135,7 @@ class [[nodiscard]] Status {
   struct Rep {
     StatusCode code;
     std::string message;
-    std::optional<VersionConflict> conflict;
+    std::vector<VersionConflict> conflicts;
   };
   std::shared_ptr<const Rep> rep_;
 };
