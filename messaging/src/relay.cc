@@ -60,7 +60,7 @@ Status Relay::Engine::start() {
   stopping_ = false;
   status_.state = RelayState::kCatchingUp;
   status_.last_error = Status();
-  status_.published = status_.duplicates = 0;
+  status_.published = status_.duplicates = status_.removed = 0;
   rate_.reset(Clock::now());
   const std::uint64_t session = ++session_;
   subscription_ = store_.subscribe_commits([signal = signal_](Position) { signal->raise(); });
@@ -251,6 +251,7 @@ bool Relay::Engine::read_more(std::unique_lock<std::mutex>& lock) {
     }
   }
   cursor_ = visit->next_position;
+  status_.removed += visit->removed;
   for (Entry& e : read) {
     window_.push_back(std::move(e));
     Entry& added = window_.back();

@@ -85,7 +85,7 @@ Status ProjectorCore::start() {
     shadow_rate_.reset(now);
     published_.state = ProjectorState::kCatchingUp;
     published_.error = Status();
-    published_.applied = published_.skipped = published_.parked = 0;
+    published_.applied = published_.skipped = published_.parked = published_.removed = 0;
     published_.failing_position = 0;
     published_.attempts = 0;
     publish(store_.head_position());
@@ -346,6 +346,10 @@ Projector::Projector(EventStore& store, ProjectionStorage& storage, std::unique_
                 labels, static_cast<double>(s.skipped));
       w.counter("strata_projector_parked_total", "Events parked since the projector started.", labels,
                 static_cast<double>(s.parked));
+      w.counter("strata_projector_removed_total",
+                "Log positions passed over since start because their events were removed (deleted or truncated "
+                "streams) before the projection applied them.",
+                labels, static_cast<double>(s.removed));
       for (ProjectorState state : {ProjectorState::kStopped, ProjectorState::kCatchingUp, ProjectorState::kLive,
                                    ProjectorState::kStalled, ProjectorState::kFailed}) {
         MetricLabels with_state = labels;

@@ -128,6 +128,11 @@ Status ProjectorCore::apply_events(BatchRun& run, Position limit) {
     return {};
   });
   if (!visited.ok() && !run.failed_event && !time_up) return visited.status();
+  if (visited.ok()) {
+    // Removed events (tombstones) are passed over: the checkpoint moves past them, and they are counted.
+    run.last = std::max(run.last, visited->next_position - 1);
+    run.removed = visited->removed;
+  }
   return {};
 }
 
@@ -196,6 +201,7 @@ void ProjectorCore::publish_batch(const BatchRun& run, const Outcome& o) {
   if (!run.shadow) {
     published_.applied += run.applied;
     published_.skipped += run.skipped;
+    published_.removed += run.removed;
   }
   if (run.parked_now) ++published_.parked;
   if (!run.shadow && !o.backoff && !o.fatal) {

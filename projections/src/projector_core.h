@@ -120,6 +120,8 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
     Position last = 0;
     std::uint64_t applied = 0;
     std::uint64_t skipped = 0;
+    // Positions passed over because their events were removed (deleted or truncated streams).
+    std::uint64_t removed = 0;
     // The event that ended the batch by failing, and why.
     std::optional<RecordedEvent> failed_event;
     Status failure;

@@ -104,6 +104,27 @@ TEST_CASE("the relay publishes every event of the log in order, as stored, with 
   CHECK(transport.stored().size() == 4);
 }
 
+TEST_CASE("the relay passes over events removed before it published them, counts them, and reaches the head") {
+  MemoryEventStore store;
+  MemoryProjectionStorage storage;
+  InProcessTransport transport;
+  deposit(store, "account-1", 100);
+  deposit(store, "account-2", 200);
+  deposit(store, "account-1", 300);
+  deposit(store, "account-3", 400);
+  auto sid = [](std::string_view s) { return strata::StreamId::parse(s).value(); };
+  REQUIRE(store.delete_stream(sid("account-1"), strata::ExpectedVersion::any(), strata::DeleteMode::kHard).ok());
+  REQUIRE(store.delete_stream(sid("account-3"), strata::ExpectedVersion::any(), strata::DeleteMode::kHard).ok());
+  Relay relay(store, storage, transport, options_for());
+  REQUIRE(relay.start().ok());
+  REQUIRE(relay.wait_for(store.head_position(), kWait).ok());
+  auto got = drain(transport, "check", 1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].headers.get(headers::kStream) == "account-2");
+  CHECK(relay.status().published == 1);
+  CHECK(relay.status().removed == 3);
+}
+
 TEST_CASE("the relay selects by category and type, and a mapping publishes integration events instead") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;

@@ -160,6 +160,45 @@ TEST_CASE("a projector catches up from its checkpoint in batches, then follows a
   CHECK(render(projector.reader()) == fold(store));
 }
 
+TEST_CASE(
+    "a projector behind deleted and truncated streams passes over their removed events, counts them, and reaches the "
+    "head") {
+  MemoryEventStore store;
+  MemoryProjectionStorage storage;
+  append_history(store, 300);
+  // The stream of the newest event goes too, so the log ends with tombstones.
+  const auto newest = store.read_log(store.head_position(), 1).value().events.at(0).stream_id;
+  const auto streams = store.list_streams("", 10).value().streams;
+  REQUIRE(streams.size() >= 3);
+  auto sid = [](const std::string& s) { return strata::StreamId::parse(s).value(); };
+  REQUIRE(store.delete_stream(sid(newest), strata::ExpectedVersion::any(), strata::DeleteMode::kHard).ok());
+  for (const auto& info : streams) {
+    if (info.stream_id == newest) continue;
+    REQUIRE(store.truncate_stream(sid(info.stream_id), strata::ExpectedVersion::any(), 3).ok());
+    break;
+  }
+  std::uint64_t removed = 0;
+  for (strata::Position p = 1;;) {
+    auto slice = store.read_log(p, 50).value();
+    removed += slice.removed;
+    p = slice.next_position;
+    if (slice.end_of_log) break;
+  }
+  REQUIRE(removed > 0);
+
+  ProjectorOptions options;
+  options.batch_size = 7;
+  Projector projector(store, storage, Ledger{}, options);
+  REQUIRE(projector.start().ok());
+  REQUIRE(projector.wait_for(store.head_position(), kWait).ok());
+  CHECK(render(projector.reader()) == fold(store));
+  auto status = projector.status();
+  CHECK(status.position == store.head_position());
+  CHECK(status.lag_events == 0);
+  CHECK(status.removed == removed);
+  CHECK(status.applied + status.skipped + status.removed == store.head_position());
+}
+
 TEST_CASE("a stopped projector resumes from its checkpoint and applies no event twice") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;

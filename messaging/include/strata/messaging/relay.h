@@ -178,6 +178,9 @@ struct RelayStatus {
   // Events that could not be made into a message (their mapping failed): parked in the storage under
   // the relay's name, listed by parked(); the relay went on without them.
   std::uint64_t parked = 0;
+  // Log positions passed over since start because their events were removed (deleted or truncated
+  // streams) before the relay published them: they were never published.
+  std::uint64_t removed = 0;
   // What the transport says of the broker, and the last failure (OK once publishing succeeds again).
   TransportHealth broker;
   Status last_error;

@@ -146,6 +146,10 @@ struct ProjectorStatus {
   std::uint64_t applied = 0;
   std::uint64_t skipped = 0;
   std::uint64_t parked = 0;
+  // Since start(): positions passed over because their events were removed (a hard delete, a
+  // truncation) before the projection applied them. Its read models may hold less than a rebuild from
+  // the events' original log would have; a rebuild gives what the log holds now.
+  std::uint64_t removed = 0;
   // The position being retried while kStalled on an event, and how often it was tried.
   Position failing_position = 0;
   std::uint32_t attempts = 0;
