@@ -33,6 +33,12 @@ struct VerifiedStream {
   Version events_head = 0;
   // The version of its last record in `log`, 0 while none was seen.
   Version log_head = 0;
+  // Its record's life (format.h, kHasLife), when it has one: deleted or truncated streams.
+  bool has_life = false;
+  std::uint64_t state = 0;
+  Version head = 0, first_version = 1, origin = 1;
+  // Versions in [origin, first_version) of a live stream were removed: they must be tombstones.
+  bool must_be_removed(Version v) const noexcept { return has_life && state == 0 && v >= origin && v < first_version; }
 };
 
 class Verifier {
@@ -123,7 +129,15 @@ class Verifier {
         problem("streams: the record of stream \"{}\" is damaged", id);
         continue;
       }
-      auto [at, inserted] = by_number_.try_emplace(record.number, VerifiedStream{std::string(id)});
+      VerifiedStream verified{std::string(id)};
+      if ((record.flags & fmtx::kHasLife) != 0) {
+        verified.has_life = true;
+        verified.state = record.state;
+        verified.head = record.head;
+        verified.first_version = record.first_version;
+        verified.origin = record.origin;
+      }
+      auto [at, inserted] = by_number_.try_emplace(record.number, std::move(verified));
       if (!inserted)
         problem("streams: streams \"{}\" and \"{}\" have the same number {}", at->second.id, id, record.number);
       else
@@ -156,7 +170,10 @@ class Verifier {
         problem("events: the entry of stream \"{}\" version {} is damaged", s.id, first.value());
         continue;
       }
-      if (first != s.events_head + 1)
+      // A deleted or truncated stream's entries below its first version are gone (a run reaching past
+      // it stays), so its first entry may start anywhere.
+      const bool first_after_removal = s.has_life && s.events_head == 0;
+      if (first != s.events_head + 1 && !first_after_removal)
         problem("events: stream \"{}\" has an entry at version {} after version {}", s.id, first.value(),
                 s.events_head.value());
       s.events_head = entry.last_version(first);
@@ -181,11 +198,14 @@ class Verifier {
         }
         STRATA_RETURN_IF_ERROR(from_rocksdb(got, "verify the events family"));
         EventView event;
-        if (!fmtx::decode_log_record(record, event)) continue;  // reported by the log's scan
-        if (event.stream_id != s.id || event.version != v)
+        if (!fmtx::decode_log_identity(record, event)) continue;  // reported by the log's scan
+        if (fmtx::is_log_tombstone(record) && v >= s.first_version)
+          problem("events: stream \"{}\" version {} is at position {}, whose event was removed", s.id, v.value(),
+                  position.value());
+        else if (event.stream_id != s.id || event.version != v)
           problem("events: stream \"{}\" version {} points at position {}, which holds stream \"{}\" version {}", s.id,
                   v.value(), position.value(), event.stream_id, event.version.value());
-        else if (entry.kind == fmtx::kEventCopy &&
+        else if (entry.kind == fmtx::kEventCopy && !fmtx::is_log_tombstone(record) &&
                  (copy.id != event.id || copy.timestamp != event.timestamp || copy.type != event.type ||
                   copy.encoded_metadata != event.encoded_metadata || copy.payload != event.payload))
           problem("events: the copy of stream \"{}\" version {} differs from the log record at position {}", s.id,
@@ -214,19 +234,30 @@ class Verifier {
                 report_.high_water.value(), report_.high_water.value() + 1, position.value() - 1);
       report_.high_water = position;
       EventView event;
-      if (!fmtx::decode_log_record(view_of(it->value()), event)) {
+      const bool removed = fmtx::is_log_tombstone(view_of(it->value()));
+      if (!fmtx::decode_log_identity(view_of(it->value()), event)) {
         problem("log: the record at position {} is damaged", position.value());
         continue;
       }
-      if (event.timestamp < previous_time)
-        problem("log: the commit time of position {} is before that of the position before it", position.value());
-      previous_time = event.timestamp;
+      if (removed) {
+        ++report_.removed;
+      } else {
+        if (event.timestamp < previous_time)
+          problem("log: the commit time of position {} is before that of the position before it", position.value());
+        previous_time = event.timestamp;
+      }
       auto number = number_of_.find(std::string(event.stream_id));
       if (number == number_of_.end()) {
         problem("log: position {} is an event of stream \"{}\", which has no stream record", position.value(),
                 event.stream_id);
       } else {
         VerifiedStream& s = by_number_[number->second];
+        if (removed && !s.has_life)
+          problem("log: position {} is a removed event of stream \"{}\", whose record says nothing was removed",
+                  position.value(), s.id);
+        else if (!removed && (s.state == 2 || s.must_be_removed(event.version)))
+          problem("log: position {} is version {} of stream \"{}\", which its record says was removed",
+                  position.value(), event.version.value(), s.id);
         if (event.version != s.log_head + 1)
           problem("log: position {} is version {} of stream \"{}\", whose previous event is version {}",
                   position.value(), event.version.value(), s.id, s.log_head.value());
@@ -249,6 +280,11 @@ class Verifier {
     for (const auto& [number, s] : by_number_) {
       if (s.log_head == 0 && s.events_head == 0)
         problem("streams: stream \"{}\" has no event", s.id);
+      else if (s.has_life && s.head > s.log_head)
+        problem("streams: the record of stream \"{}\" says its head is version {}, but the log ends at version {}",
+                s.id, s.head.value(), s.log_head.value());
+      else if (s.has_life && s.events_head < s.log_head && s.log_head < s.first_version)
+        continue;  // every event of it was removed
       else if (s.log_head != s.events_head)
         problem("streams: stream \"{}\" ends at version {} in the log but at version {} in events", s.id,
                 s.log_head.value(), s.events_head.value());

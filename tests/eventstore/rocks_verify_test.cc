@@ -303,6 +303,59 @@ TEST_CASE("verify finds nothing wrong in a used store, open or closed, and leave
   CHECK_FALSE(fs::exists(dir.sub("missing")));
 }
 
+TEST_CASE(
+    "verify finds nothing wrong after deletes, a recreation and truncations, and names a removal no record explains") {
+  testing::TempDir dir;
+  make_store(dir.path());
+  {
+    auto store = testing::open_store(dir.path());
+    REQUIRE(store->delete_stream(sid("a-0"), ExpectedVersion::exact(4), DeleteMode::kHard).ok());
+    REQUIRE(store->delete_stream(sid("a-1"), ExpectedVersion::any(), DeleteMode::kSoft).ok());
+    REQUIRE(store->append(sid("a-1"), ExpectedVersion::no_stream(), {event("test.one.v1", 9), event("test.one.v1", 10)})
+                .ok());
+    REQUIRE(store->truncate_stream(sid("batch"), ExpectedVersion::any(), 5).ok());  // inside its run
+    REQUIRE(store->truncate_stream(sid("a-2"), ExpectedVersion::any(), 3).ok());
+    REQUIRE(store->truncate_stream(sid("a-3"), ExpectedVersion::any(), 100).ok());  // all of it
+    // The stream with the highest number and the log's last event: no `events` entry of it is left.
+    REQUIRE(store->delete_stream(sid("a-4"), ExpectedVersion::any(), DeleteMode::kHard).ok());
+    auto report = store->verify();
+    REQUIRE_MESSAGE(report.ok(), report.status().to_string());
+    CHECK_MESSAGE(report->ok(), problems_of(*report));
+    CHECK(report->events == 42);
+    CHECK(report->removed == 4 + 4 + 2 + 4 + 4);
+  }
+  auto closed = RocksEventStore::verify(testing::test_options(), dir.path());
+  REQUIRE_MESSAGE(closed.ok(), closed.status().to_string());
+  CHECK_MESSAGE(closed->ok(), problems_of(*closed));
+  {
+    // Reopened, the store knows all of it.
+    auto store = testing::open_store(dir.path());
+    CHECK(store->stream_info(sid("a-3")).value().first_version == 5);
+    CHECK(store->append(sid("a-3"), ExpectedVersion::exact(4), {event("test.one.v1", 1)}).value().stream_version == 5);
+    CHECK(store->append(sid("new-1"), ExpectedVersion::no_stream(), {event("test.one.v1", 1)}).ok());
+    CHECK(store->read_stream(sid("a-0"), ReadDirection::kForward, 0, 10).status().code() == StatusCode::kStreamDeleted);
+    // The new stream took a number of its own, not that of the emptied a-4.
+    CHECK(store->stream_info(sid("a-4")).value() == StreamInfo{"a-4", 4, StreamState::kHardDeleted, 5, 1});
+    CHECK(store->stream_info(sid("new-1")).value().head == 1);
+    auto report = store->verify();
+    REQUIRE(report.ok());
+    CHECK_MESSAGE(report->ok(), problems_of(*report));
+  }
+  // A stream record that forgot its removals: the tombstones are reported.
+  damage_store(dir.path(), [](rocksdb::DB& db, Families& f) {
+    fmtx::StreamRecord record;
+    REQUIRE(fmtx::decode_stream_record(get(db, f["streams"], "a-2"), record));
+    std::string plain;
+    fmtx::encode_stream_record(fmtx::StreamRecord{record.number, 0}, plain);
+    put(db, f["streams"], "a-2", plain);
+  });
+  auto damaged = RocksEventStore::verify(testing::test_options(), dir.path());
+  REQUIRE(damaged.ok());
+  CHECK_MESSAGE(problems_of(*damaged).find(
+                    "a removed event of stream \"a-2\", whose record says nothing was removed") != std::string::npos,
+                problems_of(*damaged));
+}
+
 TEST_CASE("verify of an open store while appends go on sees one consistent view") {
   testing::TempDir dir;
   auto store = testing::open_store(dir.path());

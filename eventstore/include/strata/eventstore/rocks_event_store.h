@@ -123,6 +123,8 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     std::uint64_t projections = 0;
     std::uint64_t projection_rows = 0;
     std::uint64_t parked = 0;
+    // Of `events`, the tombstones of removed events (deleted or truncated streams).
+    std::uint64_t removed = 0;
     // How many problems were found, and the first kMaxListed of them, one line each naming the family,
     // the record and what is wrong, e.g.
     //   log: position 17 is version 3 of stream "account-1", whose previous event is version 1
