@@ -169,6 +169,39 @@ TEST_CASE("snapshots on demand") {
   CHECK(repo.snapshot(ledger).code() == strata::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("a truncated aggregate loads from a snapshot at or above the truncation, and without one fails clearly") {
+  strata::MemoryEventStore store;
+  strata::Repository<Ledger> repo(store);
+  const auto id = sid("ledger-3");
+  const auto bare = sid("ledger-4");
+  std::mt19937 rng(12);
+  commit_events(repo, id, 20, rng);
+  commit_events(repo, bare, 20, rng);
+  Ledger before = repo.load(id).value();
+  REQUIRE(repo.snapshot(before).ok());  // at version 20
+  commit_events(repo, id, 5, rng);
+  Ledger expected = repo.load(id).value();
+
+  // Truncated below the snapshot: the load starts from it and replays what is left.
+  REQUIRE(store.truncate_stream(id, strata::ExpectedVersion::any(), 18).ok());
+  Ledger loaded = repo.load(id).value();
+  CHECK(loaded.version() == 25);
+  CHECK(loaded.balance() == expected.balance());
+  // A state before the truncation point is gone.
+  CHECK(repo.load_at(id, 10).status().code() == strata::StatusCode::kStreamTruncated);
+
+  // No snapshot to start from: a clear, typed error, never a state built from part of the history.
+  REQUIRE(store.truncate_stream(bare, strata::ExpectedVersion::any(), 5).ok());
+  auto failed = repo.load(bare);
+  REQUIRE(!failed.ok());
+  CHECK(failed.status().code() == strata::StatusCode::kStreamTruncated);
+  CHECK(failed.status().message().find("versions below 5 were removed") != std::string_view::npos);
+
+  // Deleted: kStreamDeleted.
+  REQUIRE(store.delete_stream(id, strata::ExpectedVersion::any(), strata::DeleteMode::kSoft).ok());
+  CHECK(repo.load(id).status().code() == strata::StatusCode::kStreamDeleted);
+}
+
 TEST_CASE("a corrupted snapshot is reported, ignored and replaced, and the state is the same") {
   strata::MemoryEventStore store;
   std::vector<strata::SnapshotIncident> incidents;
