@@ -26,38 +26,54 @@ Result<AppendResult> PgEventStore::append(const StreamId& stream, ExpectedVersio
   me.stream = &stream;
   me.expected = expected;
   me.events = events;
-  Impl& i = *impl_;
-  std::unique_lock lock(i.write_mu);
-  i.queue.push_back(&me);
+  me.event_count = events.size();
+  impl_->run_append(me);
+  return std::move(me.result);
+}
+
+Result<MultiAppendResult> PgEventStore::append_multi(std::span<const StreamAppend> appends) {
+  STRATA_RETURN_IF_ERROR(check_append_multi(appends, impl_->options.limits));
+  MultiAppendResult out;
+  PendingAppend me;
+  me.parts = appends;
+  for (const StreamAppend& a : appends) me.event_count += a.events.size();
+  me.multi = &out;
+  impl_->run_append(me);
+  if (!me.result.ok()) return me.result.status();
+  return out;
+}
+
+void PgEventStore::Impl::run_append(PendingAppend& me) {
+  std::unique_lock lock(write_mu);
+  queue.push_back(&me);
   while (!me.done) {
-    if (i.leading) {
-      i.write_cv.wait(lock);
+    if (leading) {
+      write_cv.wait(lock);
       continue;
     }
     // Lead: commit the group at the head of the queue (this append is in it, or in a later one).
-    i.leading = true;
+    leading = true;
     std::vector<PendingAppend*> group;
     std::size_t events_in_group = 0;
-    while (!i.queue.empty() &&
-           (group.empty() || events_in_group + i.queue.front()->events.size() <= i.options.max_group_events)) {
-      events_in_group += i.queue.front()->events.size();
-      group.push_back(i.queue.front());
-      i.queue.pop_front();
+    while (!queue.empty() &&
+           (group.empty() || events_in_group + queue.front()->event_count <= options.max_group_events)) {
+      events_in_group += queue.front()->event_count;
+      group.push_back(queue.front());
+      queue.pop_front();
     }
     lock.unlock();
     Position new_head = 0;
-    Status st = i.commit_group(group);
+    Status st = commit_group(group);
     for (PendingAppend* p : group) {
       if (!st.ok()) p->result = st;
       if (p->result.ok()) new_head = std::max(new_head, p->result->last_position);
     }
-    if (new_head > 0) advance_head(new_head);
+    if (new_head > 0) self->advance_head(new_head);
     lock.lock();
     for (PendingAppend* p : group) p->done = true;
-    i.leading = false;
-    i.write_cv.notify_all();
+    leading = false;
+    write_cv.notify_all();
   }
-  return std::move(me.result);
 }
 
 Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
@@ -72,9 +88,10 @@ Status PgEventStore::Impl::commit_group(std::vector<PendingAppend*>& group) {
   bool done = false;
   if (std::optional<FastPlan> plan = plan_fast(group); plan.has_value()) {
     st = commit_fast(*writer, group, *plan, commit_sent);
-    // A unique violation: an id committed before, or a head that moved. Nothing was written (the
-    // statement rolled back); the full path finds out which, append by append.
-    if (!st.ok() && !writer->broken() && writer->last_sqlstate() == "23505") {
+    // A unique violation (an id committed before, or a head that moved) or a check violation (a stream
+    // that is not live). Nothing was written (the statement rolled back); the full path finds out
+    // which, append by append.
+    if (!st.ok() && !writer->broken() && (writer->last_sqlstate() == "23505" || writer->last_sqlstate() == "23514")) {
       commit_sent = false;
     } else {
       done = true;
@@ -104,11 +121,14 @@ void PgEventStore::Impl::remember_heads(const std::vector<PendingAppend*>& group
   if (head_cache.size() > kHeadCacheEntries) head_cache.clear();
   for (PendingAppend* p : group) {
     if (!p->result.ok()) continue;
-    auto it = head_cache.find(p->stream->view());
-    if (it == head_cache.end()) {
-      head_cache.emplace(p->stream->str(), p->result->stream_version);
-    } else {
-      it->second = std::max(it->second, p->result->stream_version);
+    for (std::size_t k = 0; k < p->part_count(); ++k) {
+      const StreamId& stream = p->part_stream(k);
+      auto it = head_cache.find(stream.view());
+      if (it == head_cache.end()) {
+        head_cache.emplace(stream.str(), p->part_head(k));
+      } else {
+        it->second = std::max(it->second, p->part_head(k));
+      }
     }
   }
 }
@@ -119,18 +139,25 @@ std::optional<PgEventStore::Impl::FastPlan> PgEventStore::Impl::plan_fast(const 
   {
     std::lock_guard lock(cache_mu);
     for (PendingAppend* p : group) {
-      auto it = head_cache.find(p->stream->view());
-      heads.emplace(p->stream->view(), it == head_cache.end() ? Version{0} : it->second);
+      for (std::size_t k = 0; k < p->part_count(); ++k) {
+        const std::string_view stream = p->part_stream(k).view();
+        auto it = head_cache.find(stream);
+        heads.emplace(stream, it == head_cache.end() ? Version{0} : it->second);
+      }
     }
   }
   for (PendingAppend* p : group) {
-    Version& head = heads[p->stream->view()];
-    // Only an append that succeeds under the assumed head goes this way; the others need the truth.
-    if (!p->expected.matches(head)) return std::nullopt;
-    plan.first_versions.push_back(head + 1);
-    for (std::size_t k = 0; k < p->events.size(); ++k) plan.events.add(*p->stream, head + (k + 1), p->events[k]);
-    head = head + p->events.size();
-    plan.count += p->events.size();
+    for (std::size_t k = 0; k < p->part_count(); ++k) {
+      const StreamId& stream = p->part_stream(k);
+      const std::span<const EventData> events = p->part_events(k);
+      Version& head = heads[stream.view()];
+      // Only an append that succeeds under the assumed head goes this way; the others need the truth.
+      if (!p->part_expected(k).matches(head)) return std::nullopt;
+      plan.first_versions.push_back(head + 1);
+      for (std::size_t i = 0; i < events.size(); ++i) plan.events.add(stream, head + (i + 1), events[i]);
+      head = head + events.size();
+      plan.count += events.size();
+    }
   }
   for (const auto& [stream, head] : heads) {
     plan.head_streams.add(stream);
@@ -156,26 +183,55 @@ Status PgEventStore::Impl::commit_fast(PgConnection& c, std::vector<PendingAppen
                       false));
   if (result.rows() != 1) return Status::corruption("postgresql: the log_head row is missing");
   Position next = result.u64(0, 0) + 1;
-  for (std::size_t j = 0; j < group.size(); ++j) {
-    PendingAppend* p = group[j];
-    const Version last_version = plan.first_versions[j] + (p->events.size() - 1);
-    p->result = AppendResult{last_version, next, next + (p->events.size() - 1)};
-    next = next + p->events.size();
+  std::size_t j = 0;  // the part's index in plan.first_versions
+  for (PendingAppend* p : group) {
+    const Position first = next;
+    if (p->multi != nullptr) p->multi->streams.clear();
+    for (std::size_t k = 0; k < p->part_count(); ++k, ++j) {
+      const std::size_t n = p->part_events(k).size();
+      const AppendResult r{plan.first_versions[j] + (n - 1), next, next + (n - 1)};
+      if (p->multi == nullptr) {
+        p->result = r;
+      } else {
+        p->multi->streams.push_back(r);
+      }
+      next = next + n;
+    }
+    if (p->multi != nullptr) {
+      p->multi->first_position = first;
+      p->multi->last_position = next - 1;
+      p->result = AppendResult{0, first, next - 1};
+    }
   }
   return {};
 }
 
+namespace {
+
+// A stream of a group on the full path: its life as read (under its row lock), then as the group's
+// appends leave it.
+struct GroupStream {
+  StreamInfo info;       // stream_id left empty: the messages take the StreamId
+  bool exists = false;   // it had a row
+  bool written = false;  // an append of the group commits to it
+};
+
+}  // namespace
+
 Status PgEventStore::Impl::commit_full(PgConnection& c, std::vector<PendingAppend*>& group, bool& commit_sent) {
-  // Which of the group's event ids are committed already, and the heads of its streams.
+  // Which of the group's event ids are committed already, and the heads and lives of its streams.
   ArrayLiteral ids, streams;
-  std::map<std::string_view, Version> heads;
+  std::map<std::string_view, GroupStream> known;
   for (PendingAppend* p : group) {
-    for (const EventData& e : p->events) ids.add(e.id.to_string());
-    if (heads.emplace(p->stream->view(), 0).second) streams.add(p->stream->view());
+    for (std::size_t k = 0; k < p->part_count(); ++k) {
+      for (const EventData& e : p->part_events(k)) ids.add(e.id.to_string());
+      if (known.emplace(p->part_stream(k).view(), GroupStream{}).second) streams.add(p->part_stream(k).view());
+    }
   }
   // One round trip: BEGIN, the serialising lock (held by this transaction until it commits, so positions
   // become visible in order), then the lookups, which the server runs after the lock is taken and so
-  // with a snapshot that holds every commit before this one.
+  // with a snapshot that holds every commit before this one. The streams' rows are locked too: a delete
+  // or truncation in progress is waited for, and one that comes later waits for this commit.
   STRATA_ASSIGN_OR_RETURN(std::vector<PgResult> first, c.pipeline({{"BEGIN", {}},
                                                                    {sql.lock_head, {}},
                                                                    {sql.committed_ids, {Param(ids.finish())}},
@@ -193,12 +249,23 @@ Status PgEventStore::Impl::commit_full(PgConnection& c, std::vector<PendingAppen
     committed.emplace(*id, EventLocation{std::string(found.text(r, 1)), found.u64(r, 2), found.u64(r, 3)});
   }
   const PgResult& head_rows = first[3];
-  for (int r = 0; r < head_rows.rows(); ++r) heads[head_rows.text(r, 0)] = head_rows.u64(r, 1);
+  for (int r = 0; r < head_rows.rows(); ++r) {
+    GroupStream& g = known[head_rows.text(r, 0)];
+    const std::uint64_t state = head_rows.u64(r, 2);
+    if (state > static_cast<std::uint64_t>(StreamState::kHardDeleted))
+      return Status::corruption(
+          fmt::format("postgresql: stream \"{}\" has a bad state {}", head_rows.text(r, 0), state));
+    g.exists = true;
+    g.info.head = head_rows.u64(r, 1);
+    g.info.state = static_cast<StreamState>(state);
+    g.info.first_version = head_rows.u64(r, 3);
+    g.info.origin = head_rows.u64(r, 4);
+  }
   {
     std::lock_guard lock(cache_mu);
-    for (const auto& [stream, head] : heads) {
+    for (const auto& [stream, g] : known) {
       Version& cached = head_cache[std::string(stream)];
-      cached = std::max(cached, head);
+      cached = std::max(cached, g.info.head);
     }
   }
 
@@ -206,65 +273,129 @@ Status PgEventStore::Impl::commit_full(PgConnection& c, std::vector<PendingAppen
   pg::EventArrays arrays;
   ArrayLiteral positions;
   std::size_t written = 0;
-  for (PendingAppend* p : group) {
-    const StreamId& stream = *p->stream;
-    IdempotencyCheck idem(stream, p->events.size());
-    for (std::size_t k = 0; k < p->events.size(); ++k) {
-      auto it = committed.find(p->events[k].id);
+  // Part k of `p`: whether its ids were committed before (the verdict), else whether its stream takes
+  // it (a conflict, or a refusal returned).
+  auto decide = [&](const PendingAppend* p, std::size_t k, std::optional<Result<AppendResult>>& retry,
+                    std::optional<VersionConflict>& conflict, bool& recreate) -> Status {
+    const StreamId& stream = p->part_stream(k);
+    const std::span<const EventData> events = p->part_events(k);
+    IdempotencyCheck idem(stream, events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto it = committed.find(events[i].id);
       if (it == committed.end()) {
-        idem.missing(k);
+        idem.missing(i);
       } else {
-        idem.found(k, it->second.stream_id, it->second.version, it->second.position);
+        idem.found(i, it->second.stream_id, it->second.version, it->second.position);
       }
     }
-    if (auto verdict = idem.verdict(); verdict.has_value()) {
-      p->result = *std::move(verdict);
-      continue;
+    retry = idem.verdict();
+    recreate = false;
+    if (retry.has_value()) return {};
+    const GroupStream& g = known[stream.view()];
+    Status refused;
+    conflict = append_conflict(stream, p->part_expected(k), g.exists ? &g.info : nullptr, recreate, refused);
+    return refused;
+  };
+  // Writes part k of `p` at `next`.
+  auto apply = [&](const PendingAppend* p, std::size_t k, bool recreate) {
+    const StreamId& stream = p->part_stream(k);
+    const std::span<const EventData> events = p->part_events(k);
+    GroupStream& g = known[stream.view()];
+    const Version head = g.info.head;
+    if (recreate) {
+      g.info.state = StreamState::kLive;
+      g.info.first_version = head + 1;
+      g.info.origin = head + 1;
     }
-    Version& stream_head = heads[stream.view()];
-    if (!p->expected.matches(stream_head)) {
-      p->result = Status::wrong_expected_version(VersionConflict{stream.str(), p->expected, stream_head});
-      continue;
-    }
-    AppendResult result{stream_head + p->events.size(), next, next + (p->events.size() - 1)};
-    for (std::size_t k = 0; k < p->events.size(); ++k) {
-      const EventData& e = p->events[k];
-      const Position position = next + k;
-      const Version version = stream_head + (k + 1);
+    AppendResult result{head + events.size(), next, next + (events.size() - 1)};
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const Position position = next + i;
+      const Version version = head + (i + 1);
       positions.add_number(position.value());
-      arrays.add(stream, version, e);
+      arrays.add(stream, version, events[i]);
       // A later append of the group retrying these ids finds them here.
-      committed.emplace(e.id, EventLocation{stream.str(), version, position});
+      committed.emplace(events[i].id, EventLocation{stream.str(), version, position});
     }
-    written += p->events.size();
-    next = next + p->events.size();
-    stream_head = result.stream_version;
-    p->result = result;
+    g.exists = true;
+    g.written = true;
+    g.info.head = result.stream_version;
+    written += events.size();
+    next = next + events.size();
+    return result;
+  };
+
+  for (PendingAppend* p : group) {
+    if (p->multi == nullptr) {
+      std::optional<Result<AppendResult>> retry;
+      std::optional<VersionConflict> conflict;
+      bool recreate = false;
+      if (Status refused = decide(p, 0, retry, conflict, recreate); !refused.ok()) {
+        p->result = std::move(refused);
+      } else if (retry.has_value()) {
+        p->result = *std::move(retry);
+      } else if (conflict.has_value()) {
+        p->result = Status::wrong_expected_version(*std::move(conflict));
+      } else {
+        p->result = apply(p, 0, recreate);
+      }
+      continue;
+    }
+    // A multi-stream append: every part decided before any is written, as MemoryEventStore decides.
+    const std::size_t n = p->part_count();
+    std::vector<std::optional<Result<AppendResult>>> retries(n);
+    std::vector<VersionConflict> conflicts;
+    std::vector<bool> recreate(n);
+    Status refused;
+    for (std::size_t k = 0; k < n && refused.ok(); ++k) {
+      std::optional<VersionConflict> conflict;
+      bool r = false;
+      refused = decide(p, k, retries[k], conflict, r);
+      recreate[k] = r;
+      if (conflict.has_value()) conflicts.push_back(*std::move(conflict));
+    }
+    if (!refused.ok()) {
+      p->result = std::move(refused);
+    } else if (auto verdict = multi_idempotency_verdict(retries); verdict.has_value()) {
+      if (verdict->ok()) {
+        *p->multi = **std::move(verdict);
+        p->result = AppendResult{0, p->multi->first_position, p->multi->last_position};
+      } else {
+        p->result = verdict->status();
+      }
+    } else if (!conflicts.empty()) {
+      p->result = Status::wrong_expected_versions(std::move(conflicts));
+    } else {
+      p->multi->streams.clear();
+      const Position first_position = next;
+      for (std::size_t k = 0; k < n; ++k) p->multi->streams.push_back(apply(p, k, recreate[k]));
+      p->multi->first_position = first_position;
+      p->multi->last_position = next - 1;
+      p->result = AppendResult{0, first_position, next - 1};
+    }
   }
   if (written == 0) return c.exec_script("ROLLBACK");
 
-  ArrayLiteral head_streams, head_versions;
-  for (PendingAppend* p : group) {
-    if (!p->result.ok()) continue;
-    // Each stream once, at its final head.
-    auto it = heads.find(p->stream->view());
-    if (it == heads.end()) continue;
-    head_streams.add(it->first);
-    head_versions.add_number(it->second.value());
-    heads.erase(it);
+  // Each stream written once, at its final head and life.
+  ArrayLiteral head_streams, head_versions, first_versions, origins;
+  for (const auto& [stream, g] : known) {
+    if (!g.written) continue;
+    head_streams.add(stream);
+    head_versions.add_number(g.info.head.value());
+    first_versions.add_number(g.info.first_version.value());
+    origins.add_number(g.info.origin.value());
   }
   const std::string last_text = pg::num((next - 1).value());
   const std::string ts_text = std::to_string(ts.time_since_epoch().count());
   // The writes and COMMIT in one round trip. From here on a lost connection leaves the outcome unknown.
   commit_sent = true;
   return c
-      .pipeline(
-          {{sql.full_commit,
-            {Param(arrays.stream_ids.finish()), Param(arrays.categories.finish()), Param(arrays.versions.finish()),
-             Param(arrays.event_ids.finish()), Param(arrays.types.finish()), Param(arrays.metadata.finish()),
-             Param(arrays.payloads.finish()), Param(head_streams.finish()), Param(head_versions.finish()),
-             Param(positions.finish()), Param(channel), Param(last_text), Param(ts_text)}},
-           {"COMMIT", {}}})
+      .pipeline({{sql.full_commit,
+                  {Param(arrays.stream_ids.finish()), Param(arrays.categories.finish()),
+                   Param(arrays.versions.finish()), Param(arrays.event_ids.finish()), Param(arrays.types.finish()),
+                   Param(arrays.metadata.finish()), Param(arrays.payloads.finish()), Param(head_streams.finish()),
+                   Param(head_versions.finish()), Param(positions.finish()), Param(channel), Param(last_text),
+                   Param(ts_text), Param(first_versions.finish()), Param(origins.finish())}},
+                 {"COMMIT", {}}})
       .status();
 }
 

@@ -60,22 +60,34 @@ Status PgEventStore::Impl::create_schema() {
         fmt::format("the database's encoding is {}: strata needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8')",
                     encoding->text(0, 0))));
   const std::uint64_t tables = meta->u64(0, 0);
+  std::uint64_t version = 0;  // of the tables there (0: none yet)
   const bool ours = meta->u64(0, 1) == 1;
   if (tables > 0 && !ours)
     return fail(Status::corruption(fmt::format(
         "schema \"{}\" holds {} tables that are not a strata store's (no strata_meta table)", options.schema, tables)));
   if (ours) {
-    auto version = c->exec(sql.schema_version);
-    if (!version.ok()) return fail(version.status());
-    if (version->rows() != 1) return fail(Status::corruption("strata_meta has no schema_version"));
-    const std::uint64_t v = version->u64(0, 0);
-    if (v > static_cast<std::uint64_t>(kSchemaVersion))
+    auto stored = c->exec(sql.schema_version);
+    if (!stored.ok()) return fail(stored.status());
+    if (stored->rows() != 1) return fail(Status::corruption("strata_meta has no schema_version"));
+    version = stored->u64(0, 0);
+    if (version > static_cast<std::uint64_t>(kSchemaVersion))
       return fail(Status::corruption(
           fmt::format("schema \"{}\" was written by a newer strata: its version is {}, this build reads up to {}",
-                      options.schema, v, kSchemaVersion)));
-    if (v == 0) return fail(Status::corruption(fmt::format("schema \"{}\" has a bad schema_version", options.schema)));
+                      options.schema, version, kSchemaVersion)));
+    if (version == 0)
+      return fail(Status::corruption(fmt::format("schema \"{}\" has a bad schema_version", options.schema)));
   }
   if (Status st = c->exec_script(sql.create_tables); !st.ok()) return fail(st);
+  // A new schema gets its indexes with its tables; an older one is migrated, in this transaction (under
+  // the lock: other processes opening it wait, then find it migrated). A schema of this version is not
+  // touched: ALTER TABLE and CREATE INDEX would lock the tables against every other process's appends.
+  if (version < static_cast<std::uint64_t>(kSchemaVersion)) {
+    if (version == 1) {
+      if (Status st = c->exec_script(sql.migrate_v1); !st.ok()) return fail(st);
+    }
+    if (Status st = c->exec_script(sql.create_indexes); !st.ok()) return fail(st);
+    if (Status st = c->exec_script(sql.set_schema_version); !st.ok()) return fail(st);
+  }
   if (Status st = c->exec_script(pg::projection_tables_sql(s)); !st.ok()) return fail(st);
   if (Status st = c->exec_script("COMMIT"); !st.ok()) return fail(st);
   return {};

@@ -44,34 +44,66 @@ std::uint64_t range_end(std::uint64_t from, std::uint64_t count) {
   return count == 0 ? from - 1 : from + std::min(count - 1, kMax - from);
 }
 
+// The most a forward read sends as its start or its count: their sum, computed by the server, stays a
+// bigint. No stream has versions that high.
+constexpr std::uint64_t kMaxForward = std::uint64_t{1} << 61;
+
+// A stream's state as stored; kCorruption for a value no build writes.
+Result<StreamState> state_of(std::uint64_t stored, std::string_view stream) {
+  if (stored > static_cast<std::uint64_t>(StreamState::kHardDeleted))
+    return Status::corruption(fmt::format("postgresql: stream \"{}\" has a bad state {}", stream, stored));
+  return static_cast<StreamState>(stored);
+}
+
+// The stream's head and life from columns 0-3 (head, state, first_version, origin) of a stream read's
+// binary result. The id is left empty: messages take the StreamId.
+Result<StreamInfo> info_of(const PgResult& r, const StreamId& stream) {
+  StreamInfo info;
+  info.head = r.binary_u64(0, 0);
+  STRATA_ASSIGN_OR_RETURN(info.state, state_of(r.binary_u64(0, 1), stream.view()));
+  info.first_version = r.binary_u64(0, 2);
+  info.origin = r.binary_u64(0, 3);
+  return info;
+}
+
+constexpr std::string_view kLargestBigint = "9223372036854775807";
+
+// The column where a stream read's event columns start.
+constexpr int kStreamEventColumn = 4;
+
 }  // namespace
 
 Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   Impl& i = *impl_;
-  if (from == 0) from = 1;
   if (to.value() > INT64_MAX) to = Version(INT64_MAX);
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
+  // Pages of kPageRows versions; the first says where the stream's readable versions start.
   bool first = true;
-  while (from <= to) {
-    const std::uint64_t hi = std::min(to.value(), range_end(from.value(), kPageRows));
-    const std::string from_text = num(from.value()), hi_text = num(hi);
-    STRATA_ASSIGN_OR_RETURN(PgResult r,
-                            c->exec_prepared("strata_visit_stream", i.sql.visit_stream,
-                                             {Param(stream.view()), Param(from_text), Param(hi_text)}, true));
-    if (first && r.rows() == 0) {
-      STRATA_ASSIGN_OR_RETURN(Version head, stream_head(stream));
-      if (head == 0) return stream_not_found(stream);
-      return {};
+  Version next = from;
+  const std::string count_text = num(kPageRows), to_text = num(to.value());
+  for (;;) {
+    const std::string from_text = num(std::min<std::uint64_t>(next.value(), kMaxForward));
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        c->exec_prepared("strata_read_forward", i.sql.read_forward,
+                         {Param(stream.view()), Param(from_text), Param(count_text), Param(to_text)}, true));
+    if (r.rows() == 0) return stream_not_found(stream);
+    if (first) {
+      STRATA_ASSIGN_OR_RETURN(StreamInfo info, info_of(r, stream));
+      STRATA_ASSIGN_OR_RETURN(next, readable_from(stream, info, from));
+      first = false;
     }
-    first = false;
+    std::size_t rows = 0;
     for (int row = 0; row < r.rows(); ++row) {
-      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 0));
+      if (r.null(row, kStreamEventColumn)) break;
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, kStreamEventColumn));
       STRATA_RETURN_IF_ERROR(visitor(v));
+      next = v.version + 1;
+      ++rows;
     }
-    if (static_cast<std::uint64_t>(r.rows()) < hi - from.value() + 1) return {};  // past the head
-    from = hi + 1;
+    // A short page ended at `to` or at the head.
+    if (rows < kPageRows || next > to) return {};
   }
-  return {};
 }
 
 Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirection direction, Version from,
@@ -79,31 +111,39 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
   Impl& i = *impl_;
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
   const bool forward = direction == ReadDirection::kForward;
-  if (forward && from == 0) from = 1;
-  const std::uint64_t from_v = std::min<std::uint64_t>(from.value(), INT64_MAX);
-  const std::uint64_t count = std::min<std::uint64_t>(max_count, INT64_MAX);
-  const std::string from_text = num(from_v);
-  const std::string third = forward ? num(range_end(from_v, count)) : num(count);
-  STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec_prepared(forward ? "strata_read_forward" : "strata_read_backward",
-                                                       forward ? i.sql.read_forward : i.sql.read_backward,
-                                                       {Param(stream.view()), Param(from_text), Param(third)}, true));
+  // Forward: from, count, up to the largest bigint. Backward: from (kEndOfStream: the head), count.
+  const std::uint64_t most = forward ? kMaxForward : std::uint64_t{INT64_MAX};
+  const std::string from_text = num(std::min<std::uint64_t>(from.value(), most));
+  const std::string count_text = num(std::min<std::uint64_t>(max_count, most));
+  std::vector<Param> params{Param(stream.view()), Param(from_text), Param(count_text)};
+  if (forward) params.emplace_back(kLargestBigint);
+  STRATA_ASSIGN_OR_RETURN(PgResult r,
+                          c->exec_prepared(forward ? "strata_read_forward" : "strata_read_backward",
+                                           forward ? i.sql.read_forward : i.sql.read_backward, params, true));
   if (r.rows() == 0) return stream_not_found(stream);
-  const Version head = r.binary_u64(0, 0);
+  STRATA_ASSIGN_OR_RETURN(const StreamInfo info, info_of(r, stream));
+  if (info.state != StreamState::kLive) return stream_deleted(stream, info);
+  Version start = from;
+  if (forward) {
+    STRATA_ASSIGN_OR_RETURN(start, readable_from(stream, info, from));
+  }
   StreamSlice slice;
+  slice.first_version = info.first_version;
   for (int row = 0; row < r.rows(); ++row) {
-    if (r.null(row, 1)) break;
-    STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
+    if (r.null(row, kStreamEventColumn)) break;
+    STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, kStreamEventColumn));
     STRATA_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
     slice.events.push_back(std::move(e));
   }
   if (forward) {
-    Version v = slice.events.empty() ? from : slice.events.back().version + 1;
+    Version v = slice.events.empty() ? start : slice.events.back().version + 1;
     slice.next_version = v;
-    slice.end_of_stream = v > head;
+    slice.end_of_stream = v > info.head;
   } else {
-    Version v = slice.events.empty() ? std::min(from, head) : slice.events.back().version - 1;
-    slice.next_version = v;
-    slice.end_of_stream = v == 0;
+    Version v = slice.events.empty() ? std::min(from, info.head) : slice.events.back().version - 1;
+    const bool end = v < info.first_version;
+    slice.next_version = end ? Version{0} : v;
+    slice.end_of_stream = end;
   }
   return slice;
 }
@@ -118,9 +158,10 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
   for (const auto& k : filter.categories) categories.add(k);
   const bool filtered = !filter.empty();
   std::size_t delivered = 0;
+  std::uint64_t removed = 0;
   const std::string types_text = types.finish(), categories_text = categories.finish();
   for (;;) {
-    if (delivered >= max_count) return LogVisit{from, false};
+    if (delivered >= max_count) return LogVisit{from, false, removed};
     const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
     const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(max_count - delivered);
     std::vector<Param> params{Param(from_text), Param(hi_text), Param(limit_text)};
@@ -133,21 +174,23 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
                                              filtered ? i.sql.visit_log_filtered : i.sql.visit_log, params, true));
     if (r.rows() == 0) return Status::corruption("postgresql: the log_head row is missing");
     const Position high = r.binary_u64(0, 0);
+    removed += r.binary_u64(0, 1);
     int rows = 0;
     for (int row = 0; row < r.rows(); ++row) {
-      if (r.null(row, 1)) break;
-      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 1));
+      if (r.null(row, 2)) break;
+      STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 2));
       STRATA_RETURN_IF_ERROR(visitor(v));
       ++rows;
     }
     delivered += static_cast<std::size_t>(rows);
     if (delivered >= max_count) {
-      const Position next = Position(r.binary_u64(rows - 1, 1) + 1);
-      return LogVisit{next, next > high};
+      // The LIMIT cut the window short: examined up to the last event delivered.
+      const Position next = Position(r.binary_u64(rows - 1, 2) + 1);
+      return LogVisit{next, next > high, removed};
     }
     // The whole window was examined.
     const Position examined_to = std::min<Position>(Position(hi), high);
-    if (examined_to >= high) return LogVisit{std::max<Position>(from, high + 1), true};
+    if (examined_to >= high) return LogVisit{std::max<Position>(from, high + 1), true, removed};
     from = examined_to + 1;
   }
 }
@@ -162,6 +205,7 @@ Result<LogSlice> PgEventStore::read_log(Position from, std::size_t max_count, co
   if (!next.ok()) return next.status();
   slice.next_position = next->next_position;
   slice.end_of_log = next->end_of_log;
+  slice.removed = next->removed;
   return slice;
 }
 
@@ -181,14 +225,26 @@ Result<Version> PgEventStore::stream_head(const StreamId& stream) {
   return r.rows() == 0 ? Version{0} : Version{r.u64(0, 0)};
 }
 
+Result<StreamInfo> PgEventStore::stream_info(const StreamId& stream) {
+  STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  STRATA_ASSIGN_OR_RETURN(
+      PgResult r, c->exec_prepared("strata_stream_info", impl_->sql.stream_info, {Param(stream.view())}, false));
+  if (r.rows() == 0) return stream_not_found(stream);
+  STRATA_ASSIGN_OR_RETURN(StreamState state, state_of(r.u64(0, 1), stream.view()));
+  return StreamInfo{stream.str(), r.u64(0, 0), state, r.u64(0, 2), r.u64(0, 3)};
+}
+
 Result<StreamList> PgEventStore::list_streams(std::string_view after, std::size_t max_count) {
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
   const std::string limit_text = num(std::min<std::size_t>(max_count, INT64_MAX) + 1);
   STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(impl_->sql.list_streams, {Param(after), Param(limit_text)}));
   StreamList list;
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(r.rows()), max_count);
-  for (std::size_t k = 0; k < n; ++k)
-    list.streams.push_back(StreamInfo{std::string(r.text(static_cast<int>(k), 0)), r.u64(static_cast<int>(k), 1)});
+  for (std::size_t k = 0; k < n; ++k) {
+    const int row = static_cast<int>(k);
+    STRATA_ASSIGN_OR_RETURN(StreamState state, state_of(r.u64(row, 2), r.text(row, 0)));
+    list.streams.push_back(StreamInfo{std::string(r.text(row, 0)), r.u64(row, 1), state, r.u64(row, 3), r.u64(row, 4)});
+  }
   if (static_cast<std::size_t>(r.rows()) > max_count && !list.streams.empty())
     list.next_after = list.streams.back().stream_id;
   return list;
@@ -199,7 +255,9 @@ Result<Version> PgEventStore::version_as_of(const StreamId& stream, Timestamp at
   const std::string at_text = std::to_string(at.time_since_epoch().count());
   STRATA_ASSIGN_OR_RETURN(PgResult r, c->exec(impl_->sql.version_as_of, {Param(stream.view()), Param(at_text)}));
   if (r.rows() == 0) return stream_not_found(stream);
-  return r.null(0, 1) ? Version{0} : Version{r.u64(0, 1)};
+  STRATA_ASSIGN_OR_RETURN(StreamState state, state_of(r.u64(0, 1), stream.view()));
+  if (state != StreamState::kLive) return stream_deleted(stream, StreamInfo{stream.str(), r.u64(0, 0), state});
+  return r.null(0, 2) ? Version{0} : Version{r.u64(0, 2)};
 }
 
 }  // namespace strata

@@ -33,8 +33,12 @@ Statements::Statements(const std::string& s) {
       "  recorded_at bigint NOT NULL,"
       "  metadata bytea NOT NULL,"
       "  payload text NOT NULL,"
+      "  removed boolean NOT NULL DEFAULT false,"
       "  UNIQUE (stream_id, version));"
-      "CREATE TABLE IF NOT EXISTS {0}.streams (stream_id text COLLATE \"C\" PRIMARY KEY, head bigint NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS {0}.streams (stream_id text COLLATE \"C\" PRIMARY KEY, head bigint NOT NULL,"
+      "  state smallint NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+      "  first_version bigint NOT NULL DEFAULT 1,"
+      "  origin bigint NOT NULL DEFAULT 1);"
       "CREATE TABLE IF NOT EXISTS {0}.snapshots ("
       "  stream_id text COLLATE \"C\" NOT NULL,"
       "  version bigint NOT NULL,"
@@ -43,6 +47,19 @@ Statements::Statements(const std::string& s) {
       "  record bytea NOT NULL,"
       "  PRIMARY KEY (stream_id, version, fingerprint, snapshot_version));",
       s, PgEventStore::kSchemaVersion);
+  // The tombstones, for the log reads' count of the positions they pass over (a partial index: the
+  // events still there have no entry in it).
+  create_indexes = fmt::format("CREATE INDEX IF NOT EXISTS events_removed ON {}.events (position) WHERE removed", s);
+  // Columns added with their defaults (no table rewrite): every event there, every stream live from 1.
+  migrate_v1 = fmt::format(
+      "ALTER TABLE {0}.events ADD COLUMN IF NOT EXISTS removed boolean NOT NULL DEFAULT false;"
+      "ALTER TABLE {0}.streams ADD COLUMN IF NOT EXISTS state smallint NOT NULL DEFAULT 0 "
+      "CHECK (state BETWEEN 0 AND 2),"
+      "  ADD COLUMN IF NOT EXISTS first_version bigint NOT NULL DEFAULT 1,"
+      "  ADD COLUMN IF NOT EXISTS origin bigint NOT NULL DEFAULT 1",
+      s);
+  set_schema_version = fmt::format("UPDATE {}.strata_meta SET value = '{}' WHERE key = 'schema_version'", s,
+                                   PgEventStore::kSchemaVersion);
   schema_version = fmt::format("SELECT value FROM {}.strata_meta WHERE key = 'schema_version'", s);
   read_head = fmt::format("SELECT position FROM {}.log_head WHERE id = 1", s);
 
@@ -51,7 +68,8 @@ Statements::Statements(const std::string& s) {
   // commit left it (READ COMMITTED re-reads an updated row), so `base` is the committed head and the
   // lock is held to this commit. Positions and the timestamp come from there; versions from the assumed
   // heads, which the unique key (stream_id, version) checks: if a head moved, the insert fails and
-  // nothing is written.
+  // nothing is written. A stream that is not live (deleted, by this process or another) fails it too:
+  // its row's state would become -1, which the check on `state` refuses, and the full path decides.
   fast_commit = fmt::format(
       "WITH lh AS (UPDATE {0}.log_head SET position = position + $11, "
       "last_timestamp = greatest(last_timestamp, $10::bigint) WHERE id = 1 "
@@ -61,54 +79,89 @@ Statements::Statements(const std::string& s) {
       "u.metadata, u.payload FROM lh, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
       "$6::bytea[], $7::text[]) WITH ORDINALITY AS u(stream_id, category, version, event_id, type, metadata, "
       "payload, n)), "
-      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
-      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head) "
+      "st AS (INSERT INTO {0}.streams AS cur (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
+      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head, "
+      "state = CASE WHEN cur.state = 0 THEN 0 ELSE -1 END) "
       "SELECT lh.base, pg_notify($12, (lh.base + $11)::text) FROM lh",
       s);
   lock_head = fmt::format("SELECT position, last_timestamp FROM {}.log_head WHERE id = 1 FOR UPDATE", s);
   committed_ids =
       fmt::format("SELECT event_id, stream_id, version, position FROM {}.events WHERE event_id = ANY($1::uuid[])", s);
-  stream_heads = fmt::format("SELECT stream_id, head FROM {}.streams WHERE stream_id = ANY($1::text[])", s);
-  // The same columns as fast_commit's, positions given ($10) and the head set ($12, $13).
+  // Locked, so that a delete or truncation of one of them waits for this commit, and this commit for one
+  // in progress (whose result it then reads: READ COMMITTED re-reads a row it waited for).
+  stream_heads = fmt::format(
+      "SELECT stream_id, head, state, first_version, origin FROM {}.streams WHERE stream_id = ANY($1::text[]) "
+      "ORDER BY stream_id FOR UPDATE",
+      s);
+  // The same columns as fast_commit's, positions given ($10), the head set ($12, $13), the streams'
+  // lives ($14, $15: first versions and origins; a recreated stream's start after its deleted ones).
   full_commit = fmt::format(
       "WITH ins AS (INSERT INTO {0}.events (position, stream_id, category, version, event_id, type, "
       "recorded_at, metadata, payload) SELECT u.position, u.stream_id, u.category, u.version, u.event_id, u.type, "
       "$13::bigint, u.metadata, u.payload FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], "
       "$6::bytea[], $7::text[], $10::bigint[]) AS u(stream_id, category, version, event_id, type, metadata, "
       "payload, position)), "
-      "st AS (INSERT INTO {0}.streams (stream_id, head) SELECT * FROM unnest($8::text[], $9::bigint[]) "
-      "ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head), "
+      "st AS (INSERT INTO {0}.streams (stream_id, head, first_version, origin) SELECT * FROM unnest($8::text[], "
+      "$9::bigint[], $14::bigint[], $15::bigint[]) ON CONFLICT (stream_id) DO UPDATE SET head = EXCLUDED.head, "
+      "state = 0, first_version = EXCLUDED.first_version, origin = EXCLUDED.origin), "
       "lh AS (UPDATE {0}.log_head SET position = $12, last_timestamp = $13::bigint WHERE id = 1) "
       "SELECT pg_notify($11, $12::text)",
+      s);
+
+  // Deletes and truncations. The stream's row is locked first: appends to the stream lock it too (the
+  // fast commit by its update, the full path by stream_heads), so the two wait for each other.
+  lock_stream =
+      fmt::format("SELECT head, state, first_version, origin FROM {}.streams WHERE stream_id = $1 FOR UPDATE", s);
+  // Versions [$2, $3) become tombstones (their rows stay: the position in the log, the id for
+  // idempotency); the stream gets its new state ($4) and first version ($5); a hard delete (state 2)
+  // drops the stream's snapshots. Returns how many events were removed.
+  lifecycle_change = fmt::format(
+      "WITH r AS (UPDATE {0}.events SET removed = true, type = '', metadata = ''::bytea, payload = '' "
+      "WHERE stream_id = $1 AND version >= $2 AND version < $3 AND NOT removed RETURNING 1), "
+      "st AS (UPDATE {0}.streams SET state = $4, first_version = $5 WHERE stream_id = $1), "
+      "sn AS (DELETE FROM {0}.snapshots WHERE stream_id = $1 AND $4::smallint = 2) "
+      "SELECT count(*) FROM r",
       s);
 
   // Reads select ranges bounded on both sides (versions of a stream and positions of the log are
   // contiguous, so a range of n holds at most n rows), never "from here on, LIMIT n": without statistics
   // on a fresh table the planner would read everything from `from` on and sort it to keep n rows.
-  visit_stream = fmt::format(
-      "SELECT {} FROM {}.events e WHERE e.stream_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version",
-      kEventColumns, s);
-  // The head comes with the rows, from the same snapshot. Backward, the range ends at the head or at
-  // `from`, whichever is lower.
+  // The stream's head and life come with the rows, from the same snapshot. Forward, the range starts
+  // at `from` ($2) or at the first version still there, whichever is higher, holds up to $3 versions
+  // and ends at $4 at most. Backward, it ends at the head or at `from`, whichever is lower, and starts
+  // at the first version still there at the lowest. Below the first version no event is read (those
+  // that are there are hidden: a soft-deleted life).
   read_forward = fmt::format(
-      "SELECT h.head, {0} FROM (SELECT head FROM {1}.streams WHERE stream_id = $1) h "
-      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 AND e.version >= $2 "
-      "AND e.version <= $3 ORDER BY e.version) e ON true",
+      "SELECT h.head, h.state::bigint, h.first_version, h.origin, {0} FROM (SELECT head, state, first_version, "
+      "origin FROM {1}.streams WHERE stream_id = $1) h "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 "
+      "AND e.version >= greatest($2::bigint, h.first_version) "
+      "AND e.version <= least(greatest($2::bigint, h.first_version) + $3::bigint - 1, $4::bigint) "
+      "ORDER BY e.version) e ON true",
       kEventColumns, s);
   read_backward = fmt::format(
-      "SELECT h.head, {0} FROM (SELECT head FROM {1}.streams WHERE stream_id = $1) h "
+      "SELECT h.head, h.state::bigint, h.first_version, h.origin, {0} FROM (SELECT head, state, first_version, "
+      "origin FROM {1}.streams WHERE stream_id = $1) h "
       "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 "
       "AND e.version <= least($2::bigint, h.head) AND e.version > least($2::bigint, h.head) - $3 "
-      "ORDER BY e.version DESC) e ON true",
+      "AND e.version >= h.first_version ORDER BY e.version DESC) e ON true",
       kEventColumns, s);
   // The high-water mark comes with the rows, from the same snapshot; positions below it are all visible
   // (appends commit in position order), so reading up to it skips nothing. Without a filter (a
   // catch-up), a statement without the filter's conditions: a prepared statement's generic plan
-  // evaluates them on every row.
+  // evaluates them on every row. Tombstones are passed over: the LIMIT counts only events delivered,
+  // and the second column counts the tombstones in the range examined (up to the last event delivered
+  // when the LIMIT cut the range short, else the whole range), from the partial index events_removed.
+  // The head is a scalar subquery where it bounds a range, so that both ends of the range are index
+  // conditions; the count is a one-row join, computed once.
   const std::string log = fmt::format(
-      "SELECT h.position, {0} FROM (SELECT position FROM {1}.log_head WHERE id = 1) h "
-      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.position >= $1 AND e.position <= least($2, h.position) "
-      "{{}} ORDER BY e.position LIMIT $3) e ON true",
+      "WITH h AS (SELECT position FROM {1}.log_head WHERE id = 1), "
+      "p AS (SELECT * FROM {1}.events e WHERE e.position >= $1 AND e.position <= least($2, (SELECT position FROM h)) "
+      "AND NOT e.removed {{}} ORDER BY e.position LIMIT $3), "
+      "c AS (SELECT count(*) AS removed FROM {1}.events r WHERE r.removed AND r.position >= $1 AND r.position <= "
+      "CASE WHEN (SELECT count(*) FROM p) >= $3 THEN (SELECT max(position) FROM p) "
+      "ELSE least($2, (SELECT position FROM h)) END) "
+      "SELECT h.position, c.removed, {0} FROM h CROSS JOIN c LEFT JOIN p e ON true ORDER BY e.position",
       kEventColumns, s);
   visit_log = fmt::format(fmt::runtime(log), "");
   visit_log_filtered = fmt::format(fmt::runtime(log),
@@ -116,11 +169,15 @@ Statements::Statements(const std::string& s) {
                                    "AND (cardinality($5::text[]) = 0 OR e.category = ANY($5::text[]))");
   lookup_event = fmt::format("SELECT stream_id, version, position FROM {}.events WHERE event_id = $1::uuid", s);
   stream_head = fmt::format("SELECT head FROM {}.streams WHERE stream_id = $1", s);
-  list_streams =
-      fmt::format("SELECT stream_id, head FROM {}.streams WHERE stream_id > $1 ORDER BY stream_id LIMIT $2", s);
+  stream_info = fmt::format("SELECT head, state, first_version, origin FROM {}.streams WHERE stream_id = $1", s);
+  list_streams = fmt::format(
+      "SELECT stream_id, head, state, first_version, origin FROM {}.streams WHERE stream_id > $1 ORDER BY stream_id "
+      "LIMIT $2",
+      s);
+  // Versions below the first readable one are gone (or hidden): none of them is an answer.
   version_as_of = fmt::format(
-      "SELECT h.head, (SELECT max(version) FROM {0}.events e WHERE e.stream_id = $1 AND e.recorded_at <= $2) "
-      "FROM {0}.streams h WHERE h.stream_id = $1",
+      "SELECT h.head, h.state, (SELECT max(version) FROM {0}.events e WHERE e.stream_id = $1 "
+      "AND e.version >= h.first_version AND e.recorded_at <= $2) FROM {0}.streams h WHERE h.stream_id = $1",
       s);
 
   save_snapshot = fmt::format(

@@ -2,8 +2,10 @@
 // the statements it runs, and the helpers of its commit path and reads.
 //
 //   pg_event_store.cc   open (schema creation and checks), the notification thread, the high-water mark
-//   pg_commit.cc        appends: group commit, the one-statement commit and the full path
-//   pg_reads.cc         streams, the log, event lookups, stream heads and lists
+//   pg_commit.cc        appends (single and multi-stream): group commit, the one-statement commit and
+//                       the full path
+//   pg_lifecycle.cc     deleting and truncating streams
+//   pg_reads.cc         streams, the log, event lookups, stream heads, infos and lists
 //   pg_snapshots.cc     snapshots
 //   pg_statements.cc    the text of every statement above, made once per store for its schema
 //   pg_projection_storage.cc  the projection storage on the same database
@@ -27,6 +29,8 @@
 #include <vector>
 
 #include "pg_connection.h"
+#include "strata/core/backend/append_checks.h"
+#include "strata/core/function_ref.h"
 #include "strata/pgstore/pg_event_store.h"
 #include "strata/projections/projection_storage.h"
 
@@ -49,17 +53,23 @@ inline Timestamp from_micros(std::int64_t us) { return Timestamp(std::chrono::mi
 // opens, not on every call.
 struct Statements {
   explicit Statements(const std::string& s);
-  std::string create_tables;   // the store's own tables (the projection storage's come separately)
-  std::string schema_version;  // strata_meta's schema_version
-  std::string read_head;       // the high-water mark
+  std::string create_tables;       // the store's own tables (the projection storage's come separately)
+  std::string create_indexes;      // their secondary indexes, made with the tables or by a migration
+  std::string migrate_v1;          // a schema of version 1 to this version (run before create_indexes)
+  std::string set_schema_version;  // strata_meta's schema_version := this build's
+  std::string schema_version;      // strata_meta's schema_version
+  std::string read_head;           // the high-water mark
   // Appends (pg_commit.cc).
   std::string fast_commit;    // the one-statement commit of a group with known heads
   std::string lock_head;      // the full path: the log head, locked
   std::string committed_ids;  // the full path: which of the group's event ids are committed
-  std::string stream_heads;   // the full path: the heads of the group's streams
+  std::string stream_heads;   // the full path: the heads and lives of the group's streams, locked
   std::string full_commit;    // the full path: the writes
+  // Deletes and truncations (pg_lifecycle.cc).
+  std::string lock_stream;       // the stream's row, locked
+  std::string lifecycle_change;  // tombstones, the stream's new life, (hard) its snapshots dropped
   // Reads (pg_reads.cc).
-  std::string visit_stream, read_forward, read_backward, visit_log, visit_log_filtered, lookup_event, stream_head,
+  std::string read_forward, read_backward, visit_log, visit_log_filtered, lookup_event, stream_head, stream_info,
       list_streams, version_as_of;
   // Snapshots (pg_snapshots.cc).
   std::string save_snapshot, load_snapshot, snapshot_keys, delete_snapshots, snapshot_versions;
@@ -70,13 +80,32 @@ struct StringHash {
   std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
 };
 
-// One append waiting for its group's commit.
+// One append waiting for its group's commit: an append to one stream (`stream`, `expected`, `events`),
+// or a multi-stream append (`parts`, `stream` null), whose parts are committed together or not at all.
 struct PendingAppend {
   const StreamId* stream = nullptr;
   ExpectedVersion expected = ExpectedVersion::any();
   std::span<const EventData> events;
+  std::span<const StreamAppend> parts;
+  std::size_t event_count = 0;  // of all parts
+  // The outcome. A multi-stream append's is its first and last position here (stream_version 0), and
+  // every part's result in *multi.
   Result<AppendResult> result = Status::internal("append not committed");
+  MultiAppendResult* multi = nullptr;
   bool done = false;
+
+  std::size_t part_count() const noexcept { return stream != nullptr ? 1 : parts.size(); }
+  const StreamId& part_stream(std::size_t k) const noexcept { return stream != nullptr ? *stream : parts[k].stream; }
+  ExpectedVersion part_expected(std::size_t k) const noexcept {
+    return stream != nullptr ? expected : parts[k].expected;
+  }
+  std::span<const EventData> part_events(std::size_t k) const noexcept {
+    return stream != nullptr ? events : parts[k].events;
+  }
+  // The version of part k's last event after a successful commit.
+  Version part_head(std::size_t k) const noexcept {
+    return stream != nullptr ? result->stream_version : multi->streams[k].stream_version;
+  }
 };
 
 // The columns of the events a commit inserts, as array parameters (both commit paths send them).
@@ -105,11 +134,13 @@ struct PgEventStore::Impl {
   struct FastPlan {
     pg::EventArrays events;
     pg::ArrayLiteral head_streams, head_versions;
-    std::vector<Version> first_versions;  // per append of the group
+    std::vector<Version> first_versions;  // per part of each append of the group
     std::size_t count = 0;                // events
   };
 
   Status create_schema();
+  // Queues `me` and waits for its group's commit (leading the group when no other thread does).
+  void run_append(pg::PendingAppend& me);
   Status commit_group(std::vector<pg::PendingAppend*>& group);
   std::optional<FastPlan> plan_fast(const std::vector<pg::PendingAppend*>& group);
   Status commit_fast(pg::PgConnection& c, std::vector<pg::PendingAppend*>& group, FastPlan& plan, bool& commit_sent);
@@ -117,6 +148,10 @@ struct PgEventStore::Impl {
   void remember_heads(const std::vector<pg::PendingAppend*>& group);
   void listen_loop();
   Result<Position> read_head(pg::PgConnection& c);
+  // delete_stream (decide_delete) and truncate_stream (decide_truncate): the stream's row locked, the
+  // decision, the change, in one transaction.
+  Result<LifecycleResult> change_stream(const StreamId& stream, FunctionRef<LifecycleChange(const StreamInfo*)> decide,
+                                        std::string_view what);
 
   PgEventStore* self;
   Options options;
@@ -139,7 +174,8 @@ struct PgEventStore::Impl {
 
   // Stream heads this process has seen committed: lower bounds of the true heads (heads only grow).
   // With them a group commits in one statement; the unique key on (stream_id, version) catches a head
-  // that another process moved, and the group then takes the full path, which reads the heads.
+  // that another process moved, the check on streams.state a stream deleted meanwhile, and the group
+  // then takes the full path, which reads the heads and the streams' lives.
   static constexpr std::size_t kHeadCacheEntries = 100'000;
   std::mutex cache_mu;
   std::unordered_map<std::string, Version, pg::StringHash, std::equal_to<>> head_cache;  // GUARDED_BY(cache_mu)

@@ -164,3 +164,96 @@ TEST_CASE("a store whose notification connection the server dropped still hears 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(follower->head_position() == 7);
 }
+
+TEST_CASE("a store of schema version 1 is migrated on open: its events and streams read as before, and live") {
+  pgtest::TestSchema schema;
+  const auto first = events(3);
+  {
+    auto store = schema.open();
+    REQUIRE(store->append(sid("a-1"), ExpectedVersion::no_stream(), first).ok());
+    REQUIRE(store->append(sid("b-1"), ExpectedVersion::no_stream(), events(2)).ok());
+  }
+  // The tables as version 1 made them.
+  const std::string s = "\"" + schema.schema() + "\"";
+  REQUIRE(pgtest::exec(schema.url(), "DROP INDEX " + s + ".events_removed; ALTER TABLE " + s +
+                                         ".events DROP COLUMN removed; ALTER TABLE " + s +
+                                         ".streams DROP COLUMN state, DROP COLUMN first_version, DROP COLUMN origin; "
+                                         "UPDATE " +
+                                         s + ".strata_meta SET value = '1' WHERE key = 'schema_version'")
+              .empty());
+  auto store = schema.open();
+  CHECK(pgtest::query_one(schema.url(), "SELECT value FROM " + s + ".strata_meta WHERE key = 'schema_version'") ==
+        std::to_string(PgEventStore::kSchemaVersion));
+  CHECK(store->stream_info(sid("a-1")).value() == StreamInfo{"a-1", 3, StreamState::kLive, 1, 1});
+  CHECK(store->read_stream(sid("a-1"), ReadDirection::kForward, 0, 10).value().events.size() == 3);
+  CHECK(store->append(sid("a-1"), ExpectedVersion::no_stream(), first).value() == AppendResult{3, 1, 3});
+  CHECK(store->delete_stream(sid("a-1"), ExpectedVersion::exact(3), DeleteMode::kHard).value() ==
+        LifecycleResult{3, 3});
+  auto log = store->read_log(1, 10).value();
+  CHECK(log.events.size() == 2);
+  CHECK(log.removed == 3);
+  CHECK(log.end_of_log);
+  // A second open finds it migrated.
+  CHECK(schema.open()->stream_info(sid("a-1")).value().state == StreamState::kHardDeleted);
+}
+
+TEST_CASE("a stream another process deleted or truncated is seen by this one's appends and reads at once") {
+  pgtest::TestSchema schema;
+  auto one = schema.open();
+  auto two = schema.open();
+  REQUIRE(one->append(sid("a-1"), ExpectedVersion::no_stream(), events(2)).ok());
+  REQUIRE(one->append(sid("b-1"), ExpectedVersion::no_stream(), events(2)).ok());
+  REQUIRE(one->append(sid("c-1"), ExpectedVersion::no_stream(), events(2)).ok());
+  // `one` knows the heads; the deletes come from `two`.
+  REQUIRE(two->delete_stream(sid("a-1"), ExpectedVersion::exact(2), DeleteMode::kSoft).ok());
+  REQUIRE(two->delete_stream(sid("b-1"), ExpectedVersion::exact(2), DeleteMode::kHard).ok());
+  REQUIRE(two->truncate_stream(sid("c-1"), ExpectedVersion::exact(2), 2).ok());
+  CHECK(one->append(sid("a-1"), ExpectedVersion::exact(2), events(1)).status().code() == StatusCode::kStreamDeleted);
+  CHECK(one->append(sid("a-1"), ExpectedVersion::any(), events(1)).status().code() == StatusCode::kStreamDeleted);
+  CHECK(one->append(sid("b-1"), ExpectedVersion::any(), events(1)).status().code() == StatusCode::kStreamDeleted);
+  const auto ea = events(1), ec = events(1);
+  const StreamAppend parts[] = {StreamAppend{sid("c-1"), ExpectedVersion::exact(2), ec},
+                                StreamAppend{sid("a-1"), ExpectedVersion::any(), ea}};
+  CHECK(one->append_multi(parts).status().code() == StatusCode::kStreamDeleted);
+  CHECK(one->head_position() == 6);
+  // The truncated stream takes appends as before; the soft-deleted one is recreated by no_stream.
+  CHECK(one->append(sid("c-1"), ExpectedVersion::exact(2), events(1)).value() == AppendResult{3, 7, 7});
+  CHECK(one->append(sid("a-1"), ExpectedVersion::no_stream(), events(1)).value() == AppendResult{3, 8, 8});
+  CHECK(one->read_stream(sid("c-1"), ReadDirection::kForward, 0, 10).value().events.size() == 2);
+  CHECK(two->stream_info(sid("a-1")).value() == StreamInfo{"a-1", 3, StreamState::kLive, 3, 3});
+}
+
+TEST_CASE("a log read passes over a long run of tombstones in one call, counting them") {
+  pgtest::TestSchema schema;
+  auto store = schema.open();
+  for (int i = 0; i < 5; ++i) REQUIRE(store->append(sid("gone-1"), ExpectedVersion::any(), events(1000)).ok());
+  REQUIRE(store->append(sid("kept-1"), ExpectedVersion::any(), events(3)).ok());
+  CHECK(store->delete_stream(sid("gone-1"), ExpectedVersion::any(), DeleteMode::kHard).value() ==
+        LifecycleResult{5000, 5000});
+  auto page = store->read_log(1, 2).value();
+  REQUIRE(page.events.size() == 2);
+  CHECK(page.events[0].position == 5001);
+  CHECK(page.removed == 5000);
+  CHECK(page.next_position == 5003);
+  CHECK_FALSE(page.end_of_log);
+  LogFilter kept;
+  kept.categories = {"kept"};
+  auto filtered = store->read_log(1, 10, kept).value();
+  CHECK(filtered.events.size() == 3);
+  CHECK(filtered.removed == 5000);
+  CHECK(filtered.end_of_log);
+  CHECK(filtered.next_position == 5004);
+  // version_as_of answers as the other stores do: never with a removed version.
+  CHECK(store->version_as_of(sid("gone-1"), Timestamp::max()).status().code() == StatusCode::kStreamDeleted);
+  REQUIRE(store->truncate_stream(sid("kept-1"), ExpectedVersion::exact(3), 3).ok());
+  CHECK(store->version_as_of(sid("kept-1"), Timestamp::max()).value() == 3);
+  CHECK(store->version_as_of(sid("kept-1"), Timestamp{}).value() == 0);
+  // The snapshots of a hard-deleted stream go with it.
+  REQUIRE(store->append(sid("snap-1"), ExpectedVersion::any(), events(2)).ok());
+  SnapshotRecord snapshot;
+  snapshot.version = 2;
+  snapshot.payload = "{}";
+  REQUIRE(store->save_snapshot(sid("snap-1"), snapshot).ok());
+  REQUIRE(store->delete_stream(sid("snap-1"), ExpectedVersion::any(), DeleteMode::kHard).ok());
+  CHECK(store->snapshot_versions(sid("snap-1")).value().empty());
+}

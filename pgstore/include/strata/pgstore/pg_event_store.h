@@ -3,7 +3,8 @@
 //
 // It implements the whole EventStore contract with the semantics and messages of MemoryEventStore and
 // RocksEventStore — optimistic concurrency, atomic appends, idempotent retries by event id (durable:
-// event ids are unique in the table), a gap-free global log, stream lists, version_as_of, commit
+// event ids are unique in the table), a gap-free global log, multi-stream appends, soft and hard deletes
+// and truncation (removed events stay in the log as tombstones), stream lists, version_as_of, commit
 // notifications — and keeps snapshots (SnapshotStore) and projections' read models and checkpoints
 // (projection_storage()), committed with the checkpoint in one transaction.
 //
@@ -46,7 +47,7 @@ namespace strata {
 class PgEventStore : public EventStore, public SnapshotStore {
  public:
   // The version of the tables this build writes (pgstore/FORMAT.md).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Options {
     // A libpq connection string or URI ("postgresql://user@host:port/db", "host=... dbname=...").
@@ -68,9 +69,10 @@ class PgEventStore : public EventStore, public SnapshotStore {
     std::function<Timestamp()> clock;
   };
 
-  // Connects, creates the schema's tables when missing and checks their version. kUnavailable when the
-  // server cannot be reached; kInvalidArgument for bad options; kCorruption when the schema was written
-  // by a newer strata (its version is higher than kSchemaVersion) or is not strata's.
+  // Connects, creates the schema's tables when missing, checks their version and migrates the tables of
+  // an older version (pgstore/FORMAT.md, "Schema versions"). kUnavailable when the server cannot be
+  // reached; kInvalidArgument for bad options; kCorruption when the schema was written by a newer strata
+  // (its version is higher than kSchemaVersion) or is not strata's.
   [[nodiscard]] static Result<std::unique_ptr<PgEventStore>> open(Options options);
 
   ~PgEventStore() override;
@@ -78,6 +80,12 @@ class PgEventStore : public EventStore, public SnapshotStore {
   using EventStore::append;
   [[nodiscard]] Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
                                             std::span<const EventData> events) override;
+  [[nodiscard]] Result<MultiAppendResult> append_multi(std::span<const StreamAppend> appends) override;
+  [[nodiscard]] Result<LifecycleResult> delete_stream(const StreamId& stream, ExpectedVersion expected,
+                                                      DeleteMode mode) override;
+  [[nodiscard]] Result<LifecycleResult> truncate_stream(const StreamId& stream, ExpectedVersion expected,
+                                                        Version before) override;
+  [[nodiscard]] Result<StreamInfo> stream_info(const StreamId& stream) override;
   [[nodiscard]] Result<StreamSlice> read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                 std::size_t max_count) override;
   [[nodiscard]] Status visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) override;
