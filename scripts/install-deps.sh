@@ -6,6 +6,8 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   libboost-dev librocksdb-dev libsimdjson-dev libfmt-dev
   doctest-dev libbenchmark-dev
+  # personal data: libsodium's XChaCha20-Poly1305 seals personal fields (crypto-shredding)
+  libsodium-dev
   # messaging: nats.c for the JetStream transport, and the server the tests and samples start
   libnats-dev nats-server
   # the PostgreSQL backend (pgstore/): libpq, and the server its tests and benchmarks start on loopback

@@ -35,6 +35,16 @@ Status check_append(const StreamId& stream, std::span<const EventData> events, c
   return {};
 }
 
+Status reveal_personal(PersonalData* personal, EventView& view, std::string& scratch) {
+  if (personal == nullptr || !PersonalData::may_hold_tokens(view.payload)) return {};
+  auto revealed = personal->reveal(view.payload, scratch);
+  if (!revealed.ok())
+    return revealed.status().with_context(
+        fmt::format("stream \"{}\" version {}", view.stream_id, view.version.value()));
+  view.payload = *revealed;
+  return {};
+}
+
 Status stream_not_found(const StreamId& stream) {
   return Status::not_found(fmt::format("stream \"{}\" not found", stream.str()));
 }

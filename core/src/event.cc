@@ -220,6 +220,13 @@ Status broken_rule(std::string_view field, std::string_view rule_text) {
   return Status::invalid_argument(
       fmt::format("field \"{}\" {}", field, rule_text.empty() ? std::string_view("breaks its rule") : rule_text));
 }
+Status not_redacted_string() {
+  return Status::invalid_argument("a string where a personal field's value was expected (not \"strata.redacted\")");
+}
+Status no_personal_data(std::string_view type) {
+  return Status::invalid_argument(
+      fmt::format("event \"{}\" has personal fields, and the store keeps no subject keys to seal them with", type));
+}
 Status missing_field(std::string_view name) {
   return Status::invalid_argument(fmt::format("missing field \"{}\"", name));
 }

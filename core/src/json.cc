@@ -7,6 +7,7 @@
 // skipped without being materialized. Validation on append uses the DOM parser, which checks the whole
 // document, including UTF-8 and nesting depth.
 #include "strata/core/json.h"
+#include "strata/core/personal_data.h"
 
 #include "json_numbers.h"
 
@@ -316,6 +317,24 @@ void Writer::null() {
 void Writer::raw(std::string_view json) {
   before_value();
   out_ += json;
+}
+
+void Writer::personal_value(std::string_view subject, FunctionRef<void(Writer&)> write_plain) {
+  if (personal_ == nullptr) {
+    write_plain(*this);
+    return;
+  }
+  std::string plain;
+  Writer inner(plain);
+  write_plain(inner);
+  before_value();
+  const std::size_t at = out_.size();
+  Status sealed = personal_->seal(subject, plain, out_);
+  if (!sealed.ok()) {
+    out_.resize(at);
+    out_ += "null";
+    if (personal_error_ != nullptr && personal_error_->ok()) *personal_error_ = std::move(sealed);
+  }
 }
 
 // ---- Value ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "strata/core/backend/append_checks.h"
 #include "strata/core/backend/metadata_encoding.h"
 #include "strata/core/backend/snapshot_encoding.h"
+#include "strata/core/personal_data.h"
 
 namespace strata {
 
@@ -32,6 +33,16 @@ struct MemoryEventStore::Impl {
   };
 
   explicit Impl(Options o) : options(std::move(o)) {}
+
+  // Keys of subjects and the personal data sealed with them.
+  MemorySubjectKeyStore keys;
+  PersonalData personal{keys};
+  // The view of `s` that readers get: its personal fields revealed (the payload then in `scratch`).
+  Result<EventView> reveal(const Stored& s, std::string& scratch) {
+    EventView v = s.view();
+    STRATA_RETURN_IF_ERROR(reveal_personal(&personal, v, scratch));
+    return v;
+  }
 
   // The event at position `p`. REQUIRES: mu held, 1 <= p <= log.size().
   const Stored& at(Position p) const { return log[p.value() - 1]; }
@@ -88,6 +99,7 @@ MemoryEventStore::MemoryEventStore(Options options) : impl_(std::make_unique<Imp
 MemoryEventStore::~MemoryEventStore() = default;
 
 const Limits& MemoryEventStore::limits() const noexcept { return impl_->options.limits; }
+PersonalData* MemoryEventStore::personal_data() noexcept { return &impl_->personal; }
 
 Status MemoryEventStore::Impl::decide(const StreamAppend& a, std::optional<Result<AppendResult>>& retry,
                                       std::optional<VersionConflict>& conflict, bool& recreate) const {
@@ -239,8 +251,11 @@ Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Vers
   STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, s->info(stream.view()), from));
   const auto& positions = s->positions;
   Version last = std::min<Version>(to, positions.size());
-  for (Version v = from; v <= last; ++v)
-    STRATA_RETURN_IF_ERROR(visitor(impl_->at(Impl::position_of(positions, v)).view()));
+  std::string scratch;
+  for (Version v = from; v <= last; ++v) {
+    STRATA_ASSIGN_OR_RETURN(EventView view, impl_->reveal(impl_->at(Impl::position_of(positions, v)), scratch));
+    STRATA_RETURN_IF_ERROR(visitor(view));
+  }
   return {};
 }
 
@@ -254,8 +269,10 @@ Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDi
   const Version head = positions.size();
   StreamSlice slice;
   slice.first_version = info.first_version;
+  std::string scratch;
   auto take = [&](Version v) -> Status {
-    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, impl_->at(Impl::position_of(positions, v)).view().to_recorded());
+    STRATA_ASSIGN_OR_RETURN(EventView view, impl_->reveal(impl_->at(Impl::position_of(positions, v)), scratch));
+    STRATA_ASSIGN_OR_RETURN(RecordedEvent r, view.to_recorded());
     slice.events.push_back(std::move(r));
     return {};
   };
@@ -283,6 +300,7 @@ Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_coun
   const Position high = impl_->log.size();
   std::size_t delivered = 0;
   std::uint64_t removed = 0;
+  std::string scratch;
   Position p = from;
   for (; p <= high && delivered < max_count; ++p) {
     const auto& s = impl_->at(p);
@@ -291,7 +309,8 @@ Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_coun
       continue;
     }
     if (!filter.empty() && !filter.matches(s.stream, s.type)) continue;
-    STRATA_RETURN_IF_ERROR(visitor(s.view()));
+    STRATA_ASSIGN_OR_RETURN(EventView view, impl_->reveal(s, scratch));
+    STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
   }
   return LogVisit{p, p > high, removed};

@@ -15,6 +15,7 @@
 //   projection_state   per projection: its state (generations, checkpoints)
 //   projection_rows    per projection: its read-model rows, by generation and read model
 //   projection_parked  per projection: its parked (dead-lettered) events, by generation and position
+//   subject_keys       per subject of personal data: its key, or that it was forgotten
 //   (The three projection families were added after format version 1 without raising it: open()
 //   creates them when missing, and a store without them simply has no projections.)
 //
@@ -72,6 +73,11 @@
 //               value := core's snapshot encoding (core snapshot.cc); its fingerprint and snapshot
 //                 version must equal the key's
 //
+//   subject_keys: key   := subject                              1..256 bytes
+//               value := kind:u8 = 1  key:32                    the subject's XChaCha20-Poly1305 key
+//                      | kind:u8 = 2                            forgotten: the key was destroyed
+//                 Added after format version 1 without raising it: open() creates the family.
+//
 //   projection_state, projection_rows, projection_parked: the state keys, row keys and parked keys of
 //     "one ordered key space per record kind", with their values, exactly as
 //     projections/storage/include/strata/projections/backend/projection_records.h defines them (the
@@ -103,6 +109,7 @@ inline constexpr std::string_view kSnapshotsFamily = "snapshots";
 inline constexpr std::string_view kProjectionStateFamily = "projection_state";
 inline constexpr std::string_view kProjectionRowsFamily = "projection_rows";
 inline constexpr std::string_view kProjectionParkedFamily = "projection_parked";
+inline constexpr std::string_view kSubjectKeysFamily = "subject_keys";
 
 // The key of the format version in the default family.
 inline constexpr std::string_view kFormatVersionKey = "strata.format_version";
@@ -117,6 +124,9 @@ inline constexpr std::uint8_t kLogTombstone = 2;
 // every `events` entry of the highest-numbered stream (recovery takes the higher of it and the last
 // `events` key's number + 1). be64.
 inline constexpr std::string_view kStreamNumberFloorKey = "strata.stream_number_floor";
+// subject_keys value kinds.
+inline constexpr std::uint8_t kSubjectKey = 1;
+inline constexpr std::uint8_t kSubjectForgotten = 2;
 // Stream record flags.
 inline constexpr std::uint64_t kHasLife = 1;
 

@@ -39,6 +39,7 @@
 #include "rocks_projection_storage.h"
 #include "rocks_verify.h"
 #include "store_directory.h"
+#include "strata/core/personal_data.h"
 #include "strata/eventstore/rocks_event_store.h"
 
 namespace strata::detail {
@@ -79,6 +80,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Position head_position() const override { return published_.load(std::memory_order_acquire); }
   const Limits& limits() const noexcept override { return options_.limits; }
   SnapshotStore* snapshot_store() noexcept override { return this; }
+  PersonalData* personal_data() noexcept override { return personal_.get(); }
 
   // SnapshotStore
   [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
@@ -261,6 +263,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Result<KnownStream*> cached_stream(const StreamId& stream);
   Status committed_event(Position position, std::string& stream, Version& version);
 
+  // Personal data: rocks_personal_data.cc. Sets subject_key_store_ and personal_ once the database is
+  // open (a store from before subject_keys opened read-only keeps none).
+  void start_personal_data();
+
   // Reads: rocks_reads.cc.
   // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
   // event at or below `high`. nullopt when no event of it is visible.
@@ -309,7 +315,11 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   rocksdb::ColumnFamilyHandle* projection_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_parked_ = nullptr;
+  rocksdb::ColumnFamilyHandle* subject_keys_ = nullptr;  // null in a store opened read-only from before it
   rocksdb::WriteOptions write_options_;
+  // Subjects' keys in subject_keys_ (rocks_personal_data.cc), and the personal data sealed with them.
+  std::unique_ptr<SubjectKeyStore> subject_key_store_;
+  std::unique_ptr<PersonalData> personal_;
   // Set when options_.metrics is; removed first when the store closes.
   std::unique_ptr<RocksStoreMetrics> metrics_;
   // Opened with open_read_only: a secondary instance keeping its own files in secondary_dir_.

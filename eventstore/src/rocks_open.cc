@@ -94,6 +94,7 @@ Status RocksEventStoreImpl::open() {
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
+  start_personal_data();
   start_metrics();
   return {};
 }
@@ -186,9 +187,9 @@ Status RocksEventStoreImpl::open_database() {
   }
   // Families missing from an existing store are created (create_missing_column_families): the
   // projection families came after format version 1, and a store without them has no projections.
-  for (std::string_view family :
-       {fmtx::kStreamsFamily, fmtx::kEventsFamily, fmtx::kLogFamily, fmtx::kEventIdsFamily, fmtx::kSnapshotsFamily,
-        fmtx::kProjectionStateFamily, fmtx::kProjectionRowsFamily, fmtx::kProjectionParkedFamily})
+  for (std::string_view family : {fmtx::kStreamsFamily, fmtx::kEventsFamily, fmtx::kLogFamily, fmtx::kEventIdsFamily,
+                                  fmtx::kSnapshotsFamily, fmtx::kProjectionStateFamily, fmtx::kProjectionRowsFamily,
+                                  fmtx::kProjectionParkedFamily, fmtx::kSubjectKeysFamily})
     if (std::find(names.begin(), names.end(), family) == names.end()) names.emplace_back(family);
 
   rocksdb::DBOptions db_options = rocks_db_options(options_, env_.get());
@@ -221,6 +222,7 @@ void RocksEventStoreImpl::assign_families(const std::vector<std::string>& names)
   projection_state_ = f.projection_state;
   projection_rows_ = f.projection_rows;
   projection_parked_ = f.projection_parked;
+  subject_keys_ = f.subject_keys;
 }
 
 Status RocksEventStoreImpl::refused_read_only(std::string_view what) const {
@@ -276,6 +278,7 @@ Status RocksEventStoreImpl::open_secondary() {
   projection_storage_ = std::make_unique<RocksProjectionStorage>(
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
+  start_personal_data();
   start_metrics();
   return {};
 }

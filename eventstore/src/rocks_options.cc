@@ -90,7 +90,8 @@ rocksdb::ColumnFamilyOptions rocks_family_options(std::string_view family, const
   // Bloom filters pay off where lookups are point Gets that often miss: stream names, and above all
   // event ids (every appended id is looked up first, and is almost never there). The log and the
   // events family are read by Seek over dense keys, where a filter would only cost memory.
-  const bool point_lookups = family == format::kStreamsFamily || family == format::kEventIdsFamily;
+  const bool point_lookups =
+      family == format::kStreamsFamily || family == format::kEventIdsFamily || family == format::kSubjectKeysFamily;
   if (point_lookups) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 

@@ -128,6 +128,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
   if (!it->Valid()) it->Seek(slice(fmtx::events_key(number, from)));
   EventView view;
   view.stream_id = stream.view();
+  std::string revealed;  // an event's payload with its personal fields revealed
   Version next = from;
   while (next <= last) {
     if (!it->Valid()) {
@@ -148,6 +149,7 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
       view.version = version;
       view.position = entry.position;
       if (!fmtx::decode_body(entry.body, view)) return damaged(next);
+      STRATA_RETURN_IF_ERROR(reveal_personal(personal_.get(), view, revealed));
       STRATA_RETURN_IF_ERROR(visitor(view));
       ++next;
     } else {
@@ -167,6 +169,7 @@ Status RocksEventStoreImpl::visit_run(const StreamId& stream, Position position,
   if (log == nullptr) log.reset(db_->NewIterator(rocksdb::ReadOptions(), log_));
   log->Seek(slice(fmtx::position_key(position)));
   EventView view;
+  std::string revealed;
   for (; next <= run_last; ++next, ++position, log->Next()) {
     Position key_position = 0;
     if (!log->Valid() || !fmtx::decode_position_key(view_of(log->key()), key_position) || key_position != position ||
@@ -176,6 +179,7 @@ Status RocksEventStoreImpl::visit_run(const StreamId& stream, Position position,
       return missing_version(stream, next);
     }
     view.position = position;
+    STRATA_RETURN_IF_ERROR(reveal_personal(personal_.get(), view, revealed));
     STRATA_RETURN_IF_ERROR(visitor(view));
   }
   return {};
@@ -252,6 +256,7 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
   std::uint64_t removed = 0;
   Position p = from;
   EventView view;
+  std::string revealed;
   for (; p <= high && delivered < max_count; ++p, it->Next()) {
     Position key_position = 0;
     if (!it->Valid() || !fmtx::decode_position_key(view_of(it->key()), key_position) || key_position != p) {
@@ -271,6 +276,7 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
     }
     if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p.value()));
     view.position = p;
+    STRATA_RETURN_IF_ERROR(reveal_personal(personal_.get(), view, revealed));
     STRATA_RETURN_IF_ERROR(visitor(view));
     ++delivered;
   }

@@ -36,7 +36,7 @@ Status RocksEventStore::repair_copy(const Options& options, std::string_view dam
        {std::string_view(rocksdb::kDefaultColumnFamilyName), detail::format::kStreamsFamily,
         detail::format::kEventsFamily, detail::format::kLogFamily, detail::format::kEventIdsFamily,
         detail::format::kSnapshotsFamily, detail::format::kProjectionStateFamily, detail::format::kProjectionRowsFamily,
-        detail::format::kProjectionParkedFamily})
+        detail::format::kProjectionParkedFamily, detail::format::kSubjectKeysFamily})
     families.emplace_back(std::string(family), detail::rocks_family_options(family, options, cache));
   const rocksdb::Status s = rocksdb::RepairDB(to, db_options, families, rocksdb::ColumnFamilyOptions());
   if (!s.ok()) return Status::corruption(fmt::format("{}: {}", context, s.ToString()));

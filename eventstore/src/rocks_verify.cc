@@ -47,6 +47,7 @@ StoreFamilies store_families(rocksdb::DB& db, const std::vector<std::string>& na
     if (name == fmtx::kProjectionStateFamily) f.projection_state = h;
     if (name == fmtx::kProjectionRowsFamily) f.projection_rows = h;
     if (name == fmtx::kProjectionParkedFamily) f.projection_parked = h;
+    if (name == fmtx::kSubjectKeysFamily) f.subject_keys = h;
   }
   return f;
 }

@@ -43,6 +43,7 @@ struct StoreFamilies {
   rocksdb::ColumnFamilyHandle* projection_state = nullptr;
   rocksdb::ColumnFamilyHandle* projection_rows = nullptr;
   rocksdb::ColumnFamilyHandle* projection_parked = nullptr;
+  rocksdb::ColumnFamilyHandle* subject_keys = nullptr;
 };
 
 // The families of `db` from its families `names` and `handles` (in the same order).

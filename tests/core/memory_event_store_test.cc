@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "conformance/lifecycle_conformance.h"
+#include "conformance/personal_data_conformance.h"
 #include "conformance/store_conformance.h"
 
 namespace {
@@ -14,6 +15,7 @@ struct MemoryFixture {
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, MemoryFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, MemoryFixture);
+TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, MemoryFixture);
 
 TEST_CASE("the memory store keeps commit timestamps non-decreasing when the clock goes back") {
   using namespace strata;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conformance/lifecycle_conformance.h"
+#include "conformance/personal_data_conformance.h"
 #include "conformance/store_conformance.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/encoding.h"
@@ -38,6 +39,7 @@ std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, RocksFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, RocksFixture);
+TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, RocksFixture);
 
 TEST_CASE("a store closed and reopened in the middle of a scenario has every acknowledged append") {
   TempDir dir;
@@ -354,4 +356,65 @@ TEST_CASE("a store is not opened with limits out of their ranges, and nothing is
   CHECK(store.status().code() == StatusCode::kInvalidArgument);
   CHECK(store.status().message().find("max_json_depth") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.sub("limits")));
+}
+
+namespace {
+
+// Whether any file under `dir` holds `bytes`.
+bool any_file_holds(const std::string& dir, std::string_view bytes) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find(bytes) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The subject's key as stored, read from the closed store's subject_keys family.
+std::string stored_key(const std::string& path, const std::string& subject) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::OpenForReadOnly(options, path, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == "subject_keys") REQUIRE(db->Get(rocksdb::ReadOptions(), handles[i], subject, &value).ok());
+  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  REQUIRE(value.size() == 33);
+  return value.substr(1);
+}
+
+}  // namespace
+
+TEST_CASE("personal data is never in the store's files in the clear, and a forgotten key leaves every file") {
+  using strata::conformance::personal::Customer;
+  testing::TempDir dir;
+  const auto id = sid("customer-zed");
+  {
+    auto store = testing::open_store(dir.path(), testing::test_options(/*sync=*/true));
+    strata::Repository<Customer> repo(*store);
+    Customer c = repo.create(id);
+    c.register_as("c-zed", "zed.plaintext@example.com", 52);
+    c.move("77 Plaintext Avenue");
+    REQUIRE(repo.save(c).ok());
+  }
+  CHECK_FALSE(any_file_holds(dir.path(), "zed.plaintext@example.com"));
+  CHECK_FALSE(any_file_holds(dir.path(), "77 Plaintext Avenue"));
+  const std::string key = stored_key(dir.path(), "c-zed");
+  CHECK(any_file_holds(dir.path(), key));
+  {
+    auto store = testing::open_store(dir.path(), testing::test_options(/*sync=*/true));
+    CHECK(store->personal_data()->forget("c-zed").value());
+    CHECK(strata::Repository<Customer>(*store).load(id).value().email().empty());
+  }
+  CHECK_FALSE(any_file_holds(dir.path(), key));
+  auto store = testing::open_store(dir.path());
+  CHECK(strata::Repository<Customer>(*store).load(id).value().version() == 2);
+  CHECK(store->read_log(0, 10).value().events.at(0).payload.find("strata.redacted") != std::string::npos);
 }

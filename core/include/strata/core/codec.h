@@ -46,6 +46,7 @@
 #include "strata/core/event.h"
 #include "strata/core/json.h"
 #include "strata/core/limits.h"
+#include "strata/core/personal_data.h"
 #include "strata/core/status.h"
 
 namespace strata {
@@ -58,10 +59,14 @@ struct NoRule {
   }
 };
 
+// The subject of a field that is not personal.
+struct NoSubject {};
+
 // One row of a field table: the persisted JSON key, the member it maps to, and optionally a rule the
 // value must satisfy when an event is appended (checked by check_fields(), Repository::save and an
-// EventRegistry; not on replay, where stored events are taken as they are).
-template <class Class, class Member, class Rule = NoRule>
+// EventRegistry; not on replay, where stored events are taken as they are), and optionally the subject
+// whose personal data it is (personal_data.h).
+template <class Class, class Member, class Rule = NoRule, class Subject = NoSubject>
 struct FieldDef {
   using class_type = Class;
   using member_type = Member;
@@ -69,19 +74,32 @@ struct FieldDef {
   Member Class::*member;
   Rule rule{};
   std::string_view rule_text{};  // what the rule demands, e.g. "must be positive"
+  Subject subject{};             // for a personal field: the member holding its subject's id
+
+  static constexpr bool kPersonal = !std::is_same_v<Subject, NoSubject>;
 
   // This field with a rule: `strata::field("cents", &Deposited::cents).require(positive, "must be positive")`.
   template <class Predicate>
-  constexpr FieldDef<Class, Member, Predicate> require(Predicate predicate, std::string_view text) const noexcept {
+  constexpr FieldDef<Class, Member, Predicate, Subject> require(Predicate predicate,
+                                                                std::string_view text) const noexcept {
     static_assert(std::is_invocable_r_v<bool, const Predicate&, const Member&>,
                   "strata: a field rule must be callable as bool(const Member&)");
-    return {name, member, predicate, text};
+    return {name, member, predicate, text, subject};
+  }
+
+  // This field as personal data of the subject whose id is in `subject_member` (a string field of the
+  // same event): `strata::field("email", &Registered::email).personal(&Registered::customer)`. Stores
+  // seal it with the subject's key; after EventStore::personal_data()->forget(subject) it reads as
+  // redacted (its default value, when decoded).
+  constexpr FieldDef<Class, Member, Rule, std::string Class::*> personal(
+      std::string Class::*subject_member) const noexcept {
+    return {name, member, rule, rule_text, subject_member};
   }
 };
 
 template <class Class, class Member>
 constexpr FieldDef<Class, Member> field(std::string_view name, Member Class::*member) noexcept {
-  return {name, member, {}, {}};
+  return {name, member, {}, {}, {}};
 }
 
 template <class... Defs>
@@ -132,6 +150,8 @@ struct IsStringMap<std::map<std::string, T, Compare, Alloc>> : std::true_type {}
 
 // Compiled helpers: errors are built out of line so the templates stay small.
 Status missing_field(std::string_view name);
+Status not_redacted_string();
+Status no_personal_data(std::string_view type);
 Status broken_rule(std::string_view field, std::string_view rule_text);
 Status in_field(const Status& status, std::string_view name);
 Status in_element(const Status& status, std::size_t index);
@@ -257,12 +277,7 @@ struct Codec<T> {
 
   static void write(json::Writer& w, const T& v) {
     w.begin_object();
-    std::apply(
-        [&](const auto&... def) {
-          ((w.key(def.name), Codec<typename std::remove_cvref_t<decltype(def)>::member_type>::write(w, v.*def.member)),
-           ...);
-        },
-        T::kFields);
+    std::apply([&](const auto&... def) { ((w.key(def.name), write_member(w, def, v)), ...); }, T::kFields);
     w.end_object();
   }
 
@@ -288,8 +303,43 @@ struct Codec<T> {
     return result;
   }
   template <class Def>
+  static void write_member(json::Writer& w, const Def& def, const T& v) {
+    if constexpr (Def::kPersonal) {
+      w.personal_value(v.*def.subject,
+                       [&](json::Writer& inner) { Codec<typename Def::member_type>::write(inner, v.*def.member); });
+    } else {
+      Codec<typename Def::member_type>::write(w, v.*def.member);
+    }
+  }
+  template <class Def>
   static Status read_member(const Def& def, json::Value& value, T& out) {
-    Status r = Codec<typename Def::member_type>::read(value, out.*def.member);
+    using M = typename Def::member_type;
+    if constexpr (Def::kPersonal) {
+      // A forgotten subject's field reads as "strata.redacted": the member gets its default value.
+      if constexpr (std::is_same_v<M, std::string> || std::is_same_v<M, std::optional<std::string>>) {
+        Status r = Codec<M>::read(value, out.*def.member);
+        if (!r.ok()) return detail::in_field(r, def.name);
+        const auto& got = out.*def.member;
+        if constexpr (std::is_same_v<M, std::string>) {
+          if (got == kRedacted) out.*def.member = M{};
+        } else {
+          if (got.has_value() && *got == kRedacted) out.*def.member = M{};
+        }
+        return r;
+      } else {
+        auto type = value.type();
+        if (type.ok() && *type == json::Type::kString) {
+          std::string_view text;
+          Status r = value.get_string_view(text);
+          if (r.ok() && text == kRedacted) {
+            out.*def.member = M{};
+            return {};
+          }
+          return detail::in_field(r.ok() ? detail::not_redacted_string() : r, def.name);
+        }
+      }
+    }
+    Status r = Codec<M>::read(value, out.*def.member);
     return r.ok() ? r : detail::in_field(r, def.name);
   }
   // A missing optional field becomes nullopt (`out` may hold a previous value: decoding reuses storage);
@@ -406,15 +456,47 @@ Status decode_json(std::string_view json, T& out, const Limits& limits = {}) {
   return json::read(json, limits, [&](json::Value& root) { return Codec<T>::read(root, out); });
 }
 
+// Whether event type E has personal fields (personal_data.h).
+template <class E>
+constexpr bool has_personal_fields() {
+  return std::apply([](const auto&... def) { return (std::remove_cvref_t<decltype(def)>::kPersonal || ... || false); },
+                    E::kFields);
+}
+
 // A typed event as EventData, ready to append. Encoding does not check the value: a store refuses the
 // event on append if a field rule is broken (with an EventRegistry in its limits) or a double is not
-// finite; call check_fields() first to learn it before appending, as Repository::save does.
+// finite; call check_fields() first to learn it before appending, as Repository::save does. An event
+// with personal fields needs the store's PersonalData: use the overload below (Repository::save does).
 template <EventType E>
 EventData to_event_data(const E& event, EventId id = EventId::generate(), Metadata metadata = {}) {
   static_assert(detail::is_valid_type_name(E::kType),
                 "strata: an event's kType must be 1 to 256 characters of [A-Za-z0-9_.:-], e.g. \"bank.deposited.v1\"");
+  static_assert(!has_personal_fields<E>(),
+                "strata: an event with personal fields is encoded with the store's PersonalData: "
+                "to_event_data(event, id, metadata, store.personal_data()), or Repository::save");
   EventData data{id, std::string(E::kType), {}, std::move(metadata)};
   encode_json(event, data.payload);
+  return data;
+}
+
+// The same, sealing personal fields with `personal` (EventStore::personal_data()). kInvalidArgument when
+// the event has personal fields and `personal` is null (the store keeps no subject keys), or a subject
+// is empty or forgotten; the key store's errors.
+template <EventType E>
+Result<EventData> to_event_data(const E& event, EventId id, Metadata metadata, PersonalData* personal) {
+  static_assert(detail::is_valid_type_name(E::kType),
+                "strata: an event's kType must be 1 to 256 characters of [A-Za-z0-9_.:-], e.g. \"bank.deposited.v1\"");
+  EventData data{id, std::string(E::kType), {}, std::move(metadata)};
+  if constexpr (has_personal_fields<E>()) {
+    if (personal == nullptr) return detail::no_personal_data(E::kType);
+    Status sealed;
+    json::Writer w(data.payload);
+    w.seal_personal_fields(personal, &sealed);
+    Codec<E>::write(w, event);
+    if (!sealed.ok()) return sealed;
+  } else {
+    encode_json(event, data.payload);
+  }
   return data;
 }
 

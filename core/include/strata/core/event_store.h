@@ -39,6 +39,7 @@
 namespace strata {
 
 class SnapshotStore;
+class PersonalData;
 
 // "Up to the end of the stream" / "from the end, backwards".
 inline constexpr Version kEndOfStream{~std::uint64_t{0}};
@@ -308,6 +309,11 @@ class EventStore {
 
   // The store's snapshot storage, or nullptr when it keeps none. Owned by the store.
   virtual SnapshotStore* snapshot_store() noexcept { return nullptr; }
+
+  // The store's personal data (personal_data.h): it seals the personal fields of typed events on their
+  // way in (Repository::save), reveals them on every read, and forget(subject) makes a subject's fields
+  // read as redacted everywhere. nullptr when the store keeps no subject keys. Owned by the store.
+  virtual PersonalData* personal_data() noexcept { return nullptr; }
 
   // Registers `listener`, called with the new high-water mark after each commit becomes visible to
   // readers (on the committing thread: it must be quick and must not throw; post work elsewhere).

@@ -25,6 +25,10 @@
 #include "strata/core/limits.h"
 #include "strata/core/status.h"
 
+namespace strata {
+class PersonalData;
+}
+
 namespace strata::json {
 
 // Appends compact JSON to a string. The caller pairs begin/end and puts a key() before each value inside
@@ -52,12 +56,24 @@ class Writer {
   // Appends `json`, which must be one complete, valid JSON value, as the next value.
   void raw(std::string_view json);
 
+  // Personal fields (personal_data.h): with `personal` set, personal_value() seals what `write_plain`
+  // writes for `subject`; the first failure goes to `*error` (and null is written in its place).
+  void seal_personal_fields(PersonalData* personal, Status* error) noexcept {
+    personal_ = personal;
+    personal_error_ = error;
+  }
+  // The next value, written by `write_plain` on a writer of its own, sealed for `subject` when personal
+  // fields are sealed, otherwise as it is.
+  void personal_value(std::string_view subject, FunctionRef<void(Writer&)> write_plain);
+
   std::string& output() noexcept { return out_; }
 
  private:
   void before_value();
   std::string& out_;
   bool need_comma_ = false;
+  PersonalData* personal_ = nullptr;
+  Status* personal_error_ = nullptr;
 };
 
 // The kind of a JSON value.

@@ -65,6 +65,7 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
   Position head_position() const override;
   const Limits& limits() const noexcept override;
   SnapshotStore* snapshot_store() noexcept override { return this; }
+  PersonalData* personal_data() noexcept override;
 
   // SnapshotStore: snapshots are kept encoded (with their checksum), as a durable store keeps them.
   [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;

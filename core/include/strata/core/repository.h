@@ -69,10 +69,17 @@ Status in_pending_event(const Status& status, const StreamId& id, std::size_t in
 
 // Checks `event`'s field rules and appends it to `batch` as EventData.
 template <class E>
-Status checked_event(const E& event, const EventId& id, const Metadata& metadata, std::vector<EventData>& batch) {
+Status checked_event(const E& event, const EventId& id, const Metadata& metadata, PersonalData* personal,
+                     std::vector<EventData>& batch) {
   Status rules = check_fields(event);
   if (!rules.ok()) return rules.with_context(std::string("event \"").append(E::kType).append("\""));
-  batch.push_back(to_event_data(event, id, metadata));
+  if constexpr (has_personal_fields<E>()) {
+    auto data = to_event_data(event, id, metadata, personal);
+    if (!data.ok()) return data.status().with_context(std::string("event \"").append(E::kType).append("\""));
+    batch.push_back(std::move(*data));
+  } else {
+    batch.push_back(to_event_data(event, id, metadata));
+  }
   return {};
 }
 void report_snapshot_incident(const RepositoryOptions& options, SnapshotStats& stats, SnapshotProblem problem,
@@ -236,10 +243,11 @@ class Repository {
     if (pending.empty()) return AppendResult{aggregate.version(), 0, 0};
     std::vector<EventData> batch;
     batch.reserve(pending.size());
+    PersonalData* personal = store_.personal_data();
     for (std::size_t i = 0; i < pending.size(); ++i) {
       const EventId id = key ? EventId::derive(*key, i) : pending[i].id;
-      Status rules =
-          std::visit([&](const auto& e) { return detail::checked_event(e, id, metadata, batch); }, pending[i].event);
+      Status rules = std::visit([&](const auto& e) { return detail::checked_event(e, id, metadata, personal, batch); },
+                                pending[i].event);
       if (!rules.ok()) return detail::in_pending_event(rules, aggregate.id(), i);
     }
     const Version before = aggregate.version();

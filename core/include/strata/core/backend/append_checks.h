@@ -18,6 +18,7 @@
 #include "strata/core/event.h"
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
+#include "strata/core/personal_data.h"
 #include "strata/core/status.h"
 #include "strata/core/stream_id.h"
 
@@ -27,6 +28,10 @@ namespace strata {
 // passed that check already), when `events` is empty, holds more than limits.max_events_per_append events,
 // holds an event that validate_event() rejects (the message names its index), or holds one event id twice.
 Status check_append(const StreamId& stream, std::span<const EventData> events, const Limits& limits);
+
+// Reveals the personal fields of `view` (personal_data.h) in place when it may hold any: its payload
+// then points into `scratch`. OK and nothing done when `personal` is null.
+Status reveal_personal(PersonalData* personal, EventView& view, std::string& scratch);
 
 // kNotFound: stream "<id>" not found.
 Status stream_not_found(const StreamId& stream);

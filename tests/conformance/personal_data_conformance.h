@@ -1,0 +1,207 @@
+// The personal-data (crypto-shredding) conformance suite, over every backend that keeps subject keys,
+// with the fixtures of store_conformance.h:
+//
+//   TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, MemoryFixture);
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "conformance/store_conformance.h"
+#include "strata/core/aggregate.h"
+#include "strata/core/event_store.h"
+#include "strata/core/personal_data.h"
+#include "strata/core/repository.h"
+
+namespace strata::conformance::personal {
+
+struct Registered {
+  static constexpr std::string_view kType = "test.customer.registered.v1";
+  std::string customer;
+  std::string email;
+  std::int64_t age = 0;
+  std::string plan;
+  static constexpr auto kFields = strata::fields(
+      strata::field("customer", &Registered::customer),
+      strata::field("email", &Registered::email).personal(&Registered::customer),
+      strata::field("age", &Registered::age).personal(&Registered::customer), strata::field("plan", &Registered::plan));
+};
+
+struct Moved {
+  static constexpr std::string_view kType = "test.customer.moved.v1";
+  std::string customer;
+  std::optional<std::string> address;
+  static constexpr auto kFields = strata::fields(strata::field("customer", &Moved::customer),
+                                                 strata::field("address", &Moved::address).personal(&Moved::customer));
+};
+
+class Customer : public strata::Aggregate<Customer, strata::Events<Registered, Moved>> {
+ public:
+  void register_as(std::string customer, std::string email, std::int64_t age) {
+    record(Registered{std::move(customer), std::move(email), age, "gold"});
+  }
+  void move(std::string address) { record(Moved{customer_, std::move(address)}); }
+  const std::string& email() const { return email_; }
+  std::int64_t age() const { return age_; }
+  const std::string& address() const { return address_; }
+  const std::string& plan() const { return plan_; }
+
+ private:
+  friend Aggregate;
+  void apply(const Registered& e) {
+    customer_ = e.customer;
+    email_ = e.email;
+    age_ = e.age;
+    plan_ = e.plan;
+  }
+  void apply(const Moved& e) { address_ = e.address.value_or(""); }
+  std::string customer_, email_, address_, plan_;
+  std::int64_t age_ = 0;
+};
+
+inline std::string payloads(EventStore& store, const StreamId& id) {
+  std::string all;
+  const StreamSlice slice = store.read_stream(id, ReadDirection::kForward, 0, 100).value();
+  for (const auto& e : slice.events) all += e.payload + "\n";
+  return all;
+}
+
+}  // namespace strata::conformance::personal
+
+TEST_CASE_TEMPLATE_DEFINE("personal data conformance", Fixture, personal_data_conformance) {
+  using namespace strata;
+  using namespace strata::conformance;
+  using namespace strata::conformance::personal;
+  Fixture fixture;
+  std::unique_ptr<EventStore> store = fixture.open();
+  REQUIRE(store != nullptr);
+  REQUIRE(store->personal_data() != nullptr);
+  const StreamId ann = sid("customer-ann");
+  const StreamId bob = sid("customer-bob");
+  auto save_customer = [&](const StreamId& id, std::string customer, std::string email, std::int64_t age,
+                           std::string address) {
+    Repository<Customer> repo(*store);
+    Customer c = repo.create(id);
+    c.register_as(std::move(customer), std::move(email), age);
+    c.move(std::move(address));
+    REQUIRE(repo.save(c).ok());
+  };
+  save_customer(ann, "c-ann", "ann@example.com", 41, "1 Elm Street");
+  save_customer(bob, "c-bob", "bob@example.com", 37, "2 Oak Road");
+
+  SUBCASE("personal fields read back as they were written, through every read") {
+    Repository<Customer> repo(*store);
+    Customer c = repo.load(ann).value();
+    CHECK(c.email() == "ann@example.com");
+    CHECK(c.age() == 41);
+    CHECK(c.address() == "1 Elm Street");
+    CHECK(payloads(*store, ann) ==
+          "{\"customer\":\"c-ann\",\"email\":\"ann@example.com\",\"age\":41,\"plan\":\"gold\"}\n"
+          "{\"customer\":\"c-ann\",\"address\":\"1 Elm Street\"}\n");
+    auto log = store->read_log(0, 10).value();
+    REQUIRE(log.events.size() == 4);
+    CHECK(log.events[2].payload.find("bob@example.com") != std::string::npos);
+  }
+
+  SUBCASE("forgetting a subject redacts its fields everywhere, keeps the events, and leaves others alone") {
+    const Position head = store->head_position();
+    CHECK(store->personal_data()->forget("c-ann").value() == true);
+    CHECK(store->personal_data()->forget("c-ann").value() == false);  // again: nothing more to destroy
+    CHECK(payloads(*store, ann) ==
+          "{\"customer\":\"c-ann\",\"email\":\"strata.redacted\",\"age\":\"strata.redacted\",\"plan\":\"gold\"}\n"
+          "{\"customer\":\"c-ann\",\"address\":\"strata.redacted\"}\n");
+    auto log = store->read_log(0, 10).value();
+    REQUIRE(log.events.size() == 4);
+    CHECK(log.events[0].payload.find("ann@example.com") == std::string::npos);
+    CHECK(log.events[2].payload.find("bob@example.com") != std::string::npos);
+    CHECK(store->head_position() == head);
+    CHECK(store->stream_head(ann).value() == 2);
+    std::size_t visited = 0;
+    REQUIRE(store
+                ->visit_stream(ann, 1, kEndOfStream,
+                               [&](const EventView& e) {
+                                 ++visited;
+                                 CHECK(e.payload.find("strata.redacted") != std::string_view::npos);
+                                 return Status();
+                               })
+                .ok());
+    CHECK(visited == 2);
+
+    // The aggregate still loads: its personal fields hold their default values.
+    Repository<Customer> repo(*store);
+    Customer c = repo.load(ann).value();
+    CHECK(c.version() == 2);
+    CHECK(c.email().empty());
+    CHECK(c.age() == 0);
+    CHECK(c.address().empty());
+    CHECK(c.plan() == "gold");
+    CHECK(repo.load(bob).value().email() == "bob@example.com");
+
+    // No new personal data of a forgotten subject.
+    c.move("3 Pine Lane");
+    auto refused = repo.save(c);
+    CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+    CHECK(refused.status().message().find("subject \"c-ann\" was forgotten") != std::string_view::npos);
+    CHECK(store->head_position() == head);
+  }
+
+  SUBCASE("damaged or foreign ciphertext is a typed error, never data") {
+    // A token sealed with another key than the subject's.
+    MemorySubjectKeyStore other_keys;
+    PersonalData other(other_keys);
+    std::string token;
+    REQUIRE(other.seal("c-bob", "\"mallory@example.com\"", token).ok());  // sealed with another key
+    const StreamId forged = sid("customer-forged");
+    REQUIRE(store
+                ->append(forged, ExpectedVersion::no_stream(),
+                         EventData{EventId::generate(),
+                                   "test.customer.moved.v1",
+                                   "{\"customer\":\"c-bob\",\"address\":" + token + "}",
+                                   {}})
+                .ok());
+    auto read = store->read_stream(forged, ReadDirection::kForward, 0, 10);
+    CHECK(read.status().code() == StatusCode::kCorruption);
+    CHECK(read.status().message().find("does not open with the subject's key") != std::string_view::npos);
+
+    std::string damaged = token;
+    damaged[damaged.size() - 6] = damaged[damaged.size() - 6] == 'A' ? 'B' : 'A';
+    const StreamId broken = sid("customer-broken");
+    REQUIRE(store
+                ->append(broken, ExpectedVersion::no_stream(),
+                         EventData{EventId::generate(),
+                                   "test.customer.moved.v1",
+                                   "{\"customer\":\"c-nobody\",\"address\":" + damaged + "}",
+                                   {}})
+                .ok());
+    CHECK(store->read_stream(broken, ReadDirection::kForward, 0, 10).status().code() == StatusCode::kCorruption);
+    CHECK(Repository<Customer>(*store).load(broken).status().code() == StatusCode::kCorruption);
+    // The other streams read as before.
+    CHECK(Repository<Customer>(*store).load(bob).value().email() == "bob@example.com");
+  }
+
+  SUBCASE("an event with personal fields needs a store that keeps keys") {
+    auto data = to_event_data(Moved{"c-ann", "somewhere"}, EventId::generate(), {}, nullptr);
+    CHECK(data.status().code() == StatusCode::kInvalidArgument);
+    auto sealed = to_event_data(Moved{"c-carol", "somewhere"}, EventId::generate(), {}, store->personal_data());
+    REQUIRE(sealed.ok());
+    CHECK(sealed->payload.find("somewhere") == std::string::npos);
+    CHECK(sealed->payload.find(kPersonalTokenPrefix) != std::string::npos);
+    auto empty = to_event_data(Moved{"", "somewhere"}, EventId::generate(), {}, store->personal_data());
+    CHECK(empty.status().code() == StatusCode::kInvalidArgument);
+  }
+
+  if constexpr (Fixture::kDurable) {
+    SUBCASE("a destroyed key stays destroyed after a reopen, and the others stay usable") {
+      REQUIRE(store->personal_data()->forget("c-ann").ok());
+      store.reset();
+      store = fixture.open();
+      REQUIRE(store != nullptr);
+      Repository<Customer> repo(*store);
+      CHECK(repo.load(ann).value().email().empty());
+      CHECK(repo.load(bob).value().email() == "bob@example.com");
+      CHECK(payloads(*store, ann).find("ann@example.com") == std::string::npos);
+    }
+  }
+}
