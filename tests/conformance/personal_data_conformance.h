@@ -59,6 +59,15 @@ class Customer : public strata::Aggregate<Customer, strata::Events<Registered, M
   void apply(const Moved& e) { address_ = e.address.value_or(""); }
   std::string customer_, email_, address_, plan_;
   std::int64_t age_ = 0;
+
+ public:
+  // Snapshots hold the state's personal fields sealed, as events do.
+  static constexpr auto kFields =
+      strata::fields(strata::field("customer", &Customer::customer_),
+                     strata::field("email", &Customer::email_).personal(&Customer::customer_),
+                     strata::field("age", &Customer::age_).personal(&Customer::customer_),
+                     strata::field("address", &Customer::address_).personal(&Customer::customer_),
+                     strata::field("plan", &Customer::plan_));
 };
 
 inline std::string payloads(EventStore& store, const StreamId& id) {
@@ -145,6 +154,26 @@ TEST_CASE_TEMPLATE_DEFINE("personal data conformance", Fixture, personal_data_co
     CHECK(refused.status().code() == StatusCode::kInvalidArgument);
     CHECK(refused.status().message().find("subject \"c-ann\" was forgotten") != std::string_view::npos);
     CHECK(store->head_position() == head);
+  }
+
+  SUBCASE("snapshots seal the state's personal fields, and a forgotten subject's snapshot loads redacted") {
+    if (store->snapshot_store() == nullptr) return;
+    Repository<Customer> repo(*store);
+    Customer c = repo.load(ann).value();
+    REQUIRE(repo.snapshot(c).ok());
+    // Loaded from the snapshot alone: the state is as it was.
+    Customer from_snapshot = repo.load(ann).value();
+    CHECK(repo.snapshot_stats().loaded.load() == 1);
+    CHECK(from_snapshot.email() == "ann@example.com");
+    CHECK(from_snapshot.address() == "1 Elm Street");
+    REQUIRE(store->personal_data()->forget("c-ann").ok());
+    Customer redacted = repo.load(ann).value();
+    CHECK(repo.snapshot_stats().loaded.load() == 2);
+    CHECK(redacted.email().empty());
+    CHECK(redacted.age() == 0);
+    CHECK(redacted.address().empty());
+    CHECK(redacted.plan() == "gold");
+    CHECK(redacted.version() == 2);
   }
 
   SUBCASE("damaged or foreign ciphertext is a typed error, never data") {

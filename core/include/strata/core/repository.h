@@ -335,7 +335,23 @@ class Repository {
           Status::corruption("the snapshot store returned a snapshot of another state schema than asked for"));
       return 1;
     }
-    Status decoded = decode_json(snap.payload, a, store_.limits());
+    // Personal fields of the state are sealed in the snapshot as in events: revealed first (redacted
+    // once their subject was forgotten).
+    std::string revealed;
+    std::string_view payload = snap.payload;
+    Status decoded;
+    if constexpr (has_personal_fields<A>()) {
+      PersonalData* personal = store_.personal_data();
+      if (personal != nullptr) {
+        auto r = personal->reveal(payload, revealed);
+        if (r.ok()) {
+          payload = *r;
+        } else {
+          decoded = r.status();
+        }
+      }
+    }
+    if (decoded.ok()) decoded = decode_json(payload, a, store_.limits());
     if (!decoded.ok()) {
       replace = true;
       a = A();
@@ -354,10 +370,24 @@ class Repository {
       return Status::invalid_argument("cannot snapshot an aggregate with no saved events");
     // A state holding a non-finite double would encode to a snapshot no load could decode.
     Status s = check_fields(state);
+    SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), {}};
     if (s.ok()) {
-      SnapshotRecord record{state.version(), schema_fingerprint<A>(), snapshot_version_of<A>(), to_json(state)};
-      s = snapshots_->save_snapshot(state.id(), record);
+      if constexpr (has_personal_fields<A>()) {
+        // The state's personal fields are sealed as the events' are: a forgotten subject's snapshot
+        // then reads as redacted too.
+        PersonalData* personal = store_.personal_data();
+        if (personal == nullptr) {
+          s = detail::no_personal_data("snapshot state");
+        } else {
+          json::Writer w(record.payload);
+          w.seal_personal_fields(personal, &s);
+          Codec<A>::write(w, state);
+        }
+      } else {
+        record.payload = to_json(state);
+      }
     }
+    if (s.ok()) s = snapshots_->save_snapshot(state.id(), record);
     if (s.ok() && options_.snapshots.keep_last > 0)
       s = snapshots_->retain_snapshots(state.id(), snapshot_schema_of<A>(), options_.snapshots.keep_last);
     if (!s.ok()) {
