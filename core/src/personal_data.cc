@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include <array>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -15,24 +17,77 @@ constexpr std::size_t kKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 constexpr std::size_t kMaxSubjectBytes = 256;
-constexpr int kBase64 = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+
+// base64url without padding (RFC 4648 section 5). Table-driven: libsodium's own codec is constant-time,
+// which tokens do not need (they are public), and it cost more than the decryption itself on replay.
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+struct DecodeTable {
+  signed char v[256];
+  constexpr DecodeTable() : v{} {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kAlphabet[i])] = static_cast<signed char>(i);
+  }
+};
+constexpr DecodeTable kDecode;
 
 void append_base64(std::string& out, const unsigned char* bytes, std::size_t n) {
-  const std::size_t at = out.size();
-  const std::size_t room = sodium_base64_ENCODED_LEN(n, kBase64);
-  out.resize(at + room);
-  sodium_bin2base64(out.data() + at, room, bytes, n, kBase64);
-  out.resize(at + room - 1);  // without the terminating NUL
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t w = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+    const char quad[4] = {kAlphabet[w >> 18], kAlphabet[(w >> 12) & 63], kAlphabet[(w >> 6) & 63], kAlphabet[w & 63]};
+    out.append(quad, 4);
+  }
+  if (n - i == 1) {
+    const std::uint32_t w = std::uint32_t{bytes[i]} << 16;
+    out += kAlphabet[w >> 18];
+    out += kAlphabet[(w >> 12) & 63];
+  } else if (n - i == 2) {
+    const std::uint32_t w = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
+    out += kAlphabet[w >> 18];
+    out += kAlphabet[(w >> 12) & 63];
+    out += kAlphabet[(w >> 6) & 63];
+  }
 }
 
 bool decode_base64(std::string_view text, std::string& out) {
-  out.resize(text.size());  // base64 is never shorter than what it encodes
-  std::size_t n = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &n,
-                        nullptr, kBase64) != 0)
-    return false;
-  out.resize(n);
+  if (text.size() % 4 == 1) return false;
+  out.resize(text.size() / 4 * 3 + (text.size() % 4 == 0 ? 0 : text.size() % 4 - 1));
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  const auto* t = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t i = 0, j = 0;
+  for (; i + 4 <= text.size(); i += 4) {
+    const int a = kDecode.v[t[i]], b = kDecode.v[t[i + 1]], c = kDecode.v[t[i + 2]], d = kDecode.v[t[i + 3]];
+    if ((a | b | c | d) < 0) return false;
+    const std::uint32_t w = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6) | d;
+    o[j++] = static_cast<unsigned char>(w >> 16);
+    o[j++] = static_cast<unsigned char>(w >> 8);
+    o[j++] = static_cast<unsigned char>(w);
+  }
+  const std::size_t rest = text.size() - i;
+  if (rest >= 2) {
+    const int a = kDecode.v[t[i]], b = kDecode.v[t[i + 1]];
+    const int c = rest == 3 ? kDecode.v[t[i + 2]] : 0;
+    if ((a | b | c) < 0) return false;
+    const std::uint32_t w = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6);
+    o[j++] = static_cast<unsigned char>(w >> 16);
+    if (rest == 3) o[j++] = static_cast<unsigned char>(w >> 8);
+  }
   return true;
+}
+
+// A fresh random nonce: taken from a per-thread buffer of random bytes refilled by libsodium, so that a
+// seal does not cost a getrandom() system call.
+void random_nonce(unsigned char* nonce, std::size_t n) {
+  thread_local unsigned char pool[4096];
+  thread_local std::size_t left = 0;
+  if (left < n) {
+    randombytes_buf(pool, sizeof pool);
+    left = sizeof pool;
+  }
+  std::memcpy(nonce, pool + (sizeof pool - left), n);
+  sodium_memzero(pool + (sizeof pool - left), n);
+  left -= n;
 }
 
 Status check_subject(std::string_view subject) {
@@ -53,8 +108,20 @@ struct PersonalData::Impl {
 
   struct Entry {
     SubjectKeyStore::KeyState state = SubjectKeyStore::KeyState::kNone;
-    std::string key;
+    std::array<unsigned char, kKeyBytes> key{};  // kLive only
   };
+  // An entry for `state` and the key bytes `key` (kCorruption when a live key has the wrong length).
+  static Result<Entry> make_entry(std::string_view subject, SubjectKeyStore::KeyState state, std::string& key) {
+    Entry e;
+    e.state = state;
+    if (state == SubjectKeyStore::KeyState::kLive) {
+      if (key.size() != kKeyBytes)
+        return Status::corruption(fmt::format("the key of subject \"{}\" has the wrong length", subject));
+      std::memcpy(e.key.data(), key.data(), kKeyBytes);
+    }
+    sodium_memzero(key.data(), key.size());
+    return e;
+  }
 
   void clear() {
     for (auto& [subject, e] : cache) sodium_memzero(e.key.data(), e.key.size());
@@ -67,10 +134,9 @@ struct PersonalData::Impl {
       std::shared_lock lock(mu);
       if (auto it = cache.find(std::string(subject)); it != cache.end()) return it->second;
     }
-    Entry e;
-    STRATA_ASSIGN_OR_RETURN(e.key, keys.load_key(subject, e.state));
-    if (e.state == SubjectKeyStore::KeyState::kLive && e.key.size() != kKeyBytes)
-      return Status::corruption(fmt::format("the key of subject \"{}\" has the wrong length", subject));
+    SubjectKeyStore::KeyState state = SubjectKeyStore::KeyState::kNone;
+    STRATA_ASSIGN_OR_RETURN(std::string key, keys.load_key(subject, state));
+    STRATA_ASSIGN_OR_RETURN(Entry e, make_entry(subject, state, key));
     if (e.state != SubjectKeyStore::KeyState::kNone) remember(subject, e);
     return e;
   }
@@ -103,22 +169,18 @@ Status PersonalData::seal(std::string_view subject, std::string_view json_value,
     crypto_aead_xchacha20poly1305_ietf_keygen(reinterpret_cast<unsigned char*>(key.data()));
     auto created = impl_->keys.create_key(subject, std::move(key));
     if (!created.ok()) return created.status();
-    e.key = std::move(*created);
-    e.state = SubjectKeyStore::KeyState::kLive;
-    if (e.key.size() != kKeyBytes)
-      return Status::corruption(fmt::format("the key of subject \"{}\" has the wrong length", subject));
+    STRATA_ASSIGN_OR_RETURN(e, Impl::make_entry(subject, SubjectKeyStore::KeyState::kLive, *created));
     impl_->remember(subject, e);
   }
   unsigned char nonce[kNonceBytes];
-  randombytes_buf(nonce, sizeof nonce);
+  random_nonce(nonce, sizeof nonce);
   std::string sealed(kNonceBytes + json_value.size() + kTagBytes, '\0');
   auto* s = reinterpret_cast<unsigned char*>(sealed.data());
   std::memcpy(s, nonce, kNonceBytes);
   unsigned long long n = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       s + kNonceBytes, &n, reinterpret_cast<const unsigned char*>(json_value.data()), json_value.size(),
-      reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), nullptr, nonce,
-      reinterpret_cast<const unsigned char*>(e.key.data()));
+      reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), nullptr, nonce, e.key.data());
   sodium_memzero(e.key.data(), e.key.size());
   out += '"';
   out += kPersonalTokenPrefix;
@@ -164,8 +226,7 @@ Result<std::string_view> PersonalData::reveal(std::string_view payload, std::str
       unsigned long long n = 0;
       const int opened = crypto_aead_xchacha20poly1305_ietf_decrypt(
           reinterpret_cast<unsigned char*>(plain.data()), &n, nullptr, b + kNonceBytes, blob.size() - kNonceBytes,
-          reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), b,
-          reinterpret_cast<const unsigned char*>(e.key.data()));
+          reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), b, e.key.data());
       sodium_memzero(e.key.data(), e.key.size());
       if (opened != 0)
         return Status::corruption(fmt::format(
@@ -185,7 +246,9 @@ Result<std::string_view> PersonalData::reveal(std::string_view payload, std::str
 Result<bool> PersonalData::forget(std::string_view subject) {
   STRATA_RETURN_IF_ERROR(check_subject(subject));
   STRATA_ASSIGN_OR_RETURN(bool had, impl_->keys.destroy_key(subject));
-  impl_->remember(subject, Impl::Entry{SubjectKeyStore::KeyState::kForgotten, {}});
+  Impl::Entry forgotten;
+  forgotten.state = SubjectKeyStore::KeyState::kForgotten;
+  impl_->remember(subject, forgotten);
   return had;
 }
 

@@ -1,5 +1,6 @@
-// RocksEventStore's `log` values (eventstore/src/format.h): decode_log_record, peek_log_record and
-// decode_body of arbitrary bytes, then the event's metadata as a reader decodes it.
+// RocksEventStore's `log` values (eventstore/src/format.h): decode_log_record, peek_log_record,
+// decode_body and decode_log_tombstone of arbitrary bytes, then the event's metadata as a reader decodes
+// it.
 //
 // Invariants: no decoder reads outside the value; a decoded record's views lie inside it; peek agrees
 // with a full decode; a decoded record encodes back to a value that decodes to the same event; metadata
@@ -31,6 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   strata::EventView body;
   if (format::decode_body(value, body)) {
     STRATA_FUZZ_CHECK(inside(body.type, value) && inside(body.encoded_metadata, value) && inside(body.payload, value));
+  }
+
+  strata::EventView tombstone;
+  if (format::decode_log_tombstone(value, tombstone)) {
+    STRATA_FUZZ_CHECK(inside(tombstone.stream_id, value));
+    std::string encoded;
+    format::encode_log_tombstone(tombstone.stream_id, tombstone.version, tombstone.id, encoded);
+    STRATA_FUZZ_CHECK(encoded.size() <= value.size());
+    strata::EventView back;
+    STRATA_FUZZ_CHECK(format::decode_log_tombstone(encoded, back) && back.stream_id == tombstone.stream_id &&
+                      back.version == tombstone.version && back.id == tombstone.id);
+    STRATA_FUZZ_CHECK(!format::decode_log_record(value, back));
   }
 
   strata::EventView view;

@@ -10,6 +10,7 @@
 #include "format.h"
 #include "strata/core/backend/metadata_encoding.h"
 #include "strata/core/backend/snapshot_encoding.h"
+#include "strata/core/personal_data.h"
 #include "strata/projections/backend/projection_records.h"
 
 namespace {
@@ -114,12 +115,20 @@ void eventstore_seeds() {
   seed("eventstore_log", "with_metadata",
        log_value("account-42", 3, 1, "bank.deposited.v1", sample_metadata(), R"({"cents":500})"));
   seed("eventstore_log", "no_metadata", log_value("a", 1, 2, "t.v1", {}, "{}"));
+  {
+    std::string tombstone;
+    format::encode_log_tombstone("account-7", 3, id(4), tombstone);
+    seed("eventstore_log", "tombstone", tombstone);
+  }
   seed("eventstore_log", "long_stream",
        log_value(std::string(128, 's'), 1'000'000, 3, "x.y.v12", {}, R"({"big":[1,2,3]})"));
 
   std::string v(1, '\0');
   format::encode_stream_record({7, 0}, v);
   seed("eventstore_records", "streams_value", v);
+  v.assign(1, '\0');
+  format::encode_stream_record({7, format::kHasLife, 1, 5, 6, 1}, v);
+  seed("eventstore_records", "streams_value_deleted", v);
   v.assign(1, '\1');
   format::encode_copy_head(1234, v);
   format::encode_body_head(id(4), at(1'700'000'000'000'000), "bank.deposited.v1", metadata_bytes(sample_metadata()), v);
@@ -205,6 +214,26 @@ void saga_seeds() {
 
 }  // namespace
 
+// Payloads holding personal-field tokens: one of a subject with a key, one of a forgotten subject (the
+// fuzzer's key store knows both), and a damaged one.
+void personal_seeds() {
+  // The keys of the fuzzer's key store (personal_token_fuzzer.cc).
+  strata::MemorySubjectKeyStore keys;
+  (void)keys.create_key("s", std::string(32, '\x5a'));
+  (void)keys.create_key("f", std::string(32, '\x33'));
+  strata::PersonalData personal(keys);
+  std::string a = R"({"customer":"s","email":)", b = R"({"customer":"f","email":)";
+  (void)personal.seal("s", R"("ann@example.com")", a);
+  (void)personal.seal("f", "41", b);
+  a += "}";
+  b += "}";
+  seed("personal_token", "sealed", a);
+  seed("personal_token", "forgotten", b);
+  std::string damaged = a;
+  damaged[damaged.size() - 5] ^= 1;
+  seed("personal_token", "damaged", damaged);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
@@ -215,5 +244,6 @@ int main(int argc, char** argv) {
   eventstore_seeds();
   projection_seeds();
   saga_seeds();
+  personal_seeds();
   return 0;
 }
