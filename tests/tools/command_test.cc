@@ -366,11 +366,54 @@ TEST_CASE("parked events are skipped, or retried and rebuilt with the applicatio
   CHECK(cli({"parked", store, "test.ledger"}).out == "projection \"test.ledger\" has no parked event\n");
 }
 
+TEST_CASE("delete, truncate and forget change the store, and say so; streams shows what they did") {
+  TempDir dir;
+  ledger::Faults faults;
+  const std::string store = dir.sub("store");
+  make_store(store, faults);
+
+  Ran truncated = cli({"truncate", store, "ledger-0", "--before", "5"});
+  CHECK(truncated.code == 0);
+  CHECK(truncated.out == "truncated \"ledger-0\": 4 events removed, first version now 5\n");
+  Ran conflict = cli({"delete", store, "ledger-1", "--expected", "3"});
+  CHECK(conflict.code == 1);
+  CHECK(conflict.err.find("wrong expected version for stream \"ledger-1\": expected 3, actual 14") !=
+        std::string::npos);
+  CHECK(cli({"delete", store, "ledger-1", "--expected", "14"}).out ==
+        "deleted \"ledger-1\" at version 14: 0 events removed\n");
+  CHECK(cli({"delete", store, "ledger-2", "--hard"}).out ==
+        "hard-deleted \"ledger-2\" at version 13: 13 events removed\n");
+  CHECK(cli({"delete", store, "no such stream!"}).code == 1);
+
+  Ran streams = cli({"streams", store});
+  CHECK(streams.out ==
+        "stream              version\n"
+        "ledger-0        14 (from 5)\n"
+        "ledger-1       14 (deleted)\n"
+        "ledger-2  13 (hard deleted)\n");
+  CHECK(cli({"streams", store, "--after", "ledger-1", "--json"}).out ==
+        R"({"streams":[{"stream":"ledger-2","head":13,"state":"hard deleted","first_version":14}],"next_after":""})"
+        "\n");
+  Ran read = cli({"read", store, "ledger-1"});
+  CHECK(read.code == 1);
+  CHECK(read.err.find("stream \"ledger-1\" was deleted at version 14") != std::string::npos);
+
+  CHECK(cli({"forget", store, "c-1"}).out ==
+        "\"c-1\" had no key to destroy (never had personal data, or already forgotten)\n");
+  CHECK(cli({"verify", store}).code == 0);
+  // In use by another process: the verbs that change the store say how to do it there.
+  auto open = RocksEventStore::open(store_options(), store).value();
+  Ran busy = cli({"forget", store, "c-1"});
+  CHECK(busy.code == 1);
+  CHECK(busy.err.find("personal_data()->forget()") != std::string::npos);
+}
+
 TEST_CASE("help on every verb, and usage errors exit 2") {
   Ran help = cli({"--help"});
   CHECK(help.code == 0);
-  for (const char* v : {"info", "streams", "read", "log", "tail", "show", "projections", "parked", "retry", "skip",
-                        "rebuild", "export", "import", "verify", "backup", "backups", "restore", "compact", "serve"}) {
+  for (const char* v : {"info",    "streams", "read",    "log",    "tail",     "show",   "projections", "parked",
+                        "retry",   "skip",    "rebuild", "export", "import",   "verify", "backup",      "backups",
+                        "restore", "compact", "serve",   "delete", "truncate", "forget"}) {
     CHECK(help.out.find(std::string("  ") + v + " ") != std::string::npos);
     Ran verb_help = cli({v, "--help"});
     CHECK(verb_help.code == 0);

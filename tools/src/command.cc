@@ -44,6 +44,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   add_store_verbs(app, c, action);
   add_projection_verbs(app, c, action);
   add_transfer_verbs(app, c, action);
+  add_lifecycle_verbs(app, c, action);
   add_serve_verb(app, c, action);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first

@@ -71,15 +71,30 @@ int streams_verb(const Context& c, const StreamsArgs& a) {
   if (!list.ok()) return fail(c, list.status());
   if (a.json) {
     std::string out = R"({"streams":[)";
-    for (std::size_t i = 0; i < list->streams.size(); ++i)
-      out += fmt::format(R"({}{{"stream":{},"head":{}}})", i == 0 ? "" : ",", json_string(list->streams[i].stream_id),
-                         list->streams[i].head.value());
+    for (std::size_t i = 0; i < list->streams.size(); ++i) {
+      const StreamInfo& s = list->streams[i];
+      // A deleted or truncated stream says so; a live, whole one is just its id and head.
+      std::string life;
+      if (s.state != StreamState::kLive || s.first_version != 1)
+        life = fmt::format(R"(,"state":{},"first_version":{})", json_string(stream_state_name(s.state)),
+                           s.first_version.value());
+      out += fmt::format(R"({}{{"stream":{},"head":{}{}}})", i == 0 ? "" : ",", json_string(s.stream_id),
+                         s.head.value(), life);
+    }
     out += fmt::format(R"(],"next_after":{}}})", json_string(list->next_after));
     c.out << out << '\n';
     return 0;
   }
   std::vector<std::vector<std::string>> rows{{"stream", "version"}};
-  for (const auto& s : list->streams) rows.push_back({s.stream_id, std::to_string(s.head.value())});
+  for (const auto& s : list->streams) {
+    std::string version = std::to_string(s.head.value());
+    if (s.state != StreamState::kLive) {
+      version += fmt::format(" ({})", stream_state_name(s.state));
+    } else if (s.first_version != 1) {
+      version += fmt::format(" (from {})", s.first_version.value());
+    }
+    rows.push_back({s.stream_id, version});
+  }
   print_table(c.out, rows, {1});
   if (!list->next_after.empty())
     c.out << fmt::format("(more: {} streams {} --after {})\n", c.options.program, a.store, list->next_after);

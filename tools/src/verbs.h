@@ -1,5 +1,6 @@
 // The verbs of the `strata` command (command.h), grouped by what they touch: the store and its log
-// (store_verbs.cc), projections (projection_verbs.cc), and copies in and out (transfer_verbs.cc).
+// (store_verbs.cc), projections (projection_verbs.cc), copies in and out (transfer_verbs.cc), and
+// deletes, truncations and forgetting subjects (lifecycle_verbs.cc).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -47,6 +48,7 @@ void add_store_verbs(CLI::App& app, Context& c, Action& action);
 void add_projection_verbs(CLI::App& app, Context& c, Action& action);
 void add_transfer_verbs(CLI::App& app, Context& c, Action& action);
 void add_serve_verb(CLI::App& app, Context& c, Action& action);
+void add_lifecycle_verbs(CLI::App& app, Context& c, Action& action);
 
 // Prints "<program>: <status>" on the error stream; returns 1.
 int fail(const Context& c, const Status& status);
