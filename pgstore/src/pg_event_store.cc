@@ -28,6 +28,8 @@ PgEventStore::Impl::Impl(PgEventStore* owner, Options o)
       sql(s),
       pool(options.conninfo, options.pool_size) {}
 
+PersonalData* PgEventStore::personal_data() noexcept { return impl_->personal.get(); }
+
 void PgEventStore::advance_head(Position p) noexcept {
   std::lock_guard lock(impl_->publish_mu);
   if (p.value() <= impl_->high_water.load(std::memory_order_relaxed)) return;
@@ -118,6 +120,8 @@ Result<std::unique_ptr<PgEventStore>> PgEventStore::open(Options options) {
     i.high_water.store(head.value());
   }
   i.projections = pg::make_projection_storage(i.pool, i.s);
+  i.subject_keys = pg::make_subject_key_store(i.pool, i.sql);
+  i.personal = std::make_unique<PersonalData>(*i.subject_keys);
   if (::pipe(i.wake_pipe) != 0) return Status::io_error("open PostgreSQL store: pipe() failed");
   i.listener = std::thread([&i] { i.listen_loop(); });
   return store;

@@ -75,6 +75,7 @@ constexpr int kStreamEventColumn = 4;
 
 Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   Impl& i = *impl_;
+  std::string revealed;  // an event's payload with its personal fields revealed
   if (to.value() > INT64_MAX) to = Version(INT64_MAX);
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
   // Pages of kPageRows versions; the first says where the stream's readable versions start.
@@ -97,6 +98,7 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
     for (int row = 0; row < r.rows(); ++row) {
       if (r.null(row, kStreamEventColumn)) break;
       STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, kStreamEventColumn));
+      STRATA_RETURN_IF_ERROR(reveal_personal(i.personal.get(), v, revealed));
       STRATA_RETURN_IF_ERROR(visitor(v));
       next = v.version + 1;
       ++rows;
@@ -109,6 +111,7 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
 Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                               std::size_t max_count) {
   Impl& i = *impl_;
+  std::string revealed;
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
   const bool forward = direction == ReadDirection::kForward;
   // Forward: from, count, up to the largest bigint. Backward: from (kEndOfStream: the head), count.
@@ -132,6 +135,7 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
   for (int row = 0; row < r.rows(); ++row) {
     if (r.null(row, kStreamEventColumn)) break;
     STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, kStreamEventColumn));
+    STRATA_RETURN_IF_ERROR(reveal_personal(i.personal.get(), v, revealed));
     STRATA_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
     slice.events.push_back(std::move(e));
   }
@@ -151,6 +155,7 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
 Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, const LogFilter& filter,
                                          EventVisitor visitor) {
   Impl& i = *impl_;
+  std::string revealed;
   if (from == 0) from = 1;
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
   ArrayLiteral types, categories;
@@ -179,6 +184,7 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
     for (int row = 0; row < r.rows(); ++row) {
       if (r.null(row, 2)) break;
       STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 2));
+      STRATA_RETURN_IF_ERROR(reveal_personal(i.personal.get(), v, revealed));
       STRATA_RETURN_IF_ERROR(visitor(v));
       ++rows;
     }

@@ -45,7 +45,11 @@ Statements::Statements(const std::string& s) {
       "  fingerprint bigint NOT NULL,"
       "  snapshot_version bigint NOT NULL,"
       "  record bytea NOT NULL,"
-      "  PRIMARY KEY (stream_id, version, fingerprint, snapshot_version));",
+      "  PRIMARY KEY (stream_id, version, fingerprint, snapshot_version));"
+      "CREATE TABLE IF NOT EXISTS {0}.subject_keys ("
+      "  subject text COLLATE \"C\" PRIMARY KEY,"
+      "  key bytea,"
+      "  forgotten boolean NOT NULL DEFAULT false);",
       s, PgEventStore::kSchemaVersion);
   // The tombstones, for the log reads' count of the positions they pass over (a partial index: the
   // events still there have no entry in it).
@@ -56,11 +60,24 @@ Statements::Statements(const std::string& s) {
       "ALTER TABLE {0}.streams ADD COLUMN IF NOT EXISTS state smallint NOT NULL DEFAULT 0 "
       "CHECK (state BETWEEN 0 AND 2),"
       "  ADD COLUMN IF NOT EXISTS first_version bigint NOT NULL DEFAULT 1,"
-      "  ADD COLUMN IF NOT EXISTS origin bigint NOT NULL DEFAULT 1",
+      "  ADD COLUMN IF NOT EXISTS origin bigint NOT NULL DEFAULT 1;"
+      "CREATE TABLE IF NOT EXISTS {0}.subject_keys ("
+      "  subject text COLLATE \"C\" PRIMARY KEY,"
+      "  key bytea,"
+      "  forgotten boolean NOT NULL DEFAULT false);",
       s);
   set_schema_version = fmt::format("UPDATE {}.strata_meta SET value = '{}' WHERE key = 'schema_version'", s,
                                    PgEventStore::kSchemaVersion);
   schema_version = fmt::format("SELECT value FROM {}.strata_meta WHERE key = 'schema_version'", s);
+  load_key = fmt::format("SELECT key, forgotten FROM {}.subject_keys WHERE subject = $1", s);
+  create_key =
+      fmt::format("INSERT INTO {}.subject_keys (subject, key) VALUES ($1, $2::bytea) ON CONFLICT DO NOTHING", s);
+  destroy_key = fmt::format(
+      "WITH old AS (SELECT key IS NOT NULL AS had FROM {0}.subject_keys WHERE subject = $1 FOR UPDATE), "
+      "up AS (INSERT INTO {0}.subject_keys (subject, key, forgotten) VALUES ($1, NULL, true) "
+      "ON CONFLICT (subject) DO UPDATE SET key = NULL, forgotten = true) "
+      "SELECT coalesce((SELECT had FROM old), false)",
+      s);
   read_head = fmt::format("SELECT position FROM {}.log_head WHERE id = 1", s);
 
   // One statement, committed on its own. It first moves the log's head (UPDATE ... RETURNING): that

@@ -31,6 +31,7 @@
 #include "pg_connection.h"
 #include "strata/core/backend/append_checks.h"
 #include "strata/core/function_ref.h"
+#include "strata/core/personal_data.h"
 #include "strata/pgstore/pg_event_store.h"
 #include "strata/projections/projection_storage.h"
 
@@ -42,6 +43,10 @@ std::string projection_tables_sql(const std::string& s);
 
 // The projection storage over `pool`, on the tables of schema `s` (SQL-quoted).
 std::unique_ptr<ProjectionStorage> make_projection_storage(PgPool& pool, std::string s);
+
+struct Statements;
+// The subject-key store of the store's personal data, over `pool` and the tables of schema `s`.
+std::unique_ptr<SubjectKeyStore> make_subject_key_store(PgPool& pool, const Statements& sql);
 
 // Rows per page when a visit walks a long stream or log: bounds the memory of one result.
 inline constexpr std::size_t kPageRows = 2000;
@@ -59,6 +64,8 @@ struct Statements {
   std::string set_schema_version;  // strata_meta's schema_version := this build's
   std::string schema_version;      // strata_meta's schema_version
   std::string read_head;           // the high-water mark
+  // Subjects' keys (pg_personal_data.cc).
+  std::string load_key, create_key, destroy_key;
   // Appends (pg_commit.cc).
   std::string fast_commit;    // the one-statement commit of a group with known heads
   std::string lock_head;      // the full path: the log head, locked
@@ -159,6 +166,9 @@ struct PgEventStore::Impl {
   std::string channel;
   pg::Statements sql;
   pg::PgPool pool;
+  // Subjects' keys in the subject_keys table, and the personal data sealed with them.
+  std::unique_ptr<SubjectKeyStore> subject_keys;
+  std::unique_ptr<PersonalData> personal;
   std::unique_ptr<ProjectionStorage> projections;
 
   // The high-water mark as last heard; published under publish_mu, in increasing order.

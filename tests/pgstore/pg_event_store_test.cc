@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conformance/lifecycle_conformance.h"
+#include "conformance/personal_data_conformance.h"
 #include "conformance/store_conformance.h"
 #include "pgstore/pg_test_support.h"
 
@@ -30,6 +31,7 @@ struct PgFixture {
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, PgFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, PgFixture);
+TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, PgFixture);
 
 TEST_CASE("two stores on one schema, as two processes: appends interleave without gaps and each hears the other") {
   pgtest::TestSchema schema;

@@ -102,6 +102,7 @@ class PgEventStore : public EventStore, public SnapshotStore {
   const Limits& limits() const noexcept override;
   [[nodiscard]] Result<Version> version_as_of(const StreamId& stream, Timestamp at) override;
   SnapshotStore* snapshot_store() noexcept override { return this; }
+  PersonalData* personal_data() noexcept override;
 
   [[nodiscard]] Status save_snapshot(const StreamId& stream, const SnapshotRecord& snapshot) override;
   [[nodiscard]] Result<std::optional<SnapshotRecord>> load_snapshot(const StreamId& stream, Version max_version,
