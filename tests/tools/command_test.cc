@@ -366,7 +366,7 @@ TEST_CASE("parked events are skipped, or retried and rebuilt with the applicatio
   CHECK(cli({"parked", store, "test.ledger"}).out == "projection \"test.ledger\" has no parked event\n");
 }
 
-TEST_CASE("delete, truncate and forget change the store, and say so; streams shows what they did") {
+TEST_CASE("delete, truncate and forget change the store and say so, and streams shows what they did") {
   TempDir dir;
   ledger::Faults faults;
   const std::string store = dir.sub("store");
