@@ -1,10 +1,12 @@
 // The subject keys of PgEventStore's personal data (core personal_data.h), in the subject_keys table.
 // Several processes may seal for the same new subject at once: each inserts its key if none is there,
-// then all use the one that is. Destroying sets the key to NULL and the row forgotten; what PostgreSQL
-// may still hold afterwards is in pgstore/FORMAT.md, "Personal data".
+// then all use the one that is. Destroying sets the key to NULL and the row forgotten (inserting a
+// forgotten row for a subject that never had a key); what PostgreSQL may still hold afterwards is in
+// pgstore/FORMAT.md, "Personal data".
 #include <fmt/format.h>
 
-#include <mutex>
+#include <memory>
+#include <string>
 
 #include "pg_store_impl.h"
 
@@ -39,10 +41,16 @@ class PgSubjectKeyStore final : public SubjectKeyStore {
 
   Result<bool> destroy_key(std::string_view subject) override {
     STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.acquire());
-    auto r = c->exec(sql_.destroy_key, {Param(subject)});
+    // One implicit transaction, in one round trip: a forgotten row unless the subject has one, then its
+    // row locked and read as it stands (the key a concurrent create_key just committed included), then
+    // the key gone. Lost with the connection, the outcome is unknown; destroying again settles it.
+    auto r = c->pipeline({{sql_.forgotten_row, {Param(subject)}},
+                          {sql_.lock_key, {Param(subject)}},
+                          {sql_.destroy_key, {Param(subject)}}});
     if (!r.ok()) return r.status().with_context(context(subject));
-    if (r->rows() != 1) return Status::internal(fmt::format("{}: no answer from its destruction", context(subject)));
-    return r->text(0, 0) == "t";
+    if (r->size() != 3 || (*r)[1].rows() != 1)
+      return Status::internal(fmt::format("{}: no answer from its destruction", context(subject)));
+    return (*r)[1].text(0, 0) == "t";
   }
 
  private:

@@ -72,12 +72,12 @@ Statements::Statements(const std::string& s) {
   load_key = fmt::format("SELECT key, forgotten FROM {}.subject_keys WHERE subject = $1", s);
   create_key =
       fmt::format("INSERT INTO {}.subject_keys (subject, key) VALUES ($1, $2::bytea) ON CONFLICT DO NOTHING", s);
-  destroy_key = fmt::format(
-      "WITH old AS (SELECT key IS NOT NULL AS had FROM {0}.subject_keys WHERE subject = $1 FOR UPDATE), "
-      "up AS (INSERT INTO {0}.subject_keys (subject, key, forgotten) VALUES ($1, NULL, true) "
-      "ON CONFLICT (subject) DO UPDATE SET key = NULL, forgotten = true) "
-      "SELECT coalesce((SELECT had FROM old), false)",
-      s);
+  // Run together (pg_personal_data.cc), each with its own snapshot: the insert waits for a concurrent
+  // insert of the subject, so the locking read then sees its row, as it was before this destruction.
+  forgotten_row = fmt::format(
+      "INSERT INTO {}.subject_keys (subject, key, forgotten) VALUES ($1, NULL, true) ON CONFLICT DO NOTHING", s);
+  lock_key = fmt::format("SELECT key IS NOT NULL FROM {}.subject_keys WHERE subject = $1 FOR UPDATE", s);
+  destroy_key = fmt::format("UPDATE {}.subject_keys SET key = NULL, forgotten = true WHERE subject = $1", s);
   read_head = fmt::format("SELECT position FROM {}.log_head WHERE id = 1", s);
 
   // One statement, committed on its own. It first moves the log's head (UPDATE ... RETURNING): that

@@ -65,7 +65,7 @@ struct Statements {
   std::string schema_version;      // strata_meta's schema_version
   std::string read_head;           // the high-water mark
   // Subjects' keys (pg_personal_data.cc).
-  std::string load_key, create_key, destroy_key;
+  std::string load_key, create_key, forgotten_row, lock_key, destroy_key;
   // Appends (pg_commit.cc).
   std::string fast_commit;    // the one-statement commit of a group with known heads
   std::string lock_head;      // the full path: the log head, locked

@@ -180,8 +180,9 @@ TEST_CASE("a store of schema version 1 is migrated on open: its events and strea
   REQUIRE(pgtest::exec(schema.url(), "DROP INDEX " + s + ".events_removed; ALTER TABLE " + s +
                                          ".events DROP COLUMN removed; ALTER TABLE " + s +
                                          ".streams DROP COLUMN state, DROP COLUMN first_version, DROP COLUMN origin; "
-                                         "UPDATE " +
-                                         s + ".strata_meta SET value = '1' WHERE key = 'schema_version'")
+                                         "DROP TABLE " +
+                                         s + ".subject_keys; UPDATE " + s +
+                                         ".strata_meta SET value = '1' WHERE key = 'schema_version'")
               .empty());
   auto store = schema.open();
   CHECK(pgtest::query_one(schema.url(), "SELECT value FROM " + s + ".strata_meta WHERE key = 'schema_version'") ==
@@ -195,6 +196,8 @@ TEST_CASE("a store of schema version 1 is migrated on open: its events and strea
   CHECK(log.events.size() == 2);
   CHECK(log.removed == 3);
   CHECK(log.end_of_log);
+  std::string token;
+  CHECK(store->personal_data()->seal("c-1", "\"x\"", token).ok());
   // A second open finds it migrated.
   CHECK(schema.open()->stream_info(sid("a-1")).value().state == StreamState::kHardDeleted);
 }
@@ -258,4 +261,67 @@ TEST_CASE("a log read passes over a long run of tombstones in one call, counting
   REQUIRE(store->save_snapshot(sid("snap-1"), snapshot).ok());
   REQUIRE(store->delete_stream(sid("snap-1"), ExpectedVersion::any(), DeleteMode::kHard).ok());
   CHECK(store->snapshot_versions(sid("snap-1")).value().empty());
+}
+
+TEST_CASE("a store of schema version 2 made before subject keys gets its subject_keys table on open") {
+  pgtest::TestSchema schema;
+  (void)schema.open();
+  const std::string s = "\"" + schema.schema() + "\"";
+  REQUIRE(pgtest::exec(schema.url(), "DROP TABLE " + s + ".subject_keys").empty());
+  auto store = schema.open();
+  std::string token, scratch;
+  REQUIRE(store->personal_data()->seal("c-1", "\"x\"", token).ok());
+  CHECK(store->personal_data()->reveal(token, scratch).value() == "\"x\"");
+  CHECK(pgtest::query_one(schema.url(), "SELECT count(*) FROM " + s + ".subject_keys") == "1");
+}
+
+TEST_CASE("two stores, as two processes, seal for the same new subjects at once: one key each, and one forget wins") {
+  pgtest::TestSchema schema;
+  auto one = schema.open();
+  auto two = schema.open();
+  constexpr int kSubjects = 40;
+  const auto subject = [](int k) { return "c-" + std::to_string(k); };
+  std::vector<std::string> tokens[2];
+  std::atomic<int> errors{0}, had{0};
+  auto run = [&](auto&& each) {
+    std::thread a([&] { each(*one, 0); });
+    std::thread b([&] { each(*two, 1); });
+    a.join();
+    b.join();
+  };
+  run([&](PgEventStore& store, int who) {
+    for (int k = 0; k < kSubjects; ++k) {
+      std::string token;
+      if (!store.personal_data()->seal(subject(k), "\"v" + std::to_string(who) + "\"", token).ok()) ++errors;
+      tokens[who].push_back(std::move(token));
+    }
+  });
+  REQUIRE(errors.load() == 0);
+  // Each store opens the other's tokens: both sealed with the one key the subject has.
+  std::string scratch;
+  for (int k = 0; k < kSubjects; ++k) {
+    CHECK(one->personal_data()->reveal(tokens[1][k], scratch).value() == "\"v1\"");
+    CHECK(two->personal_data()->reveal(tokens[0][k], scratch).value() == "\"v0\"");
+  }
+  run([&](PgEventStore& store, int) {
+    for (int k = 0; k < kSubjects; ++k) {
+      auto forgot = store.personal_data()->forget(subject(k));
+      if (!forgot.ok()) ++errors;
+      if (forgot.ok() && *forgot) ++had;
+    }
+  });
+  CHECK(errors.load() == 0);
+  CHECK(had.load() == kSubjects);
+  // A store opened now (an empty key cache) reads them redacted, and cannot seal for them again.
+  auto three = schema.open();
+  std::string token;
+  for (int k = 0; k < kSubjects; ++k) {
+    CHECK(three->personal_data()->reveal(tokens[0][k], scratch).value() == "\"strata.redacted\"");
+    CHECK(three->personal_data()->seal(subject(k), "1", token).code() == StatusCode::kInvalidArgument);
+  }
+  CHECK(three->personal_data()->forget(subject(0)).value() == false);
+  CHECK(three->personal_data()->forget("never-sealed").value() == false);
+  CHECK(three->personal_data()->seal("never-sealed", "1", token).code() == StatusCode::kInvalidArgument);
+  const std::string s = "\"" + schema.schema() + "\"";
+  CHECK(pgtest::query_one(schema.url(), "SELECT count(*) FROM " + s + ".subject_keys WHERE key IS NOT NULL") == "0");
 }
