@@ -59,6 +59,26 @@ struct MemoryEventStore::Impl {
   // The position of version `v` in a stream's list of positions. REQUIRES: 1 <= v <= positions.size().
   static Position position_of(const std::vector<Position>& positions, Version v) { return positions[v.value() - 1]; }
 
+  // `s` (named `id`) as readers see it at `now`: retention's removed prefix read as truncated.
+  // REQUIRES: mu held.
+  StreamInfo info(std::string_view id, const Stream& s, Timestamp now) const {
+    StreamInfo info = s.info(id);
+    const RetentionPolicy* policy = options.retention.find(id);
+    if (policy == nullptr || info.state != StreamState::kLive) return info;
+    Version first = std::max(info.first_version, retention_count_floor(*policy, info.head));
+    while (first <= info.head && retention_expired(*policy, at(position_of(s.positions, first)).timestamp, now))
+      ++first;
+    info.first_version = first;
+    return info;
+  }
+  // Whether retention removes the event `e` at `now`. REQUIRES: mu held.
+  bool retained_out(const Stored& e, Timestamp now) const {
+    const RetentionPolicy* policy = options.retention.find(e.stream);
+    if (policy == nullptr) return false;
+    const Stream* s = find(e.stream);
+    return s != nullptr && retention_removes(*policy, e.version, e.timestamp, s->positions.size(), now);
+  }
+
   // The stream named `id`, or nullptr. REQUIRES: mu held.
   const Stream* find(std::string_view id) const {
     auto it = streams.find(id);
@@ -91,6 +111,7 @@ struct MemoryEventStore::Impl {
 
 Result<std::unique_ptr<MemoryEventStore>> MemoryEventStore::create(Options options) {
   if (Status s = validate_limits(options.limits); !s.ok()) return s.with_context("create memory event store");
+  if (Status s = validate_retention(options.retention); !s.ok()) return s.with_context("create memory event store");
   return std::make_unique<MemoryEventStore>(std::move(options));
 }
 
@@ -241,14 +262,14 @@ Result<StreamInfo> MemoryEventStore::stream_info(const StreamId& stream) {
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  return s->info(stream.view());
+  return impl_->info(stream.view(), *s, impl_->now());
 }
 
 Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, s->info(stream.view()), from));
+  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, impl_->info(stream.view(), *s, impl_->now()), from));
   const auto& positions = s->positions;
   Version last = std::min<Version>(to, positions.size());
   std::string scratch;
@@ -264,7 +285,7 @@ Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDi
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  const StreamInfo info = s->info(stream.view());
+  const StreamInfo info = impl_->info(stream.view(), *s, impl_->now());
   const auto& positions = s->positions;
   const Version head = positions.size();
   StreamSlice slice;
@@ -301,10 +322,11 @@ Result<LogVisit> MemoryEventStore::visit_log(Position from, std::size_t max_coun
   std::size_t delivered = 0;
   std::uint64_t removed = 0;
   std::string scratch;
+  const Timestamp now = impl_->options.retention.empty() ? Timestamp{} : impl_->now();
   Position p = from;
   for (; p <= high && delivered < max_count; ++p) {
     const auto& s = impl_->at(p);
-    if (s.removed) {
+    if (s.removed || impl_->retained_out(s, now)) {
       ++removed;
       continue;
     }
@@ -349,7 +371,7 @@ Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::s
   StreamList list;
   auto it = after.empty() ? impl_->streams.begin() : impl_->streams.upper_bound(after);
   for (; it != impl_->streams.end() && list.streams.size() < max_count; ++it)
-    list.streams.push_back(it->second.info(it->first));
+    list.streams.push_back(impl_->info(it->first, it->second, impl_->now()));
   if (it != impl_->streams.end() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;
   return list;
 }

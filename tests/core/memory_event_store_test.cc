@@ -4,23 +4,34 @@
 
 #include "conformance/lifecycle_conformance.h"
 #include "conformance/personal_data_conformance.h"
+#include "conformance/retention_conformance.h"
 #include "conformance/store_conformance.h"
 
 namespace {
 struct MemoryFixture {
   static constexpr bool kDurable = false;
   std::unique_ptr<strata::EventStore> open() { return std::make_unique<strata::MemoryEventStore>(); }
+  std::unique_ptr<strata::EventStore> open_retained(const strata::Retention& retention,
+                                                    std::function<strata::Timestamp()> clock) {
+    strata::MemoryEventStore::Options options;
+    options.clock = std::move(clock);
+    options.retention = retention;
+    return std::make_unique<strata::MemoryEventStore>(options);
+  }
 };
 }  // namespace
 
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, MemoryFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, MemoryFixture);
 TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, MemoryFixture);
+TEST_CASE_TEMPLATE_INVOKE(retention_conformance, MemoryFixture);
 
 TEST_CASE("the memory store keeps commit timestamps non-decreasing when the clock goes back") {
   using namespace strata;
   std::int64_t now = 1'000'000;
-  MemoryEventStore store(MemoryEventStore::Options{{}, [&] { return Timestamp(std::chrono::microseconds(now)); }});
+  MemoryEventStore::Options options;
+  options.clock = [&] { return Timestamp(std::chrono::microseconds(now)); };
+  MemoryEventStore store(options);
   auto id = StreamId::parse("s-1").value();
   REQUIRE(store.append(id, ExpectedVersion::any(), conformance::events(1)).ok());
   now = 500;  // the wall clock jumps back

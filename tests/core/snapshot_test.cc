@@ -454,8 +454,9 @@ TEST_CASE("load_at a version beyond the head, or version 0, is kInvalidArgument"
 
 TEST_CASE("load_as_of at the boundaries of commit timestamps") {
   std::int64_t now = 1'000;
-  strata::MemoryEventStore store(
-      strata::MemoryEventStore::Options{{}, [&] { return strata::Timestamp(std::chrono::microseconds(now)); }});
+  strata::MemoryEventStore::Options options;
+  options.clock = [&] { return strata::Timestamp(std::chrono::microseconds(now)); };
+  strata::MemoryEventStore store(options);
   strata::Repository<Ledger> repo(store);
   const auto id = sid("ledger-7");
   Ledger ledger = repo.create(id);

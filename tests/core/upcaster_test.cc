@@ -197,7 +197,9 @@ TEST_CASE("with a registry as schema, appends are checked against field tables a
   registry.add_aggregate<v3::Shop>();
   strata::Limits limits;
   limits.schema = &registry;
-  strata::MemoryEventStore store(strata::MemoryEventStore::Options{limits, {}});
+  strata::MemoryEventStore::Options options;
+  options.limits = limits;
+  strata::MemoryEventStore store(options);
   const auto id = sid("shop-3");
   auto append = [&](std::string type, std::string payload) {
     std::vector<strata::EventData> events{{strata::EventId::generate(), std::move(type), std::move(payload), {}}};

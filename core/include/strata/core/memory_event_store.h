@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "strata/core/event_store.h"
+#include "strata/core/retention.h"
 #include "strata/core/snapshot.h"
 
 namespace strata {
@@ -30,6 +31,9 @@ class MemoryEventStore final : public EventStore, public SnapshotStore {
     // Returns "now" for commit timestamps; the store keeps them non-decreasing whatever it returns.
     // Empty: the system clock.
     std::function<Timestamp()> clock;
+    // Retention policies by category (retention.h). Readers stop seeing what a policy removes at once;
+    // the events stay in memory.
+    Retention retention;
   };
 
   // A store with `options`, after checking options.limits with validate_limits(): kInvalidArgument
