@@ -124,6 +124,8 @@ inline constexpr std::uint8_t kLogTombstone = 2;
 // every `events` entry of the highest-numbered stream (recovery takes the higher of it and the last
 // `events` key's number + 1). be64.
 inline constexpr std::string_view kStreamNumberFloorKey = "strata.stream_number_floor";
+// `default`: the categories that ever had a retention policy, one per line (rocks_retention.h).
+inline constexpr std::string_view kRetainedCategoriesKey = "strata.retained_categories";
 // subject_keys value kinds.
 inline constexpr std::uint8_t kSubjectKey = 1;
 inline constexpr std::uint8_t kSubjectForgotten = 2;

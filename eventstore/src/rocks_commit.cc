@@ -137,6 +137,10 @@ std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::commit_group(Writ
   std::vector<Writer*> group = take_group();
   lock.unlock();
   const Status error = write_group(group);
+  if (error.ok())
+    publish_retained();
+  else
+    retained_pending_.clear();
   lock.lock();
   if (!error.ok()) fail_stop(error);
   return group;
@@ -429,6 +433,8 @@ Result<AppendResult> RocksEventStoreImpl::commit_part(const StreamId& stream, st
   next_position_ = first + n;
   for (std::size_t i = 0; i < n; ++i)
     pending_ids_.emplace(events[i].id, PendingId{stream.view(), head + i + 1, first + i});
+  if (const RetentionPolicy* policy = options_.retention.find(stream.view()))
+    retained_pending_.push_back(PendingRetained{number, stream.str(), policy, record->head});
   return AppendResult{head + n, first, first + n - 1};
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 
 #include "rocks_metrics.h"
 #include "rocks_projection_storage.h"
+#include "rocks_retention.h"
 #include "rocks_verify.h"
 #include "store_directory.h"
 #include "strata/core/personal_data.h"
@@ -267,6 +269,26 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   // open (a store from before subject_keys opened read-only keeps none).
   void start_personal_data();
 
+  // Retention: rocks_retention.cc. Records the retained categories and registers their streams, once
+  // the database is open for writing.
+  Status start_retention();
+  // Hands the heads of retained streams that the last group wrote to the compaction filters.
+  void publish_retained();
+  // visible_stream, with what retention removes read as truncated (readers' view; the commit step
+  // uses visible_stream).
+  Result<std::optional<KnownStream>> readable_stream(std::string_view stream, Position high);
+  Status apply_retention(std::string_view stream, KnownStream& state);
+  Result<Version> first_unexpired(std::string_view stream, const KnownStream& state, Version from,
+                                  const RetentionPolicy& policy, Timestamp now);
+  // What retention removes from a read of the log (the heads of the streams it met, looked up once).
+  struct LogRetention {
+    RocksEventStoreImpl& store;
+    Position high;
+    Timestamp now;
+    std::unordered_map<std::string, Version, StringHash, std::equal_to<>> heads;
+    bool removes(const EventView& e);
+  };
+
   // Reads: rocks_reads.cc.
   // The state of `stream` as readers may see it with high-water mark `high`: its head is its last
   // event at or below `high`. nullopt when no event of it is visible.
@@ -301,7 +323,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     return file_system_ != nullptr ? *file_system_ : *rocksdb::FileSystem::Default();
   }
 
-  // Declared before db_, which must be closed first.
+  // Read by the compaction filters: declared before db_, which must be closed first.
+  RetainedStreams retained_;
+  // The categories that ever had a retention policy (set at open).
+  std::set<std::string, std::less<>> retained_categories_;
   std::unique_ptr<rocksdb::Env> env_;
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -353,6 +378,14 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   std::chrono::steady_clock::time_point written_at_;  // when the last group's Write returned
   std::unordered_map<std::string, KnownStream, StringHash, std::equal_to<>> streams_cache_;
   std::unordered_map<EventId, PendingId> pending_ids_;
+  // The retained streams the group being written moves on, for publish_retained.
+  struct PendingRetained {
+    std::uint64_t number;
+    std::string stream;
+    const RetentionPolicy* policy;
+    Version head;
+  };
+  std::vector<PendingRetained> retained_pending_;
   std::vector<rocksdb::Slice> id_keys_;
   std::vector<rocksdb::PinnableSlice> id_values_;
   std::vector<rocksdb::Status> id_statuses_;

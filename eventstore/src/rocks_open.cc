@@ -81,6 +81,8 @@ Status RocksEventStoreImpl::open() {
   // Before anything is read or written: an option out of its range is the caller's mistake.
   if (Status limits = validate_limits(options_.limits); !limits.ok())
     return limits.with_context(fmt::format("open event store \"{}\"", path_));
+  if (Status retention = validate_retention(options_.retention); !retention.ok())
+    return retention.with_context(fmt::format("open event store \"{}\"", path_));
   if (file_system_ != nullptr) env_ = rocksdb::NewCompositeEnv(file_system_);
   block_cache_ = rocks_block_cache(options_);
   write_options_.sync = options_.sync;
@@ -95,6 +97,7 @@ Status RocksEventStoreImpl::open() {
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
   start_personal_data();
+  STRATA_RETURN_IF_ERROR(start_retention());
   start_metrics();
   return {};
 }
@@ -196,7 +199,13 @@ Status RocksEventStoreImpl::open_database() {
   db_options.create_if_missing = creating;
   db_options.info_log = open_store_info_log(path_);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
+  for (const auto& name : names) {
+    descriptors.emplace_back(name, rocks_family_options(name, options_, block_cache_));
+    // Retention deletes in the compactions of `log` and `events` (rocks_retention.h).
+    if (!options_.retention.empty() && (name == fmtx::kLogFamily || name == fmtx::kEventsFamily))
+      descriptors.back().options.compaction_filter_factory =
+          retention_filter_factory(name == fmtx::kLogFamily, &options_.retention, &retained_, [this] { return now(); });
+  }
   rocksdb::DB* db = nullptr;
   // RocksDB takes the lock itself (another process may take it in between; this open then fails as
   // in use).
@@ -279,6 +288,7 @@ Status RocksEventStoreImpl::open_secondary() {
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
   start_personal_data();
+  STRATA_RETURN_IF_ERROR(start_retention());
   start_metrics();
   return {};
 }

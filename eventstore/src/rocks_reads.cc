@@ -63,17 +63,20 @@ Result<bool> RocksEventStoreImpl::known_from_record(std::string_view stream, std
 }
 
 Status RocksEventStoreImpl::missing_version(const StreamId& stream, Version version) {
-  auto now = visible_stream(stream.view(), head_position());
+  auto now = readable_stream(stream.view(), head_position());
   if (now.ok() && now->has_value()) {
     const KnownStream& k = **now;
     if (k.state != StreamState::kLive) return stream_deleted(stream, k.info(stream.view()));
     if (version < k.first_version) return stream_truncated(stream, version, k.first_version);
+    // Retention removed it under a policy that has changed since.
+    if (in_retained_category(retained_categories_, stream.view()))
+      return stream_truncated(stream, version, version + 1);
   }
   return corrupt(no_readable_event(stream, version));
 }
 
 Result<StreamInfo> RocksEventStoreImpl::stream_info(const StreamId& stream) {
-  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), head_position()));
+  STRATA_ASSIGN_OR_RETURN(auto record, readable_stream(stream.view(), head_position()));
   if (!record) return stream_not_found(stream);
   return record->info(stream.view());
 }
@@ -187,7 +190,7 @@ Status RocksEventStoreImpl::visit_run(const StreamId& stream, Position position,
 
 Status RocksEventStoreImpl::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   const Position high = head_position();
-  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
+  STRATA_ASSIGN_OR_RETURN(auto record, readable_stream(stream.view(), high));
   if (!record) return stream_not_found(stream);
   STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, record->info(stream.view()), from));
   const Version last = std::min(to, record->head);
@@ -198,7 +201,7 @@ Status RocksEventStoreImpl::visit_stream(const StreamId& stream, Version from, V
 Result<StreamSlice> RocksEventStoreImpl::read_stream(const StreamId& stream, ReadDirection direction, Version from,
                                                      std::size_t max_count) {
   const Position high = head_position();
-  STRATA_ASSIGN_OR_RETURN(auto record, visible_stream(stream.view(), high));
+  STRATA_ASSIGN_OR_RETURN(auto record, readable_stream(stream.view(), high));
   if (!record) return stream_not_found(stream);
   const Version head = record->head;
   const StreamInfo info = record->info(stream.view());
@@ -257,6 +260,8 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
   Position p = from;
   EventView view;
   std::string revealed;
+  std::optional<LogRetention> retention;
+  if (!options_.retention.empty()) retention.emplace(LogRetention{*this, high, now(), {}});
   for (; p <= high && delivered < max_count; ++p, it->Next()) {
     Position key_position = 0;
     if (!it->Valid() || !fmtx::decode_position_key(view_of(it->key()), key_position) || key_position != p) {
@@ -268,13 +273,21 @@ Result<LogVisit> RocksEventStoreImpl::visit_log_until(Position high, Position fr
       ++removed;
       continue;
     }
-    if (!filter.empty()) {
+    if (!filter.empty() && !retention) {
       std::string_view stream, type;
       if (!fmtx::peek_log_record(value, stream, type))
         return corrupt(fmt::format("log position {} is damaged", p.value()));
       if (!filter.matches(stream, type)) continue;
     }
     if (!fmtx::decode_log_record(value, view)) return corrupt(fmt::format("log position {} is damaged", p.value()));
+    if (retention) {
+      // What retention removes counts as removed whatever the filter, as its tombstone will.
+      if (retention->removes(view)) {
+        ++removed;
+        continue;
+      }
+      if (!filter.empty() && !filter.matches(view.stream_id, view.type)) continue;
+    }
     view.position = p;
     STRATA_RETURN_IF_ERROR(reveal_personal(personal_.get(), view, revealed));
     STRATA_RETURN_IF_ERROR(visitor(view));
@@ -341,6 +354,7 @@ Result<StreamList> RocksEventStoreImpl::list_streams(std::string_view after, std
     KnownStream state;
     STRATA_ASSIGN_OR_RETURN(bool visible, known_from_record(id, view_of(it->value()), high, state));
     if (!visible) continue;  // created by an append not yet published
+    STRATA_RETURN_IF_ERROR(apply_retention(id, state));
     list.streams.push_back(state.info(id));
   }
   STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), "list streams"));

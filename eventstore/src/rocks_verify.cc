@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "format.h"
+#include "rocks_retention.h"
 #include "rocks_slice.h"
 #include "rocks_status.h"
 #include "strata/eventstore/rocks_event_store.h"
@@ -72,10 +73,17 @@ Status check_last_event(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, r
   STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
   fmtx::StreamRecord record;
   if (!fmtx::decode_stream_record(value, record)) return damaged_store(context, "a stream record is damaged");
-  if (removed) {
-    // The last event was removed: its stream's record must say so (a head at or past it).
-    if ((record.flags & fmtx::kHasLife) == 0 || record.head < last.version.value()) return disagree("streams");
-  } else {
+  // A removed last event must be explained: by its stream's record (a delete or truncation at or past
+  // it), or by retention, whose compactions keep the head's entry in `events` (rocks_retention.h).
+  const bool life_explains = (record.flags & fmtx::kHasLife) != 0 && record.head >= last.version.value();
+  if (!removed || !life_explains) {
+    if (removed) {
+      std::string categories;
+      s = db.Get(rocksdb::ReadOptions(), db.DefaultColumnFamily(), slice(fmtx::kRetainedCategoriesKey), &categories);
+      if (!s.IsNotFound()) STRATA_RETURN_IF_ERROR(from_rocksdb(s, context));
+      if (!s.ok() || !in_retained_category(decode_retained_categories(categories), last.stream_id))
+        return disagree("streams");
+    }
     const auto upper = fmtx::events_key(record.number + 1, 0);
     rocksdb::Slice upper_bound = slice(upper);
     rocksdb::ReadOptions bounded;

@@ -6,6 +6,7 @@
 #include <rocksdb/iterator.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 
 #include "format.h"
 #include "rocks_event_store_impl.h"
+#include "rocks_retention.h"
 #include "rocks_slice.h"
 #include "rocks_status.h"
 #include "rocks_verify.h"
@@ -37,6 +39,9 @@ struct VerifiedStream {
   bool has_life = false;
   std::uint64_t state = 0;
   Version head = 0, first_version = 1, origin = 1;
+  // Its category has had a retention policy: compactions may have removed any of its events but the
+  // head (rocks_retention.h).
+  bool retained = false;
   // Versions in [origin, first_version) of a live stream were removed: they must be tombstones.
   bool must_be_removed(Version v) const noexcept { return has_life && state == 0 && v >= origin && v < first_version; }
 };
@@ -104,6 +109,11 @@ class Verifier {
     STRATA_RETURN_IF_ERROR(from_rocksdb(s, "verify the format version"));
     if (Status version = detail::check_format_version(value, "the format version record"); !version.ok())
       problem("default: {}", version.message());
+    s = f_.db.Get(read_, f_.default_family, slice(fmtx::kRetainedCategoriesKey), &value);
+    if (!s.IsNotFound()) {
+      STRATA_RETURN_IF_ERROR(from_rocksdb(s, "verify the retained categories"));
+      retained_categories_ = decode_retained_categories(value);
+    }
     return {};
   }
 
@@ -130,6 +140,7 @@ class Verifier {
         continue;
       }
       VerifiedStream verified{std::string(id)};
+      verified.retained = in_retained_category(retained_categories_, id);
       if ((record.flags & fmtx::kHasLife) != 0) {
         verified.has_life = true;
         verified.state = record.state;
@@ -173,7 +184,9 @@ class Verifier {
       // A deleted or truncated stream's entries below its first version are gone (a run reaching past
       // it stays), so its first entry may start anywhere.
       const bool first_after_removal = s.has_life && s.events_head == 0;
-      if (first != s.events_head + 1 && !first_after_removal)
+      // Retention's compactions remove entries of a retained stream in any order.
+      const bool after_retention = s.retained && first > s.events_head;
+      if (first != s.events_head + 1 && !first_after_removal && !after_retention)
         problem("events: stream \"{}\" has an entry at version {} after version {}", s.id, first.value(),
                 s.events_head.value());
       s.events_head = entry.last_version(first);
@@ -199,7 +212,7 @@ class Verifier {
         STRATA_RETURN_IF_ERROR(from_rocksdb(got, "verify the events family"));
         EventView event;
         if (!fmtx::decode_log_identity(record, event)) continue;  // reported by the log's scan
-        if (fmtx::is_log_tombstone(record) && v >= s.first_version)
+        if (fmtx::is_log_tombstone(record) && v >= s.first_version && !s.retained)
           problem("events: stream \"{}\" version {} is at position {}, whose event was removed", s.id, v.value(),
                   position.value());
         else if (event.stream_id != s.id || event.version != v)
@@ -252,7 +265,7 @@ class Verifier {
                 event.stream_id);
       } else {
         VerifiedStream& s = by_number_[number->second];
-        if (removed && !s.has_life)
+        if (removed && !s.has_life && !s.retained)
           problem("log: position {} is a removed event of stream \"{}\", whose record says nothing was removed",
                   position.value(), s.id);
         else if (!removed && (s.state == 2 || s.must_be_removed(event.version)))
@@ -432,6 +445,7 @@ class Verifier {
   Position log_end_ = 0;
   std::unordered_map<std::uint64_t, VerifiedStream> by_number_;
   std::unordered_map<std::string, std::uint64_t> number_of_;
+  std::set<std::string, std::less<>> retained_categories_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "conformance/lifecycle_conformance.h"
 #include "conformance/personal_data_conformance.h"
+#include "conformance/retention_conformance.h"
 #include "conformance/store_conformance.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/encoding.h"
@@ -31,6 +32,12 @@ struct RocksFixture {
   TempDir dir;
   // Each call opens the same directory: a reopen sees what the previous store committed.
   std::unique_ptr<EventStore> open() { return open_store(dir.path()); }
+  std::unique_ptr<EventStore> open_retained(const Retention& retention, std::function<Timestamp()> clock) {
+    auto options = test_options();
+    options.retention = retention;
+    options.clock = std::move(clock);
+    return open_store(dir.path(), options);
+  }
 };
 
 std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000'000).value().events); }
@@ -40,6 +47,7 @@ std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, RocksFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, RocksFixture);
 TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, RocksFixture);
+TEST_CASE_TEMPLATE_INVOKE(retention_conformance, RocksFixture);
 
 TEST_CASE("a store closed and reopened in the middle of a scenario has every acknowledged append") {
   TempDir dir;
@@ -417,4 +425,85 @@ TEST_CASE("personal data is never in the store's files in the clear, and a forgo
   auto store = testing::open_store(dir.path());
   CHECK(strata::Repository<Customer>(*store).load(id).value().version() == 2);
   CHECK(store->read_log(0, 10).value().events.at(0).payload.find("strata.redacted") != std::string::npos);
+}
+
+TEST_CASE("retention deletes removed events' bytes in compactions, keeps each head, and verify and open accept it") {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  strata::conformance::TestClock clock;
+  auto options = test_options();
+  options.retention.set("telemetry", {.max_count = 2});
+  options.retention.set("session", {.max_age = 10s});
+  options.clock = clock.fn();
+  const auto t = sid("telemetry-1"), s = sid("session-1"), a = sid("account-1");
+  auto marked = [](std::string marker) {
+    return std::vector<EventData>{EventData{EventId::generate(), "m.v1", R"({"m":")" + marker + R"("})", {}}};
+  };
+  {
+    auto store = open_store(dir.path(), options);
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(store->append(t, ExpectedVersion::any(), marked("tele-" + std::to_string(i))).ok());
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(store->append(s, ExpectedVersion::any(), marked("sess-" + std::to_string(i))).ok());
+    REQUIRE(store->append(a, ExpectedVersion::any(), marked("acct-0")).ok());
+    clock.advance(11s);  // every session event expires
+    REQUIRE(store->compact().ok());
+    auto report = store->verify().value();
+    CHECK(report.problems.empty());
+    CHECK(report.removed == 6);
+  }
+  for (const char* gone : {"tele-0", "tele-1", "tele-2", "sess-0", "sess-1", "sess-2"})
+    CHECK_MESSAGE(!any_file_holds(dir.path(), gone), gone);
+  CHECK(any_file_holds(dir.path(), "tele-3"));
+  CHECK(any_file_holds(dir.path(), "acct-0"));
+  // Open and verify of the closed store accept the removals, and each stream keeps its head.
+  auto closed = RocksEventStore::verify(options, dir.path());
+  REQUIRE(closed.ok());
+  CHECK(closed->problems.empty());
+  auto store = open_store(dir.path(), options);
+  CHECK(store->stream_info(s).value().head == 3);
+  CHECK(store->stream_info(s).value().first_version == 4);
+  CHECK(store->stream_info(t).value().first_version == 4);
+  CHECK(store->append(s, ExpectedVersion::exact(3), marked("sess-3")).value() == AppendResult{4, 10, 10});
+  CHECK(render(store->read_stream(t, ReadDirection::kForward, 0, 10).value().events).find("tele-3") !=
+        std::string::npos);
+  auto log = store->read_log(1, 100).value();
+  CHECK(log.removed == 6);
+  CHECK(log.events.size() == 4);
+  // Without the policies the removed versions read as truncated, not as damage.
+  store.reset();
+  auto without = test_options();
+  without.clock = clock.fn();
+  store = open_store(dir.path(), without);
+  CHECK(store->read_stream(t, ReadDirection::kForward, 1, 10).status().code() == StatusCode::kStreamTruncated);
+  CHECK(store->read_log(1, 100).value().removed == 6);
+  CHECK(store->verify().value().problems.empty());
+}
+
+TEST_CASE("a store whose last log record is a retention tombstone opens, also for a stream truncated before") {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  strata::conformance::TestClock clock;
+  auto options = test_options();
+  options.retention.set("session", {.max_age = 10s});
+  options.clock = clock.fn();
+  const auto s1 = sid("session-1"), s2 = sid("session-2");
+  {
+    auto store = open_store(dir.path(), options);
+    REQUIRE(store->append(s1, ExpectedVersion::no_stream(), events(2)).ok());
+    REQUIRE(store->truncate_stream(s1, ExpectedVersion::exact(2), 2).ok());  // its record's head is 2
+    REQUIRE(store->append(s1, ExpectedVersion::exact(2), events(1)).ok());
+    REQUIRE(store->append(s2, ExpectedVersion::no_stream(), events(1)).ok());
+    REQUIRE(store->append(s1, ExpectedVersion::exact(3), events(1)).ok());  // the log's last record
+    clock.advance(11s);
+    REQUIRE(store->compact().ok());
+    CHECK(store->read_log(1, 10).value().removed == 5);
+  }
+  auto closed = RocksEventStore::verify(options, dir.path());
+  REQUIRE(closed.ok());
+  CHECK(closed->problems.empty());
+  auto store = open_store(dir.path(), options);
+  CHECK(store->stream_info(s1).value().head == 4);
+  CHECK(store->append(s1, ExpectedVersion::exact(4), events(1)).value() == AppendResult{5, 6, 6});
+  CHECK(store->verify().value().problems.empty());
 }

@@ -31,6 +31,7 @@
 #include "strata/core/limits.h"
 #include "strata/core/metrics.h"
 #include "strata/core/position.h"
+#include "strata/core/retention.h"
 #include "strata/core/snapshot.h"
 #include "strata/core/status.h"
 #include "strata/projections/projection_storage.h"
@@ -78,6 +79,10 @@ class RocksEventStore : public EventStore, public SnapshotStore {
     // and the time writes waited on stalls. RocksDB then counts on every read and write, which costs
     // more than strata's own metrics (bench_metrics measures both).
     bool rocksdb_statistics = false;
+    // Retention policies by category (core retention.h). Readers stop seeing what a policy removes at
+    // once; RocksDB's compactions delete its bytes in the background, leaving tombstones in the log
+    // (FORMAT.md, "Retention").
+    Retention retention;
   };
 
   // The format version this build writes, stored in every store it creates (see FORMAT.md).
