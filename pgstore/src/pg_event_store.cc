@@ -103,6 +103,7 @@ Result<Position> PgEventStore::Impl::read_head(PgConnection& c) {
 
 Result<std::unique_ptr<PgEventStore>> PgEventStore::open(Options options) {
   if (Status st = validate_limits(options.limits); !st.ok()) return st.with_context("open PostgreSQL store");
+  if (Status st = validate_retention(options.retention); !st.ok()) return st.with_context("open PostgreSQL store");
   if (options.conninfo.empty()) return Status::invalid_argument("open PostgreSQL store: no conninfo");
   if (options.schema.empty() || options.schema.size() > 40)
     return Status::invalid_argument(
@@ -124,12 +125,22 @@ Result<std::unique_ptr<PgEventStore>> PgEventStore::open(Options options) {
   i.personal = std::make_unique<PersonalData>(*i.subject_keys);
   if (::pipe(i.wake_pipe) != 0) return Status::io_error("open PostgreSQL store: pipe() failed");
   i.listener = std::thread([&i] { i.listen_loop(); });
+  if (!i.options.retention.empty() && i.options.retention_interval.count() > 0)
+    i.sweeper = std::thread([&i] { i.retention_loop(); });
   return store;
 }
 
 PgEventStore::PgEventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PgEventStore::~PgEventStore() {
+  if (impl_->sweeper.joinable()) {
+    {
+      std::lock_guard lock(impl_->sweeper_mu);
+      impl_->stopping.store(true);
+    }
+    impl_->sweeper_cv.notify_all();
+    impl_->sweeper.join();
+  }
   if (impl_->listener.joinable()) {
     impl_->stopping.store(true);
     char b = 1;

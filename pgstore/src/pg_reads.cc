@@ -78,9 +78,16 @@ Status PgEventStore::visit_stream(const StreamId& stream, Version from, Version 
   std::string revealed;  // an event's payload with its personal fields revealed
   if (to.value() > INT64_MAX) to = Version(INT64_MAX);
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
-  // Pages of kPageRows versions; the first says where the stream's readable versions start.
+  // Pages of kPageRows versions; the first says where the stream's readable versions start (retention:
+  // asked first).
   bool first = true;
   Version next = from;
+  if (const RetentionPolicy* policy = i.options.retention.find(stream.view())) {
+    STRATA_ASSIGN_OR_RETURN(auto info, i.retained_info(*c, stream, *policy));
+    if (!info) return stream_not_found(stream);
+    STRATA_ASSIGN_OR_RETURN(next, readable_from(stream, *info, from));
+    first = false;
+  }
   const std::string count_text = num(kPageRows), to_text = num(to.value());
   for (;;) {
     const std::string from_text = num(std::min<std::uint64_t>(next.value(), kMaxForward));
@@ -114,6 +121,16 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
   std::string revealed;
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, i.pool.acquire());
   const bool forward = direction == ReadDirection::kForward;
+  // Retention: the first version kept, asked first; a forward read then starts there.
+  std::optional<StreamInfo> retained;
+  if (const RetentionPolicy* policy = i.options.retention.find(stream.view())) {
+    STRATA_ASSIGN_OR_RETURN(retained, i.retained_info(*c, stream, *policy));
+    if (!retained) return stream_not_found(stream);
+    if (retained->state != StreamState::kLive) return stream_deleted(stream, *retained);
+    if (forward) {
+      STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, *retained, from));
+    }
+  }
   // Forward: from, count, up to the largest bigint. Backward: from (kEndOfStream: the head), count.
   const std::uint64_t most = forward ? kMaxForward : std::uint64_t{INT64_MAX};
   const std::string from_text = num(std::min<std::uint64_t>(from.value(), most));
@@ -124,8 +141,9 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
                           c->exec_prepared(forward ? "strata_read_forward" : "strata_read_backward",
                                            forward ? i.sql.read_forward : i.sql.read_backward, params, true));
   if (r.rows() == 0) return stream_not_found(stream);
-  STRATA_ASSIGN_OR_RETURN(const StreamInfo info, info_of(r, stream));
+  STRATA_ASSIGN_OR_RETURN(StreamInfo info, info_of(r, stream));
   if (info.state != StreamState::kLive) return stream_deleted(stream, info);
+  if (retained) info.first_version = std::max(info.first_version, retained->first_version);
   Version start = from;
   if (forward) {
     STRATA_ASSIGN_OR_RETURN(start, readable_from(stream, info, from));
@@ -135,6 +153,7 @@ Result<StreamSlice> PgEventStore::read_stream(const StreamId& stream, ReadDirect
   for (int row = 0; row < r.rows(); ++row) {
     if (r.null(row, kStreamEventColumn)) break;
     STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, kStreamEventColumn));
+    if (v.version < info.first_version) break;  // backward, below what retention keeps
     STRATA_RETURN_IF_ERROR(reveal_personal(i.personal.get(), v, revealed));
     STRATA_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
     slice.events.push_back(std::move(e));
@@ -165,6 +184,24 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
   std::size_t delivered = 0;
   std::uint64_t removed = 0;
   const std::string types_text = types.finish(), categories_text = categories.finish();
+  // Retention: what a policy removes is passed over and counted, as its tombstone will be; the heads of
+  // the streams met (for counts) are read once.
+  const bool retaining = !i.options.retention.empty();
+  const Timestamp now = retaining ? i.now() : Timestamp{};
+  std::unordered_map<std::string, Version, pg::StringHash, std::equal_to<>> heads;
+  auto retention_removes_event = [&](const EventView& v) -> Result<bool> {
+    const RetentionPolicy* policy = i.options.retention.find(v.stream_id);
+    if (policy == nullptr) return false;
+    if (retention_expired(*policy, v.timestamp, now)) return true;
+    if (policy->max_count == 0) return false;
+    auto it = heads.find(v.stream_id);
+    if (it == heads.end()) {
+      STRATA_ASSIGN_OR_RETURN(PgResult h,
+                              c->exec_prepared("strata_stream_head", i.sql.stream_head, {Param(v.stream_id)}, false));
+      it = heads.emplace(std::string(v.stream_id), h.rows() == 0 ? Version{0} : Version{h.u64(0, 0)}).first;
+    }
+    return v.version < retention_count_floor(*policy, it->second);
+  };
   for (;;) {
     if (delivered >= max_count) return LogVisit{from, false, removed};
     const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
@@ -181,18 +218,29 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
     const Position high = r.binary_u64(0, 0);
     removed += r.binary_u64(0, 1);
     int rows = 0;
+    std::size_t delivered_now = 0;
     for (int row = 0; row < r.rows(); ++row) {
       if (r.null(row, 2)) break;
       STRATA_ASSIGN_OR_RETURN(EventView v, to_view(r, row, 2));
+      ++rows;
+      if (retaining) {
+        STRATA_ASSIGN_OR_RETURN(bool gone, retention_removes_event(v));
+        if (gone) {
+          ++removed;
+          continue;
+        }
+      }
       STRATA_RETURN_IF_ERROR(reveal_personal(i.personal.get(), v, revealed));
       STRATA_RETURN_IF_ERROR(visitor(v));
-      ++rows;
+      ++delivered_now;
     }
-    delivered += static_cast<std::size_t>(rows);
-    if (delivered >= max_count) {
-      // The LIMIT cut the window short: examined up to the last event delivered.
+    delivered += delivered_now;
+    if (static_cast<std::size_t>(rows) >= max_count - (delivered - delivered_now) && rows > 0) {
+      // The LIMIT cut the window short: examined up to the last event returned.
       const Position next = Position(r.binary_u64(rows - 1, 2) + 1);
-      return LogVisit{next, next > high, removed};
+      if (delivered >= max_count || next > high) return LogVisit{next, next > high, removed};
+      from = next;
+      continue;
     }
     // The whole window was examined.
     const Position examined_to = std::min<Position>(Position(hi), high);
@@ -233,6 +281,11 @@ Result<Version> PgEventStore::stream_head(const StreamId& stream) {
 
 Result<StreamInfo> PgEventStore::stream_info(const StreamId& stream) {
   STRATA_ASSIGN_OR_RETURN(PgPool::Lease c, impl_->pool.acquire());
+  if (const RetentionPolicy* policy = impl_->options.retention.find(stream.view())) {
+    STRATA_ASSIGN_OR_RETURN(auto info, impl_->retained_info(*c, stream, *policy));
+    if (!info) return stream_not_found(stream);
+    return *std::move(info);
+  }
   STRATA_ASSIGN_OR_RETURN(
       PgResult r, c->exec_prepared("strata_stream_info", impl_->sql.stream_info, {Param(stream.view())}, false));
   if (r.rows() == 0) return stream_not_found(stream);
@@ -250,6 +303,12 @@ Result<StreamList> PgEventStore::list_streams(std::string_view after, std::size_
     const int row = static_cast<int>(k);
     STRATA_ASSIGN_OR_RETURN(StreamState state, state_of(r.u64(row, 2), r.text(row, 0)));
     list.streams.push_back(StreamInfo{std::string(r.text(row, 0)), r.u64(row, 1), state, r.u64(row, 3), r.u64(row, 4)});
+    const RetentionPolicy* policy = impl_->options.retention.find(list.streams.back().stream_id);
+    if (policy != nullptr && state == StreamState::kLive) {
+      STRATA_ASSIGN_OR_RETURN(StreamId id, StreamId::parse(list.streams.back().stream_id));
+      STRATA_ASSIGN_OR_RETURN(auto info, impl_->retained_info(*c, id, *policy));
+      if (info) list.streams.back().first_version = info->first_version;
+    }
   }
   if (static_cast<std::size_t>(r.rows()) > max_count && !list.streams.empty())
     list.next_after = list.streams.back().stream_id;

@@ -151,7 +151,7 @@ Statements::Statements(const std::string& s) {
   read_forward = fmt::format(
       "SELECT h.head, h.state::bigint, h.first_version, h.origin, {0} FROM (SELECT head, state, first_version, "
       "origin FROM {1}.streams WHERE stream_id = $1) h "
-      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 AND NOT e.removed "
       "AND e.version >= greatest($2::bigint, h.first_version) "
       "AND e.version <= least(greatest($2::bigint, h.first_version) + $3::bigint - 1, $4::bigint) "
       "ORDER BY e.version) e ON true",
@@ -159,7 +159,7 @@ Statements::Statements(const std::string& s) {
   read_backward = fmt::format(
       "SELECT h.head, h.state::bigint, h.first_version, h.origin, {0} FROM (SELECT head, state, first_version, "
       "origin FROM {1}.streams WHERE stream_id = $1) h "
-      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 "
+      "LEFT JOIN LATERAL (SELECT * FROM {1}.events e WHERE e.stream_id = $1 AND NOT e.removed "
       "AND e.version <= least($2::bigint, h.head) AND e.version > least($2::bigint, h.head) - $3 "
       "AND e.version >= h.first_version ORDER BY e.version DESC) e ON true",
       kEventColumns, s);
@@ -187,6 +187,20 @@ Statements::Statements(const std::string& s) {
   lookup_event = fmt::format("SELECT stream_id, version, position FROM {}.events WHERE event_id = $1::uuid", s);
   stream_head = fmt::format("SELECT head FROM {}.streams WHERE stream_id = $1", s);
   stream_info = fmt::format("SELECT head, state, first_version, origin FROM {}.streams WHERE stream_id = $1", s);
+  // Retention (pg_retention.cc). A stream's life with the first version a policy keeps ($2: its count,
+  // $3: the oldest commit time it keeps; null when it keeps none), and the sweep of one category.
+  retained_stream = fmt::format(
+      "SELECT h.head, h.state, h.first_version, h.origin, (SELECT min(e.version) FROM {0}.events e "
+      "WHERE e.stream_id = $1 AND NOT e.removed AND e.version <= h.head "
+      "AND e.version >= greatest(h.first_version, h.head - $2::bigint + 1) AND e.recorded_at >= $3::bigint) "
+      "FROM {0}.streams h WHERE h.stream_id = $1",
+      s);
+  retention_sweep = fmt::format(
+      "WITH r AS (UPDATE {0}.events e SET removed = true, type = '', metadata = ''::bytea, payload = '' "
+      "FROM {0}.streams h WHERE e.category = $1 AND h.stream_id = e.stream_id AND h.state = 0 AND NOT e.removed "
+      "AND (e.recorded_at < $3::bigint OR e.version < h.head - $2::bigint + 1) RETURNING 1) "
+      "SELECT count(*) FROM r",
+      s);
   list_streams = fmt::format(
       "SELECT stream_id, head, state, first_version, origin FROM {}.streams WHERE stream_id > $1 ORDER BY stream_id "
       "LIMIT $2",

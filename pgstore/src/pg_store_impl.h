@@ -78,6 +78,8 @@ struct Statements {
   // Reads (pg_reads.cc).
   std::string read_forward, read_backward, visit_log, visit_log_filtered, lookup_event, stream_head, stream_info,
       list_streams, version_as_of;
+  // Retention (pg_retention.cc).
+  std::string retained_stream, retention_sweep;
   // Snapshots (pg_snapshots.cc).
   std::string save_snapshot, load_snapshot, snapshot_keys, delete_snapshots, snapshot_versions;
 };
@@ -154,6 +156,12 @@ struct PgEventStore::Impl {
   Status commit_full(pg::PgConnection& c, std::vector<pg::PendingAppend*>& group, bool& commit_sent);
   void remember_heads(const std::vector<pg::PendingAppend*>& group);
   void listen_loop();
+  // Retention (pg_retention.cc): the stream's life with what its policy removes read as truncated
+  // (nullopt: no such stream); the sweep of every policy; the thread that runs it.
+  Result<std::optional<StreamInfo>> retained_info(pg::PgConnection& c, const StreamId& stream,
+                                                  const RetentionPolicy& policy);
+  Result<std::uint64_t> sweep_retention();
+  void retention_loop();
   Result<Position> read_head(pg::PgConnection& c);
   // delete_stream (decide_delete) and truncate_stream (decide_truncate): the stream's row locked, the
   // decision, the change, in one transaction.
@@ -193,6 +201,10 @@ struct PgEventStore::Impl {
   // Other processes' commits: LISTEN on a connection of its own, and a poll.
   std::thread listener;
   std::atomic<bool> stopping{false};
+  // The retention sweep's thread, woken early to stop.
+  std::thread sweeper;
+  std::mutex sweeper_mu;
+  std::condition_variable sweeper_cv;
   int wake_pipe[2] = {-1, -1};
 };
 

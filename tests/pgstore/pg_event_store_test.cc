@@ -12,6 +12,7 @@
 
 #include "conformance/lifecycle_conformance.h"
 #include "conformance/personal_data_conformance.h"
+#include "conformance/retention_conformance.h"
 #include "conformance/store_conformance.h"
 #include "pgstore/pg_test_support.h"
 
@@ -19,12 +20,20 @@ namespace {
 
 using namespace strata;
 using strata::conformance::events;
+using strata::conformance::render;
 using strata::conformance::sid;
 
 struct PgFixture {
   static constexpr bool kDurable = true;
   pgtest::TestSchema schema;
   std::unique_ptr<EventStore> open() { return schema.open(); }
+  std::unique_ptr<EventStore> open_retained(const Retention& retention, std::function<Timestamp()> clock) {
+    auto o = schema.options();
+    o.retention = retention;
+    o.clock = std::move(clock);
+    o.retention_interval = std::chrono::milliseconds(0);
+    return pgtest::TestSchema::open(o);
+  }
 };
 
 }  // namespace
@@ -32,6 +41,7 @@ struct PgFixture {
 TEST_CASE_TEMPLATE_INVOKE(store_conformance, PgFixture);
 TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, PgFixture);
 TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, PgFixture);
+TEST_CASE_TEMPLATE_INVOKE(retention_conformance, PgFixture);
 
 TEST_CASE("two stores on one schema, as two processes: appends interleave without gaps and each hears the other") {
   pgtest::TestSchema schema;
@@ -324,4 +334,47 @@ TEST_CASE("two stores, as two processes, seal for the same new subjects at once:
   CHECK(three->personal_data()->seal("never-sealed", "1", token).code() == StatusCode::kInvalidArgument);
   const std::string s = "\"" + schema.schema() + "\"";
   CHECK(pgtest::query_one(schema.url(), "SELECT count(*) FROM " + s + ".subject_keys WHERE key IS NOT NULL") == "0");
+}
+
+TEST_CASE("the retention sweep turns what the policies remove into tombstones, by itself and on demand") {
+  using namespace std::chrono_literals;
+  pgtest::TestSchema schema;
+  strata::conformance::TestClock clock;
+  auto o = schema.options();
+  o.retention.set("telemetry", {.max_count = 2});
+  o.retention.set("session", {.max_age = 10s});
+  o.clock = clock.fn();
+  o.retention_interval = 0ms;
+  auto store = pgtest::TestSchema::open(o);
+  for (int i = 0; i < 5; ++i) REQUIRE(store->append(sid("telemetry-1"), ExpectedVersion::any(), events(1)).ok());
+  REQUIRE(store->append(sid("session-1"), ExpectedVersion::no_stream(), events(3)).ok());
+  REQUIRE(store->append(sid("account-1"), ExpectedVersion::no_stream(), events(2)).ok());
+  clock.advance(11s);
+  const std::string removed_rows = "SELECT count(*) FROM " + schema.schema() + ".events WHERE removed";
+  CHECK(pgtest::query_one(schema.url(), removed_rows) == "0");
+  const auto before = store->read_log(1, 100).value();
+  CHECK(store->enforce_retention().value() == 6);
+  CHECK(store->enforce_retention().value() == 0);
+  CHECK(pgtest::query_one(schema.url(), removed_rows) == "6");
+  CHECK(pgtest::query_one(schema.url(), "SELECT count(*) FROM " + schema.schema() +
+                                            ".events WHERE removed AND payload <> ''") == "0");
+  // Readers saw the same before and after.
+  const auto after = store->read_log(1, 100).value();
+  CHECK(render(after.events) == render(before.events));
+  CHECK(after.removed == before.removed);
+  CHECK(after.removed == 6);
+  CHECK(store->stream_info(sid("session-1")).value().first_version == 4);
+  CHECK(store->append(sid("session-1"), ExpectedVersion::exact(3), events(1)).value().stream_version == 4);
+  store.reset();
+
+  // With an interval, the store's own thread sweeps.
+  o.retention_interval = 20ms;
+  store = pgtest::TestSchema::open(o);
+  for (int i = 0; i < 3; ++i) REQUIRE(store->append(sid("telemetry-1"), ExpectedVersion::any(), events(1)).ok());
+  bool swept = false;
+  for (int i = 0; i < 250 && !swept; ++i) {
+    swept = pgtest::query_one(schema.url(), removed_rows) == "9";
+    if (!swept) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(swept);
 }

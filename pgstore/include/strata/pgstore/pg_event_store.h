@@ -38,6 +38,7 @@
 #include "strata/core/event_store.h"
 #include "strata/core/limits.h"
 #include "strata/core/position.h"
+#include "strata/core/retention.h"
 #include "strata/core/snapshot.h"
 #include "strata/core/status.h"
 #include "strata/projections/projection_storage.h"
@@ -67,6 +68,11 @@ class PgEventStore : public EventStore, public SnapshotStore {
     // Returns "now" for commit timestamps; the store keeps them non-decreasing, across processes too.
     // Empty: the system clock. For tests.
     std::function<Timestamp()> clock;
+    // Retention policies by category (core retention.h). Readers stop seeing what a policy removes at
+    // once; a background sweep turns those events into tombstones every `retention_interval` (0: only
+    // when enforce_retention() is called).
+    Retention retention;
+    std::chrono::milliseconds retention_interval{60'000};
   };
 
   // Connects, creates the schema's tables when missing, checks their version and migrates the tables of
@@ -99,6 +105,9 @@ class PgEventStore : public EventStore, public SnapshotStore {
   // notification or by the poll. refresh_head() reads it from the server.
   Position head_position() const override;
   [[nodiscard]] Result<Position> refresh_head();
+  // Turns the events that the retention policies remove now into tombstones (what the background sweep
+  // does), and returns how many; 0 without policies. kUnavailable when the server cannot be reached.
+  [[nodiscard]] Result<std::uint64_t> enforce_retention();
   const Limits& limits() const noexcept override;
   [[nodiscard]] Result<Version> version_as_of(const StreamId& stream, Timestamp at) override;
   SnapshotStore* snapshot_store() noexcept override { return this; }
