@@ -267,3 +267,53 @@ TEST_CASE("retries of the same append racing each other commit it once and all g
   CHECK(store->head_position() == expected);
   CHECK(store->stream_head(s).value() == expected);
 }
+
+TEST_CASE("retention's compaction filters run beside writers and readers: heads kept, reads whole, verify clean") {
+  testing::TempDir dir;
+  auto options = testing::test_options();
+  options.retention.set("telemetry", {.max_count = 20});
+  options.write_buffer_bytes = std::size_t{256} << 10;  // flushes and compactions while the writers run
+  auto store = testing::open_store(dir.path(), options);
+  constexpr int kWriters = 4, kStreams = 8, kAppends = 1500;
+  std::atomic<bool> stop{false};
+  std::atomic<int> problems{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      for (int s = 0; s < kStreams; ++s) {
+        auto read = store->read_stream(sid("telemetry-" + std::to_string(s)), ReadDirection::kForward, 0, 100);
+        if (!read.ok() && read.status().code() != StatusCode::kNotFound) ++problems;
+        if (read.ok() && read->events.size() > 20) ++problems;
+        for (std::size_t i = 1; read.ok() && i < read->events.size(); ++i)
+          if (read->events[i].version != read->events[i - 1].version + 1) ++problems;
+      }
+      if (!store->read_log(1, 500).ok()) ++problems;
+    }
+  });
+  std::vector<std::thread> writers;
+  const std::string padding(300, 'x');
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kAppends; ++i) {
+        const StreamId id = sid("telemetry-" + std::to_string((w + i) % kStreams));
+        EventData e{EventId::generate(), "t.v1", R"({"pad":")" + padding + R"("})", {}};
+        if (!store->append(id, ExpectedVersion::any(), e).ok()) ++problems;
+      }
+    });
+  for (auto& t : writers) t.join();
+  REQUIRE(store->compact().ok());
+  stop = true;
+  reader.join();
+  CHECK(problems.load() == 0);
+  std::uint64_t heads = 0;
+  for (int s = 0; s < kStreams; ++s) {
+    const StreamId id = sid("telemetry-" + std::to_string(s));
+    const StreamInfo info = store->stream_info(id).value();
+    heads += info.head.value();
+    CHECK(info.first_version == info.head - 19);
+    CHECK(store->read_stream(id, ReadDirection::kForward, 0, 100).value().events.size() == 20);
+  }
+  CHECK(heads == kWriters * kAppends);
+  auto report = store->verify().value();
+  CHECK(report.problems.empty());
+  CHECK(report.removed == kWriters * kAppends - kStreams * 20);
+}
