@@ -349,6 +349,7 @@ void RocksEventStoreImpl::prepare_multi(Writer& w, std::size_t first_id) {
   batch_.SetSavePoint();
   const Position next_before = next_position_;
   const std::uint64_t stream_number_before = next_stream_number_;
+  const std::size_t retained_before = retained_pending_.size();
   const Timestamp timestamp = std::max(now(), last_timestamp_);
   // The cache entries this append changes, to restore if a later part fails to stage.
   std::vector<std::pair<std::string, std::optional<KnownStream>>> saved;
@@ -372,6 +373,7 @@ void RocksEventStoreImpl::prepare_multi(Writer& w, std::size_t first_id) {
       }
       for (std::size_t j = 0; j < k; ++j)
         for (const EventData& e : w.parts[j].events) pending_ids_.erase(e.id);
+      retained_pending_.resize(retained_before);
       w.multi_result = part.status();
       return;
     }
