@@ -199,6 +199,32 @@ TEST_CASE(
   CHECK(status.applied + status.skipped + status.removed == store.head_position());
 }
 
+TEST_CASE("a projector behind what retention removed passes over it, counts it, and reaches the head") {
+  MemoryEventStore::Options store_options;
+  store_options.retention.set("ledger", {.max_count = 5});
+  MemoryEventStore store(store_options);
+  MemoryProjectionStorage storage;
+  append_history(store, 300);
+  std::uint64_t removed = 0;
+  for (strata::Position p = 1;;) {
+    auto slice = store.read_log(p, 50).value();
+    removed += slice.removed;
+    p = slice.next_position;
+    if (slice.end_of_log) break;
+  }
+  REQUIRE(removed > 0);
+  ProjectorOptions options;
+  options.batch_size = 7;
+  Projector projector(store, storage, Ledger{}, options);
+  REQUIRE(projector.start().ok());
+  REQUIRE(projector.wait_for(store.head_position(), kWait).ok());
+  CHECK(render(projector.reader()) == fold(store));
+  auto status = projector.status();
+  CHECK(status.position == store.head_position());
+  CHECK(status.removed == removed);
+  CHECK(status.applied + status.skipped + status.removed == store.head_position());
+}
+
 TEST_CASE("a stopped projector resumes from its checkpoint and applies no event twice") {
   MemoryEventStore store;
   MemoryProjectionStorage storage;
