@@ -59,14 +59,15 @@ struct MemoryEventStore::Impl {
   // The position of version `v` in a stream's list of positions. REQUIRES: 1 <= v <= positions.size().
   static Position position_of(const std::vector<Position>& positions, Version v) { return positions[v.value() - 1]; }
 
-  // `s` (named `id`) as readers see it at `now`: retention's removed prefix read as truncated.
+  // `s` (named `id`) as readers see it: retention's removed prefix read as truncated.
   // REQUIRES: mu held.
-  StreamInfo info(std::string_view id, const Stream& s, Timestamp now) const {
+  StreamInfo info(std::string_view id, const Stream& s) const {
     StreamInfo info = s.info(id);
     const RetentionPolicy* policy = options.retention.find(id);
     if (policy == nullptr || info.state != StreamState::kLive) return info;
     Version first = std::max(info.first_version, retention_count_floor(*policy, info.head));
-    while (first <= info.head && retention_expired(*policy, at(position_of(s.positions, first)).timestamp, now))
+    const Timestamp current = now();
+    while (first <= info.head && retention_expired(*policy, at(position_of(s.positions, first)).timestamp, current))
       ++first;
     info.first_version = first;
     return info;
@@ -262,14 +263,14 @@ Result<StreamInfo> MemoryEventStore::stream_info(const StreamId& stream) {
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  return impl_->info(stream.view(), *s, impl_->now());
+  return impl_->info(stream.view(), *s);
 }
 
 Status MemoryEventStore::visit_stream(const StreamId& stream, Version from, Version to, EventVisitor visitor) {
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, impl_->info(stream.view(), *s, impl_->now()), from));
+  STRATA_ASSIGN_OR_RETURN(from, readable_from(stream, impl_->info(stream.view(), *s), from));
   const auto& positions = s->positions;
   Version last = std::min<Version>(to, positions.size());
   std::string scratch;
@@ -285,7 +286,7 @@ Result<StreamSlice> MemoryEventStore::read_stream(const StreamId& stream, ReadDi
   std::shared_lock lock(impl_->mu);
   const Impl::Stream* s = impl_->find(stream.view());
   if (s == nullptr) return stream_not_found(stream);
-  const StreamInfo info = impl_->info(stream.view(), *s, impl_->now());
+  const StreamInfo info = impl_->info(stream.view(), *s);
   const auto& positions = s->positions;
   const Version head = positions.size();
   StreamSlice slice;
@@ -371,7 +372,7 @@ Result<StreamList> MemoryEventStore::list_streams(std::string_view after, std::s
   StreamList list;
   auto it = after.empty() ? impl_->streams.begin() : impl_->streams.upper_bound(after);
   for (; it != impl_->streams.end() && list.streams.size() < max_count; ++it)
-    list.streams.push_back(impl_->info(it->first, it->second, impl_->now()));
+    list.streams.push_back(impl_->info(it->first, it->second));
   if (it != impl_->streams.end() && !list.streams.empty()) list.next_after = list.streams.back().stream_id;
   return list;
 }

@@ -16,6 +16,7 @@
 #include "rocks_slice.h"
 #include "rocks_status.h"
 #include "strata/core/backend/append_checks.h"
+#include "stream_entries.h"
 
 namespace strata::detail {
 
@@ -75,13 +76,7 @@ void RocksEventStoreImpl::prepare_lifecycle(Writer& w) {
 Status RocksEventStoreImpl::stage_removal(const StreamId& stream, const KnownStream& known, Version from, Version to,
                                           std::uint64_t& removed) {
   auto context = [&] { return fmt::format("remove events of stream \"{}\"", stream.str()); };
-  const auto lower = fmtx::events_key(known.number, 1);
-  const auto upper = fmtx::events_key(known.number, to);
-  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  const StreamEntries it(*db_, events_, known.number, to);
   std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), log_));
   EventView view;
   std::string tombstone;

@@ -18,6 +18,7 @@
 #include "rocks_slice.h"
 #include "rocks_status.h"
 #include "strata/core/backend/append_checks.h"
+#include "stream_entries.h"
 
 namespace strata::detail {
 
@@ -82,13 +83,7 @@ Result<StreamInfo> RocksEventStoreImpl::stream_info(const StreamId& stream) {
 }
 
 Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, KnownStream& state) {
-  const auto lower = fmtx::events_key(state.number, 1);
-  const auto upper = fmtx::events_key(state.number + 1, 0);
-  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  const StreamEntries it(*db_, events_, state.number);
   // Usually the last entry is at or below `high`; only a stream whose newest append is written but not
   // yet published has entries above it.
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
@@ -115,13 +110,7 @@ Status RocksEventStoreImpl::find_head(std::string_view stream, Position high, Kn
 Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t number, Version from, Version last,
                                            EventVisitor visitor) {
   auto context = [&] { return fmt::format("read stream \"{}\"", stream.str()); };
-  const auto lower = fmtx::events_key(number, 1);
-  const auto upper = fmtx::events_key(number, last + 1);
-  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  const StreamEntries it(*db_, events_, number, last + 1);
   std::unique_ptr<rocksdb::Iterator> log;  // opened at the first run
 
   // Missing versions are damage, unless a delete or truncation removed them since the read began.

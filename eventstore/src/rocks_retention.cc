@@ -15,6 +15,7 @@
 #include "rocks_event_store_impl.h"
 #include "rocks_slice.h"
 #include "rocks_status.h"
+#include "stream_entries.h"
 
 namespace strata::detail {
 
@@ -235,13 +236,7 @@ Status RocksEventStoreImpl::apply_retention(std::string_view stream, KnownStream
 Result<Version> RocksEventStoreImpl::first_unexpired(std::string_view stream, const KnownStream& state, Version from,
                                                      const RetentionPolicy& policy, Timestamp now) {
   auto context = [&] { return fmt::format("read stream \"{}\"", stream); };
-  const auto lower = fmtx::events_key(state.number, 1);
-  const auto upper = fmtx::events_key(state.number + 1, 0);
-  rocksdb::Slice lower_bound = slice(lower), upper_bound = slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
+  const StreamEntries it(*db_, events_, state.number);
   std::unique_ptr<rocksdb::Iterator> log;
   it->SeekForPrev(slice(fmtx::events_key(state.number, from)));
   if (!it->Valid()) it->Seek(slice(fmtx::events_key(state.number, from)));

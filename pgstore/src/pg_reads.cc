@@ -205,7 +205,8 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
   for (;;) {
     if (delivered >= max_count) return LogVisit{from, false, removed};
     const std::uint64_t hi = range_end(std::min<std::uint64_t>(from.value(), INT64_MAX), kPageRows);
-    const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(max_count - delivered);
+    const std::size_t limit = max_count - delivered;
+    const std::string from_text = num(from.value()), hi_text = num(hi), limit_text = num(limit);
     std::vector<Param> params{Param(from_text), Param(hi_text), Param(limit_text)};
     if (filtered) {
       params.emplace_back(types_text);
@@ -235,7 +236,7 @@ Result<LogVisit> PgEventStore::visit_log(Position from, std::size_t max_count, c
       ++delivered_now;
     }
     delivered += delivered_now;
-    if (static_cast<std::size_t>(rows) >= max_count - (delivered - delivered_now) && rows > 0) {
+    if (static_cast<std::size_t>(rows) == limit) {
       // The LIMIT cut the window short: examined up to the last event returned.
       const Position next = Position(r.binary_u64(rows - 1, 2) + 1);
       if (delivered >= max_count || next > high) return LogVisit{next, next > high, removed};

@@ -129,6 +129,17 @@ class CorruptingStore final : public strata::EventStore {
   strata::CommitSubscription relay_;
 };
 
+// The positions a walk of the whole log passes over as removed.
+std::uint64_t removed_in_log(strata::EventStore& store) {
+  std::uint64_t removed = 0;
+  for (strata::Position p = 1;;) {
+    auto slice = store.read_log(p, 50).value();
+    removed += slice.removed;
+    p = slice.next_position;
+    if (slice.end_of_log) return removed;
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a projector catches up from its checkpoint in batches, then follows appends made while it runs") {
@@ -177,13 +188,7 @@ TEST_CASE(
     REQUIRE(store.truncate_stream(sid(info.stream_id), strata::ExpectedVersion::any(), 3).ok());
     break;
   }
-  std::uint64_t removed = 0;
-  for (strata::Position p = 1;;) {
-    auto slice = store.read_log(p, 50).value();
-    removed += slice.removed;
-    p = slice.next_position;
-    if (slice.end_of_log) break;
-  }
+  const std::uint64_t removed = removed_in_log(store);
   REQUIRE(removed > 0);
 
   ProjectorOptions options;
@@ -205,13 +210,7 @@ TEST_CASE("a projector behind what retention removed passes over it, counts it, 
   MemoryEventStore store(store_options);
   MemoryProjectionStorage storage;
   append_history(store, 300);
-  std::uint64_t removed = 0;
-  for (strata::Position p = 1;;) {
-    auto slice = store.read_log(p, 50).value();
-    removed += slice.removed;
-    p = slice.next_position;
-    if (slice.end_of_log) break;
-  }
+  const std::uint64_t removed = removed_in_log(store);
   REQUIRE(removed > 0);
   ProjectorOptions options;
   options.batch_size = 7;
