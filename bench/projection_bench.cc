@@ -12,6 +12,9 @@
 //                    block cache) and catches a projector up over all of it; catchup_{1m,10m}_rss_growth_mb
 //                    is the part that came after the open, catchup_{1m,10m}_rss_end_mb the RSS once caught
 //                    up (target: none of them grows with history)
+//   catchup_2p_vs_1p a Projector with ProjectorOptions::partitions = 2 against one with 1, catching up over the
+//                    same 1M events into a per-stream read model (StreamBalances), same storage and
+//                    options; median of the per-round ratios
 //   live_lag_p50_ms  from an append's commit timestamp to the commit of the read model that includes it,
 //   live_lag_p99_ms  one event per append at 10k events/s from four threads (group commit: one fsynced
 //                    appender reaches only ~5k/s) (target p99 < 10 ms)
@@ -83,6 +86,21 @@ class Balances : public strata::Projection<Balances, strata::Events<Moved>> {
     row->cents += e.cents;
     row->moves += 1;
     return kAccounts.put(tx, e.account, *row);
+  }
+};
+
+// Balances per stream rather than per account: the partition key of parallel catch-up is the stream,
+// and events of one stream write one row.
+class StreamBalances : public strata::Projection<StreamBalances, strata::Events<Moved>> {
+ public:
+  static constexpr std::string_view kName = "bench.stream_balances";
+  static constexpr strata::ReadModel<Balance> kStreams{"streams"};
+  strata::Status handle(const Moved& e, const strata::EventContext& ctx, strata::ReadModelTx& tx) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<Balance> row, kStreams.get(tx, ctx.stream_id()));
+    if (!row) row.emplace();
+    row->cents += e.cents;
+    row->moves += 1;
+    return kStreams.put(tx, ctx.stream_id(), *row);
   }
 };
 
@@ -203,6 +221,31 @@ void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_stora
 }
 
 // Records when each commit made a checkpoint visible.
+// Parallel catch-up: StreamBalances over the same history in `partitions` partitions (by stream), into
+// the store's projection storage with the store's defaults.
+void BM_projection_catchup_partitions(benchmark::State& state, std::size_t partitions) {
+  static int run = 0;
+  auto store = strata::RocksEventStore::open(strata::RocksEventStore::Options(), data->sub("history")).value();
+  double seconds = 0;
+  for (auto _ : state) {
+    strata::ProjectorOptions options;
+    options.partitions = partitions;
+    strata::Projector projector(
+        *store, store->projection_storage(),
+        strata::make_projection_handler(StreamBalances{}, fmt::format("bench.stream_balances.{}", ++run)), options);
+    const auto start = Clock::now();
+    if (!projector.start().ok() || !projector.wait_for(store->head_position(), std::chrono::minutes(10)).ok()) {
+      state.SkipWithError("the projector did not catch up");
+      return;
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    seconds += elapsed;
+    state.SetIterationTime(elapsed);
+  }
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store->head_position().value()) *
+                                                  static_cast<double>(state.iterations()) / seconds);
+}
+
 class TimedStorage final : public strata::ProjectionStorage {
  public:
   explicit TimedStorage(strata::ProjectionStorage& inner) : inner_(inner) {}
@@ -346,6 +389,13 @@ void register_all() {
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1)
         ->UseManualTime();
+    for (std::size_t partitions : {1, 2})
+      benchmark::RegisterBenchmark(
+          fmt::format("strata/catchup_{}p/round:{}", partitions, round).c_str(),
+          [partitions](benchmark::State& s) { BM_projection_catchup_partitions(s, partitions); })
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(1)
+          ->UseManualTime();
   }
   benchmark::RegisterBenchmark("strata/live_lag_10k_per_s", BM_live_lag_10k_per_s)
       ->Unit(benchmark::kMillisecond)
@@ -384,6 +434,12 @@ int main(int argc, char** argv) {
   print_summary("catchup_vs_raw", strata::bench::median(ratios), "ratio");
   print_summary("catchup_sync_off_vs_raw", strata::bench::median(ratios_sync_off), "ratio");
   print_summary("catchup_memory_storage_vs_raw", strata::bench::median(ratios_memory), "ratio");
+  const auto one = per_round("strata/catchup_1p"), two = per_round("strata/catchup_2p");
+  std::vector<double> speedups;
+  for (int i = 0; i < kRounds; ++i) speedups.push_back(two[i] / one[i]);
+  print_summary("catchup_2p_vs_1p", strata::bench::median(speedups), "ratio");
+  print_summary("catchup_1p_events_per_s", strata::bench::median(one), "events/s");
+  print_summary("catchup_2p_events_per_s", strata::bench::median(two), "events/s");
   print_summary("catchup_events_per_s", strata::bench::median(projected), "events/s");
   print_summary("raw_log_scan_parse_events_per_s", strata::bench::median(raw), "events/s");
   print_summary("live_lag_p50_ms", reporter.counter("strata/live_lag_10k_per_s", "p50_ms"), "ms");

@@ -5,7 +5,7 @@
 #                                 test of core, the event store (damage included) and projections
 #   scripts/sanitize.sh thread    ThreadSanitizer (build-tsan/): the tests of concurrent appenders, group
 #                                 commit, read-only instances and backups beside a writer, the projector
-#                                 (catch-up, live, rebuilds, parking) and the in-memory store
+#                                 (catch-up, live, rebuilds, parking, partitions) and the in-memory store
 # Both also run the PostgreSQL store's tests (group commit, the notification thread, pooled
 # connections) against a throw-away cluster of their own (scripts/postgres.sh), stopped on the way out.
 #
@@ -74,6 +74,6 @@ run() {
 }
 run tests/core/strata_core_tests -sf='*memory_event_store_test.cc,*repository_test.cc'
 run tests/eventstore/strata_eventstore_tests -sf='*rocks_concurrency_test.cc,*rocks_operating_test.cc,*rocks_verify_test.cc'
-run tests/projections/strata_projections_tests -sf='*projector_test.cc,*memory_projection_storage_test.cc'
+run tests/projections/strata_projections_tests -sf='*projector_test.cc,*projector_partitions_test.cc,*memory_projection_storage_test.cc'
 pg_tests || status=1
 exit $status

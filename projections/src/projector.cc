@@ -56,6 +56,7 @@ Status ProjectorCore::start() {
   std::uint64_t epoch;
   {
     std::lock_guard apply(apply_mu_);
+    STRATA_RETURN_IF_ERROR(start_partitions());
     {
       std::lock_guard lock(mu_);
       if (started_) return {};

@@ -5,8 +5,12 @@
 // publish_batch). Every function here runs with apply_mu_ held.
 #include <fmt/format.h>
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <latch>
 
 #include "projector_core.h"
 
@@ -64,7 +68,17 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
   run.shadow = shadow;
   run.generation = shadow ? stored_.shadow_generation : stored_.generation;
   run.done = run.last = shadow ? stored_.shadow_checkpoint : stored_.checkpoint;
-  Status read = apply_events(run, limit);
+  Status read = partitions_.empty() ? apply_events(run, limit) : apply_partitioned(run, limit);
+  if (!run.fatal.ok()) {
+    batch_.clear();
+    o.fatal = true;
+    o.error = run.fatal.with_context(fmt::format("projector \"{}\" stopped", name_));
+    std::lock_guard lock(mu_);
+    published_.state = ProjectorState::kFailed;
+    published_.error = o.error;
+    publish(published_.head);
+    return o;
+  }
   if (!read.ok()) {
     o.error = read.with_context(fmt::format("projector \"{}\": reading the log at {}", name_, (run.done + 1).value()));
     o.backoff = backoff(++infra_attempts_);
@@ -84,20 +98,33 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
   return o;
 }
 
-// Applies events after run.done into batch_, up to `limit`, options_.batch_size events or
+namespace {
+
+// The event that failed, kept for the error policy (parking it).
+RecordedEvent failed_copy(const EventView& e) {
+  auto copy = e.to_recorded();
+  if (copy.ok()) return std::move(*copy);
+  return RecordedEvent{std::string(e.stream_id), e.version,   e.position, e.id,
+                       std::string(e.type),      e.timestamp, {},         std::string(e.payload)};
+}
+
+}  // namespace
+
+// Applies events after run.last into batch_, up to `limit`, options_.batch_size events or
 // options_.batch_duration, until an event fails (run.failed_event). Returns the store's error when the
-// log could not be read; the batch then counts for nothing.
-Status ProjectorCore::apply_events(BatchRun& run, Position limit) {
+// log could not be read; the batch then counts for nothing. `fresh`: batch_ starts empty (otherwise it
+// goes on from what apply_partitioned applied).
+Status ProjectorCore::apply_events(BatchRun& run, Position limit, bool fresh) {
   const std::size_t max_count =
-      static_cast<std::size_t>(std::min<std::uint64_t>(options_.batch_size, limit - run.done));
+      static_cast<std::size_t>(std::min<std::uint64_t>(options_.batch_size, limit - run.last));
   const Limits& limits = store_.limits();
-  batch_.clear();
+  if (fresh) batch_.clear();
   ReadModelTx tx(storage_, batch_, run.generation);
   // A batch also ends when its time is up: the clock is read every kClockEvery events.
   constexpr std::uint64_t kClockEvery = 16;
   const auto deadline = Clock::now() + options_.batch_duration;
   bool time_up = false;
-  auto visited = store_.visit_log(run.done + 1, max_count, LogFilter{}, [&](const EventView& e) -> Status {
+  auto visited = store_.visit_log(run.last + 1, max_count, LogFilter{}, [&](const EventView& e) -> Status {
     if ((run.applied + run.skipped) % kClockEvery == kClockEvery - 1 && options_.batch_duration.count() > 0 &&
         Clock::now() >= deadline) {
       time_up = true;
@@ -113,13 +140,7 @@ Status ProjectorCore::apply_events(BatchRun& run, Position limit) {
     if (!s.ok()) {
       batch_.rollback(mark);  // the failed event leaves no writes behind
       run.failure = std::move(s);
-      auto copy = e.to_recorded();
-      if (copy.ok()) {
-        run.failed_event = std::move(*copy);
-      } else {
-        run.failed_event = RecordedEvent{std::string(e.stream_id), e.version,   e.position, e.id,
-                                         std::string(e.type),      e.timestamp, {},         std::string(e.payload)};
-      }
+      run.failed_event = failed_copy(e);
       return Status::cancelled("stopped at a failing event");
     }
     batch_.forget_undo();  // only the event being applied is ever rolled back
@@ -131,8 +152,180 @@ Status ProjectorCore::apply_events(BatchRun& run, Position limit) {
   if (visited.ok()) {
     // Removed events (tombstones) are passed over: the checkpoint moves past them, and they are counted.
     run.last = std::max(run.last, visited->next_position - 1);
-    run.removed = visited->removed;
+    run.removed += visited->removed;
   }
+  return {};
+}
+
+// Partitioned batches (ProjectorOptions::partitions). The batch is read from the log in chunks; each
+// chunk's events are dealt to the partitions by a hash of their partition key and applied by them at the
+// same time on the pool's threads, each into its own batch, while this thread reads the next chunk. At
+// the end the partitions' batches are
+// joined into batch_, which commits as with one partition. An event that fails ends the batch as the
+// serial path would: the partitions' writes for the chunk are undone, and apply_events goes over the
+// chunk again, in log order, up to the failing event, which then meets the error policy.
+namespace {
+constexpr std::size_t kChunkEvents = 4096;
+}
+
+Status ProjectorCore::start_partitions() {
+  if (options_.partitions == 0 || options_.partitions > 64)
+    return Status::invalid_argument(
+        fmt::format("projector \"{}\": partitions is {}, expected 1 to 64", name_, options_.partitions));
+  if (options_.partitions == 1 || !partitions_.empty()) return {};
+  std::vector<Partition> partitions;
+  for (std::size_t i = 0; i < options_.partitions; ++i) {
+    Partition& p = partitions.emplace_back(name_);
+    if (i == 0) {
+      p.handler = handler_.get();
+      continue;
+    }
+    p.own = handler_->clone();
+    if (!p.own)
+      return Status::invalid_argument(fmt::format(
+          "projector \"{}\": its handler cannot run in partitions (sinks cannot; a typed projection must be "
+          "copyable)",
+          name_));
+    p.handler = p.own.get();
+  }
+  partitions_ = std::move(partitions);
+  pool_ = std::make_unique<boost::asio::thread_pool>(options_.partitions);
+  return {};
+}
+
+Status ProjectorCore::apply_partitioned(BatchRun& run, Position limit) {
+  batch_.clear();
+  for (Partition& p : partitions_) p.batch.clear();
+  const auto deadline = Clock::now() + options_.batch_duration;
+  std::uint64_t left = std::min<std::uint64_t>(options_.batch_size, limit - run.last);
+  Chunk* current = &chunks_[0];
+  Chunk* next = &chunks_[1];
+  Status read = read_chunk(*current, run, left);
+  if (!read.ok()) return read;
+  left -= current->positions;
+  while (current->positions > 0) {
+    // While the partitions apply this chunk, the next one is read.
+    std::latch applied(static_cast<std::ptrdiff_t>(partitions_.size()));
+    apply_chunk(*current, run.generation, applied);
+    const bool more = left > 0 && (options_.batch_duration.count() == 0 || Clock::now() < deadline);
+    next->positions = 0;
+    if (more) read = read_chunk(*next, run, left);
+    applied.wait();
+    Partition* failed = nullptr;
+    for (Partition& p : partitions_)
+      if (p.failed && (failed == nullptr || *p.failed < *failed->failed)) failed = &p;
+    if (failed != nullptr) {
+      // Undo the chunk everywhere, apply it again in log order up to the failing event, which then
+      // meets the error policy as on the serial path (without being applied once more).
+      const EventView& e = current->events[*failed->failed].view;
+      for (Partition& p : partitions_) p.batch.rollback(0);
+      if (Status joined = join_partitions(); !joined.ok()) {
+        run.fatal = joined;
+        return {};
+      }
+      run.last = current->before.last;
+      run.skipped = current->before.skipped;
+      run.removed = current->before.removed;
+      if (e.position - 1 > run.last) {
+        STRATA_RETURN_IF_ERROR(apply_events(run, e.position - 1, false));
+        if (run.failed_event || run.last < e.position - 1) return {};  // failed earlier this time, or out of time
+      }
+      run.failure = std::move(failed->failure);
+      run.failed_event = failed_copy(e);
+      return {};
+    }
+    if (!read.ok()) return read;  // the batch counts for nothing
+    for (Partition& p : partitions_) {
+      p.batch.forget_undo();
+      run.applied += p.applied;
+    }
+    left -= next->positions;
+    std::swap(current, next);
+  }
+  if (Status joined = join_partitions(); !joined.ok()) run.fatal = joined;
+  return {};
+}
+
+// Reads up to min(max_count, kChunkEvents) positions after run.last into `chunk`: the events the
+// handler knows (the others are counted as skipped). Moves run.last past them, and records in `chunk`
+// what `run` was before and how many positions it covers (0 at the end of the log). Returns the store's
+// error when the log could not be read.
+Status ProjectorCore::read_chunk(Chunk& chunk, BatchRun& run, std::uint64_t max_count) {
+  chunk.arena.clear();
+  chunk.events.clear();
+  chunk.before = ChunkStart{run.last, run.skipped, run.removed};
+  chunk.positions = 0;
+  Position last = run.last;
+  const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(max_count, kChunkEvents));
+  auto visited = store_.visit_log(run.last + 1, count, LogFilter{}, [&](const EventView& e) -> Status {
+    last = e.position;
+    if (!handler_->knows(e.type)) {
+      ++run.skipped;
+      return {};
+    }
+    Buffered& b = chunk.events.emplace_back();
+    b.view = e;
+    b.stream = chunk.arena.size();
+    chunk.arena += e.stream_id;
+    b.type = chunk.arena.size();
+    chunk.arena += e.type;
+    b.metadata = chunk.arena.size();
+    chunk.arena += e.encoded_metadata;
+    b.payload = chunk.arena.size();
+    chunk.arena += e.payload;
+    return {};
+  });
+  if (!visited.ok()) return visited.status();
+  run.last = std::max(last, visited->next_position - 1);
+  run.removed += visited->removed;
+  chunk.positions = run.last - chunk.before.last;
+  // The arena no longer moves: point the views at it.
+  const char* base = chunk.arena.data();
+  for (Buffered& b : chunk.events) {
+    EventView& v = b.view;
+    v.stream_id = std::string_view(base + b.stream, v.stream_id.size());
+    v.type = std::string_view(base + b.type, v.type.size());
+    v.encoded_metadata = std::string_view(base + b.metadata, v.encoded_metadata.size());
+    v.payload = std::string_view(base + b.payload, v.payload.size());
+  }
+  return {};
+}
+
+// Deals `chunk` to the partitions and starts applying it on pool_, each partition in log order into its
+// own batch, stopping at its first failing event; `applied` is counted down as each partition ends.
+void ProjectorCore::apply_chunk(const Chunk& chunk, Generation generation, std::latch& applied) {
+  const std::size_t n = partitions_.size();
+  for (Partition& p : partitions_) {
+    p.events.clear();
+    p.applied = 0;
+    p.failed.reset();
+  }
+  for (std::uint32_t i = 0; i < chunk.events.size(); ++i) {
+    const EventView& e = chunk.events[i].view;
+    const std::string_view key = options_.partition_key ? options_.partition_key(e) : e.stream_id;
+    partitions_[std::hash<std::string_view>{}(key) % n].events.push_back(i);
+  }
+  const Limits& limits = store_.limits();
+  for (Partition& p : partitions_) {
+    boost::asio::post(*pool_, [&chunk, &p, &applied, &limits, generation, this] {
+      ReadModelTx tx(storage_, p.batch, generation);
+      for (std::uint32_t i : p.events) {
+        const EventView& e = chunk.events[i].view;
+        if (Status s = guarded_call([&] { return p.handler->apply(e, tx, limits); }, "projection"); !s.ok()) {
+          p.failed = i;
+          p.failure = std::move(s);
+          break;
+        }
+        ++p.applied;
+      }
+      applied.count_down();
+    });
+  }
+}
+
+// Joins the partitions' batches into batch_.
+Status ProjectorCore::join_partitions() {
+  for (Partition& p : partitions_) STRATA_RETURN_IF_ERROR(batch_.absorb(p.batch));
   return {};
 }
 

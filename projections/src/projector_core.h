@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "strata/projections/projector.h"
 
@@ -127,6 +129,38 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
     Status failure;
     // The failed event is parked by this batch's commit.
     bool parked_now = false;
+    // The batch cannot commit and the projector stops (partitions that wrote the same row).
+    Status fatal;
+  };
+
+  // One partition of a batch applied on several threads (ProjectorOptions::partitions).
+  struct Partition {
+    explicit Partition(const std::string& name) : batch(name) {}
+    ProjectionHandler* handler = nullptr;  // handler_ for the first partition, `own` for the others
+    std::unique_ptr<ProjectionHandler> own;
+    ProjectionWriteBatch batch;
+    std::vector<std::uint32_t> events;  // indexes into views_ of the chunk being applied, in log order
+    std::uint64_t applied = 0;
+    std::optional<std::uint32_t> failed;  // the index of the event that failed, if one did, and why
+    Status failure;
+  };
+  // An event of a chunk, its bytes at these offsets in the chunk's arena.
+  struct Buffered {
+    EventView view;  // the views are set once the chunk is read (the arena no longer moves)
+    std::size_t stream = 0, type = 0, metadata = 0, payload = 0;
+  };
+  // Where a batch stood before a chunk was read.
+  struct ChunkStart {
+    Position last = 0;
+    std::uint64_t skipped = 0;
+    std::uint64_t removed = 0;
+  };
+  // Events read from the log for the partitions to apply.
+  struct Chunk {
+    std::string arena;
+    std::vector<Buffered> events;  // those the handler knows, in log order
+    ChunkStart before;
+    std::uint64_t positions = 0;  // how many positions the chunk covers
   };
 
   // kInvalidArgument when called from one of the projector's own handlers (it would wait for itself).
@@ -143,7 +177,14 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
   // projector_apply.cc
   Outcome run_once();
   Outcome process(bool shadow, Position limit);
-  Status apply_events(BatchRun& run, Position limit);
+  Status apply_events(BatchRun& run, Position limit, bool fresh = true);
+  Status apply_partitioned(BatchRun& run, Position limit);
+  Status read_chunk(Chunk& chunk, BatchRun& run, std::uint64_t max_count);
+  void apply_chunk(const Chunk& chunk, Generation generation, std::latch& applied);
+  Status join_partitions();
+  // Sets up partitions_ and pool_ when options_.partitions > 1; kInvalidArgument when the handler
+  // cannot be cloned or the count is out of range.
+  Status start_partitions();
   void apply_failure_policy(BatchRun& run, Outcome& o);
   bool commit_batch(BatchRun& run, Outcome& o);
   void publish_batch(const BatchRun& run, const Outcome& o);
@@ -180,6 +221,11 @@ class ProjectorCore : public std::enable_shared_from_this<ProjectorCore> {
   ProjectionWriteBatch batch_;        // GUARDED_BY(apply_mu_); reused for every batch
   std::optional<Failing> failing_;    // GUARDED_BY(apply_mu_); the event being retried
   std::uint32_t infra_attempts_ = 0;  // GUARDED_BY(apply_mu_); consecutive store or storage failures
+  // Partitioned batches (empty with one partition), the chunks they apply, and the partitions' threads
+  // (the pool goes first when the projector is destroyed).
+  std::vector<Partition> partitions_;  // GUARDED_BY(apply_mu_)
+  Chunk chunks_[2];                    // GUARDED_BY(apply_mu_); one applied while the other is read
+  std::unique_ptr<boost::asio::thread_pool> pool_;
 
   // Guards what other threads read, and the start/stop handshake.
   mutable std::mutex mu_;

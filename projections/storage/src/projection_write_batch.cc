@@ -1,5 +1,7 @@
 #include "strata/projections/projection_write_batch.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "strata/projections/backend/projection_records.h"
@@ -112,6 +114,27 @@ void ProjectionWriteBatch::rollback(std::size_t mark) {
     undo_.pop_back();
   }
 }
+Status ProjectionWriteBatch::absorb(ProjectionWriteBatch& other) {
+  encode_objects();
+  other.encode_objects();
+  undo_.clear();
+  other.undo_.clear();
+  for (const auto& [key, value] : other.rows_) {
+    if (!rows_.contains(key)) continue;
+    auto row = decode_row_key(key);
+    return Status::invalid_argument(
+        row.ok() ? fmt::format("projection \"{}\": row \"{}\" of read model \"{}\" was written by two partitions in "
+                               "one batch; give events that write the same row the same partition key",
+                               projection_, row->key, row->model)
+                 : fmt::format("projection \"{}\": a row was written by two partitions in one batch", projection_));
+  }
+  objects_.clear();
+  dirty_objects_ = 0;
+  rows_.merge(other.rows_);
+  other.clear();
+  return {};
+}
+
 void ProjectionWriteBatch::park(ParkedEvent parked) {
   auto key = std::make_pair(parked.generation, parked.event.position);
   parked_[key] = std::move(parked);

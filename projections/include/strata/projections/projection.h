@@ -29,7 +29,8 @@
 // the whole log again). Handlers do no I/O outside the tx and must not append to the event store they
 // read (the store may hold a read lock while they run).
 //
-// Thread safety: the projector calls a projection's handlers from one thread at a time.
+// Thread safety: the projector calls a projection's handlers from one thread at a time; with partitions
+// (ProjectorOptions::partitions) each partition has its own copy of the projection.
 #pragma once
 
 #include <array>
@@ -99,6 +100,10 @@ class ProjectionHandler {
   [[nodiscard]] virtual Status flush() { return {}; }
   // Whether the handler keeps read models in the ProjectionStorage (false for sinks: nothing to rebuild).
   virtual bool has_read_models() const noexcept { return true; }
+  // A handler of its own for another partition (ProjectorOptions::partitions), applying events at the
+  // same time as this one; nullptr (the default) when the handler cannot run in partitions. A typed
+  // projection is copied (it holds configuration only); sinks cannot.
+  virtual std::unique_ptr<ProjectionHandler> clone() const { return nullptr; }
 
  protected:
   ProjectionHandler() = default;
@@ -236,6 +241,14 @@ class TypedProjectionHandler final : public ProjectionHandler {
       return current.empty() ? Status() : in_handler(missing_upcaster(name_, event.type, current), event);
     }
     return handled.ok() ? handled : in_handler(handled, event);
+  }
+
+  std::unique_ptr<ProjectionHandler> clone() const override {
+    if constexpr (std::is_copy_constructible_v<P>) {
+      return std::make_unique<TypedProjectionHandler>(projection_, name_);
+    } else {
+      return nullptr;
+    }
   }
 
   P& projection() noexcept { return projection_; }

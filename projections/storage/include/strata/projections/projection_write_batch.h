@@ -112,6 +112,14 @@ class ProjectionWriteBatch {
   // replaced is freed. Marks taken before are void.
   void forget_undo() noexcept { undo_.clear(); }
 
+  // Moves the row writes of `other`, a batch of the same projection that wrote other rows than this
+  // one, into this batch, and leaves `other` empty: how a projector running partitions
+  // (ProjectorOptions::partitions) joins their batches into the one it commits. Both batches' writes
+  // become final (as forget_undo()) and their cached row objects are dropped. kInvalidArgument, naming
+  // the row, when both wrote the same row: this batch is then unchanged but for what forget_undo()
+  // drops. REQUIRES: `other` has no parked events, dropped generations or state change.
+  [[nodiscard]] Status absorb(ProjectionWriteBatch& other);
+
   // Adds (or replaces) a parked event, keyed by (parked.generation, parked.event.position).
   void park(ParkedEvent parked);
   // Removes the parked event at (generation, position); nothing happens at commit if there is none.
