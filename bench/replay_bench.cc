@@ -7,6 +7,10 @@
 //   strata/replay_1m/round:R        Repository<Ledger>::load of the same 1M-event stream, no snapshots
 //   strata/load_snapshot_1m         load of the 1M-event stream, snapshots every 1,000 events
 //   strata/load_10                  load of a 10-event stream
+//   raw/snapshot_get/round:R        a Get, by its key, of the snapshot that load_snapshot_1m loads from
+//                                   (snapshot_load_vs_raw_get: the load's time over this one's)
+//   strata/load_100/round:R         load of a 100-event stream without snapshots, against
+//   raw/load_100/round:R            an iteration and parse of its 100 rows as raw/replay_1m does (load_100_vs_raw)
 //   strata/load_at_{10,50,90}pct    load_at a version 500 events past a snapshot at 10/50/90 % of 1M
 //   strata/replay_upcast_{v1,v2}    replay of 1M events stored as v1 (upcast at read) or as v2
 //   replay_{1m,10m}_peak_rss_mb     peak RSS of a fresh process that opens the store (64 MiB block cache,
@@ -166,6 +170,7 @@ void build_data() {
     auto store = RocksEventStore::open(fast_options(), data->path()).value();
     write_stream(*store, "ledger-1m", kBig, 10, make_credited);
     write_stream(*store, "ledger-10", 10, 10, make_credited);
+    write_stream(*store, "ledger-100", 100, 10, make_credited);
     write_stream(*store, "wallet-v1", kBig, 10, make_v1);
     write_stream(*store, "wallet-v2", kBig, 10, make_v2);
     write_snapshots(*store, "ledger-1m");
@@ -205,41 +210,97 @@ std::uint64_t raw_replay(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, s
   return n;
 }
 
-void BM_RawReplay(benchmark::State& state) {
-  const auto options = fast_options();
-  rocksdb::DBOptions db_options = detail::rocks_db_options(options, nullptr);
-  auto cache = detail::rocks_block_cache(options);
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+// The store opened read-only as plain RocksDB, with the store's own options.
+struct RawStore {
+  std::unique_ptr<rocksdb::DB> db;
   std::vector<std::string> names;
-  throw_if_error(rocksdb::DB::ListColumnFamilies(db_options, data->path(), &names).ok()
-                     ? Status()
-                     : Status::io_error("list column families"));
-  for (const auto& name : names) families.emplace_back(name, detail::rocks_family_options(name, options, cache));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, data->path(), families, &handles, &raw);
-  if (!s.ok()) throw std::runtime_error(s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ColumnFamilyHandle* events = nullptr;
-  rocksdb::ColumnFamilyHandle* streams = nullptr;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == detail::format::kEventsFamily) events = handles[i];
-    if (names[i] == detail::format::kStreamsFamily) streams = handles[i];
-  }
-  std::string record;
-  if (!db->Get(rocksdb::ReadOptions(), streams, "ledger-1m", &record).ok()) throw std::runtime_error("no stream");
-  detail::format::StreamRecord stream;
-  if (!detail::format::decode_stream_record(record, stream)) throw std::runtime_error("bad stream record");
 
+  RawStore() {
+    const auto options = fast_options();
+    rocksdb::DBOptions db_options = detail::rocks_db_options(options, nullptr);
+    auto cache = detail::rocks_block_cache(options);
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    throw_if_error(rocksdb::DB::ListColumnFamilies(db_options, data->path(), &names).ok()
+                       ? Status()
+                       : Status::io_error("list column families"));
+    for (const auto& name : names) families.emplace_back(name, detail::rocks_family_options(name, options, cache));
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, data->path(), families, &handles, &raw);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    db.reset(raw);
+  }
+  ~RawStore() {
+    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  }
+  rocksdb::ColumnFamilyHandle* family(std::string_view name) const {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return handles[i];
+    throw std::runtime_error("no column family");
+  }
+  // The number of `stream` in the events family.
+  std::uint64_t stream_number(std::string_view stream) const {
+    std::string record;
+    if (!db->Get(rocksdb::ReadOptions(), family(detail::format::kStreamsFamily),
+                 rocksdb::Slice(stream.data(), stream.size()), &record)
+             .ok())
+      throw std::runtime_error("no stream");
+    detail::format::StreamRecord decoded;
+    if (!detail::format::decode_stream_record(record, decoded)) throw std::runtime_error("bad stream record");
+    return decoded.number;
+  }
+};
+
+void BM_RawReplay(benchmark::State& state) {
+  RawStore raw;
+  rocksdb::ColumnFamilyHandle* events = raw.family(detail::format::kEventsFamily);
+  const std::uint64_t number = raw.stream_number("ledger-1m");
   simdjson::ondemand::parser parser;
   std::string padded;
   std::int64_t checksum = 0;
-  raw_replay(db.get(), events, stream.number, parser, padded, checksum);  // warm the cache, as replays do
+  raw_replay(raw.db.get(), events, number, parser, padded, checksum);  // warm the cache, as replays do
   std::uint64_t total = 0;
-  for (auto _ : state) total += raw_replay(db.get(), events, stream.number, parser, padded, checksum);
+  for (auto _ : state) total += raw_replay(raw.db.get(), events, number, parser, padded, checksum);
   benchmark::DoNotOptimize(checksum);
   state.counters["events/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
-  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+}
+
+// A Get of the newest snapshot of ledger-1m by its key: the bytes a load from that snapshot must read.
+void BM_RawSnapshotGet(benchmark::State& state) {
+  RawStore raw;
+  rocksdb::ColumnFamilyHandle* snapshots = raw.family(detail::format::kSnapshotsFamily);
+  std::string key;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator(rocksdb::ReadOptions(), snapshots));
+    const std::string prefix = std::string("ledger-1m") + '\0';
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) key = it->key().ToString();
+    if (key.empty()) throw std::runtime_error("no snapshot");
+  }
+  rocksdb::PinnableSlice value;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    value.Reset();
+    if (!raw.db->Get(rocksdb::ReadOptions(), snapshots, key, &value).ok()) throw std::runtime_error("no snapshot");
+    bytes += value.size();
+  }
+  benchmark::DoNotOptimize(bytes);
+  state.counters["us/load"] = benchmark::Counter(static_cast<double>(state.iterations()) / 1e6,
+                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Iterates and parses the 100 events of ledger-100, as raw_replay does: what loading it must read.
+void BM_RawLoad100(benchmark::State& state) {
+  RawStore raw;
+  rocksdb::ColumnFamilyHandle* events = raw.family(detail::format::kEventsFamily);
+  const std::uint64_t number = raw.stream_number("ledger-100");
+  simdjson::ondemand::parser parser;
+  std::string padded;
+  std::int64_t checksum = 0;
+  for (auto _ : state)
+    if (raw_replay(raw.db.get(), events, number, parser, padded, checksum) != 100) throw std::runtime_error("not 100");
+  benchmark::DoNotOptimize(checksum);
+  state.counters["us/load"] = benchmark::Counter(static_cast<double>(state.iterations()) / 1e6,
+                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // ---- strata ----------------------------------------------------------------------------------------
@@ -309,6 +370,16 @@ void register_all() {
                                  [](benchmark::State& s) { load_with_snapshots(s, "ledger-1m", 0); })
         ->Iterations(2000)
         ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(fmt::format("raw/snapshot_get/round:{}", round).c_str(), BM_RawSnapshotGet)
+        ->Iterations(20000)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(fmt::format("strata/load_100/round:{}", round).c_str(),
+                                 [](benchmark::State& s) { load_with_snapshots(s, "ledger-100", 0); })
+        ->Iterations(2000)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(fmt::format("raw/load_100/round:{}", round).c_str(), BM_RawLoad100)
+        ->Iterations(2000)
+        ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(fmt::format("strata/load_10/round:{}", round).c_str(),
                                  [](benchmark::State& s) { load_with_snapshots(s, "ledger-10", 0); })
         ->Iterations(2000)
@@ -359,6 +430,10 @@ int main(int argc, char** argv) {
   print_summary("raw_replay_events_per_s", strata::bench::median(per_round("raw/replay_1m", "events/s")), "events/s");
   print_summary("snapshot_load_1m_vs_10", ratio("strata/load_snapshot_1m", "strata/load_10", "us/load"), "ratio");
   print_summary("snapshot_load_1m_us", strata::bench::median(per_round("strata/load_snapshot_1m", "us/load")), "us");
+  print_summary("snapshot_load_vs_raw_get", ratio("strata/load_snapshot_1m", "raw/snapshot_get", "us/load"), "ratio");
+  print_summary("raw_snapshot_get_us", strata::bench::median(per_round("raw/snapshot_get", "us/load")), "us");
+  print_summary("load_100_vs_raw", ratio("strata/load_100", "raw/load_100", "us/load"), "ratio");
+  print_summary("load_100_us", strata::bench::median(per_round("strata/load_100", "us/load")), "us");
   for (int pct : {10, 50, 90})
     print_summary(fmt::format("load_at_{}pct", pct),
                   strata::bench::median(per_round(fmt::format("strata/load_at_{}pct", pct), "us/load")), "us");

@@ -71,7 +71,7 @@ if [[ $peers -eq 1 ]]; then
   echo
 fi
 
-echo "== summary (targets: append_batch100_vs_raw >= 0.5, durable_16w_vs_1w >= 5 (DESIGN.md section 7); metrics_overhead_pct < 2, next to its noise metrics_overhead_noise_pct; pg_append_16w_vs_raw_sql >= 0.7, pg_replay_vs_raw_sql >= 0.7)"
+echo "== summary (targets: append_batch100_vs_raw >= 0.75, durable_16w_vs_1w >= 8, replay_vs_raw >= 0.8, snapshot_load_vs_raw_get <= 2, load_100_vs_raw <= 1.5, catchup_vs_raw >= 0.6, catchup_2p_vs_1p >= 1.6; metrics_overhead_pct < 2, next to its noise metrics_overhead_noise_pct; pg_append_16w_vs_raw_sql >= 0.7, pg_replay_vs_raw_sql >= 0.7; with --peers: vs_pg_durable_16w >= 4)"
 for binary in "${binaries[@]}"; do
   grep -ho 'summary: .*' "$logs/$(basename "$binary").log" | sed 's/^summary: //' || true
 done
