@@ -29,12 +29,17 @@ shift 2
 # Whether something listens on 127.0.0.1:$1.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the kernel's range for outgoing connections: a port in that range can be bound as the
+# local end of some client's connection between the check below and the server's bind ("Address
+# already in use"), which the check cannot see, since nothing listens on it.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+if ! [[ $ephemeral_low =~ ^[0-9]+$ ]] || ((ephemeral_low <= 11000)); then ephemeral_low=32768; fi
 # A free port, not among those already taken by this start.
 taken=" "
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
     if [[ $taken != *" $p "* ]] && ! port_busy "$p"; then
       taken+="$p "
       echo "$p"

@@ -59,10 +59,15 @@ as_pg() {
 # Whether something listens on 127.0.0.1:$1.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the kernel's range for outgoing connections: a port in that range can be bound as the
+# local end of some client's connection between the check below and the server's bind ("Address
+# already in use"), which the check cannot see, since nothing listens on it.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+if ! [[ $ephemeral_low =~ ^[0-9]+$ ]] || ((ephemeral_low <= 11000)); then ephemeral_low=32768; fi
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
     if ! port_busy "$p"; then
       echo "$p"
       return 0
@@ -175,12 +180,17 @@ case $cmd in
     fi
     data=$(datadir)
     port=$(cat "$dir/port" 2>/dev/null || true)
-    if [[ -z $port ]] || port_busy "$port"; then port=$(free_port); fi
-    echo "port = $port" | as_pg tee "$data/strata-port.conf" >/dev/null
-    echo "$port" >"$dir/port"
-    url="postgresql://strata@127.0.0.1:$port/strata"
-    echo "$url" >"$dir/url"
-    start_server 30 || exit 1
+    # Another process may still bind the port first: then the server is started on another one.
+    for attempt in 1 2 3; do
+      if [[ -z $port ]] || port_busy "$port" || ((attempt > 1)); then port=$(free_port); fi
+      echo "port = $port" | as_pg tee "$data/strata-port.conf" >/dev/null
+      echo "$port" >"$dir/port"
+      url="postgresql://strata@127.0.0.1:$port/strata"
+      echo "$url" >"$dir/url"
+      if start_server 30; then break; fi
+      if ((attempt == 3)) || ! grep -q "Address already in use" "$(logfile)" 2>/dev/null; then exit 1; fi
+      echo "postgres.sh: port $port was taken as the server started; trying another" >&2
+    done
     if [[ -z $(psql_admin -tA -c "select 1 from pg_database where datname = 'strata'") ]]; then
       psql_admin -c "create database strata"
     fi
