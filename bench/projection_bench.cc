@@ -191,6 +191,32 @@ void BM_raw_log_scan_parse(benchmark::State& state) {
   for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
 }
 
+// Starts `projector` and waits until it has caught up with `store`: the seconds that took, or nullopt.
+std::optional<double> caught_up_in(strata::Projector& projector, strata::EventStore& store) {
+  const auto start = Clock::now();
+  if (!projector.start().ok() || !projector.wait_for(store.head_position(), std::chrono::minutes(10)).ok())
+    return std::nullopt;
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `catch_up` (a projector catching up over the whole history, timed by caught_up_in) once per
+// iteration, as the iteration's time; reports the events per second over all of them.
+template <class CatchUp>
+void time_catch_ups(benchmark::State& state, strata::EventStore& store, CatchUp catch_up) {
+  double seconds = 0;
+  for (auto _ : state) {
+    const std::optional<double> elapsed = catch_up();
+    if (!elapsed) {
+      state.SkipWithError("the projector did not catch up");
+      return;
+    }
+    seconds += *elapsed;
+    state.SetIterationTime(*elapsed);
+  }
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store.head_position().value()) *
+                                                  static_cast<double>(state.iterations()) / seconds);
+}
+
 // A projector catching up from position 1 under a fresh name each time, with default options: the read
 // model and the checkpoint are committed once per batch (ProjectorOptions), fsynced when `sync`
 // (the store's default) and not otherwise, into the store's projection storage or, with
@@ -200,52 +226,31 @@ void BM_projection_catchup(benchmark::State& state, bool sync, bool memory_stora
   strata::RocksEventStore::Options store_options;
   store_options.sync = sync;
   auto store = strata::RocksEventStore::open(store_options, data->sub("history")).value();
-  double seconds = 0;
-  for (auto _ : state) {
-    strata::ProjectorOptions options;
+  time_catch_ups(state, *store, [&] {
     strata::MemoryProjectionStorage memory;
     strata::ProjectionStorage& storage = memory_storage ? memory : store->projection_storage();
-    strata::Projector projector(
-        *store, storage, strata::make_projection_handler(Balances{}, fmt::format("bench.balances.{}", ++run)), options);
-    const auto start = Clock::now();
-    if (!projector.start().ok() || !projector.wait_for(store->head_position(), std::chrono::minutes(10)).ok()) {
-      state.SkipWithError("the projector did not catch up");
-      return;
-    }
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    seconds += elapsed;
-    state.SetIterationTime(elapsed);
-  }
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store->head_position().value()) *
-                                                  static_cast<double>(state.iterations()) / seconds);
+    strata::Projector projector(*store, storage,
+                                strata::make_projection_handler(Balances{}, fmt::format("bench.balances.{}", ++run)));
+    return caught_up_in(projector, *store);
+  });
 }
 
-// Records when each commit made a checkpoint visible.
 // Parallel catch-up: StreamBalances over the same history in `partitions` partitions (by stream), into
 // the store's projection storage with the store's defaults.
 void BM_projection_catchup_partitions(benchmark::State& state, std::size_t partitions) {
   static int run = 0;
   auto store = strata::RocksEventStore::open(strata::RocksEventStore::Options(), data->sub("history")).value();
-  double seconds = 0;
-  for (auto _ : state) {
+  time_catch_ups(state, *store, [&] {
     strata::ProjectorOptions options;
     options.partitions = partitions;
     strata::Projector projector(
         *store, store->projection_storage(),
         strata::make_projection_handler(StreamBalances{}, fmt::format("bench.stream_balances.{}", ++run)), options);
-    const auto start = Clock::now();
-    if (!projector.start().ok() || !projector.wait_for(store->head_position(), std::chrono::minutes(10)).ok()) {
-      state.SkipWithError("the projector did not catch up");
-      return;
-    }
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    seconds += elapsed;
-    state.SetIterationTime(elapsed);
-  }
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(store->head_position().value()) *
-                                                  static_cast<double>(state.iterations()) / seconds);
+    return caught_up_in(projector, *store);
+  });
 }
 
+// Records when each commit made a checkpoint visible.
 class TimedStorage final : public strata::ProjectionStorage {
  public:
   explicit TimedStorage(strata::ProjectionStorage& inner) : inner_(inner) {}

@@ -70,24 +70,20 @@ Outcome ProjectorCore::process(bool shadow, Position limit) {
   run.done = run.last = shadow ? stored_.shadow_checkpoint : stored_.checkpoint;
   Status read = partitions_.empty() ? apply_events(run, limit) : apply_partitioned(run, limit);
   if (!run.fatal.ok()) {
+    // Nothing of the batch commits.
     batch_.clear();
     o.fatal = true;
     o.error = run.fatal.with_context(fmt::format("projector \"{}\" stopped", name_));
-    std::lock_guard lock(mu_);
-    published_.state = ProjectorState::kFailed;
-    published_.error = o.error;
-    publish(published_.head);
-    return o;
-  }
-  if (!read.ok()) {
+  } else if (!read.ok()) {
     o.error = read.with_context(fmt::format("projector \"{}\": reading the log at {}", name_, (run.done + 1).value()));
     o.backoff = backoff(++infra_attempts_);
     return o;
-  }
-  // A failing event: retry it later, park it, or stop — after committing the events before it.
-  if (run.failed_event) apply_failure_policy(run, o);
-  if (run.last > run.done || !batch_.empty()) {
-    if (!commit_batch(run, o)) return o;
+  } else {
+    // A failing event: retry it later, park it, or stop — after committing the events before it.
+    if (run.failed_event) apply_failure_policy(run, o);
+    if (run.last > run.done || !batch_.empty()) {
+      if (!commit_batch(run, o)) return o;
+    }
   }
   if (o.backoff || o.fatal) {
     std::lock_guard lock(mu_);
