@@ -73,7 +73,7 @@ run() {
   "$@" --no-intro=true --duration=false || status=1
 }
 run tests/core/strata_core_tests -sf='*memory_event_store_test.cc,*repository_test.cc'
-run tests/eventstore/strata_eventstore_tests -sf='*rocks_concurrency_test.cc,*rocks_operating_test.cc,*rocks_verify_test.cc'
+run tests/eventstore/strata_eventstore_tests -sf='*rocks_concurrency_test.cc,*rocks_operating_test.cc,*rocks_verify_test.cc,*rocks_read_cache_test.cc'
 run tests/projections/strata_projections_tests -sf='*projector_test.cc,*projector_partitions_test.cc,*memory_projection_storage_test.cc'
 pg_tests || status=1
 exit $status

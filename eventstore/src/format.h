@@ -126,6 +126,10 @@ inline constexpr std::uint8_t kLogTombstone = 2;
 inline constexpr std::string_view kStreamNumberFloorKey = "strata.stream_number_floor";
 // `default`: the categories that ever had a retention policy, one per line (rocks_retention.h).
 inline constexpr std::string_view kRetainedCategoriesKey = "strata.retained_categories";
+// `default`: present once every snapshot key has its copy of the newest (snapshot_latest_key); a load
+// of a stream's head that finds no copy then knows there is no snapshot. Written at the first open
+// that makes the copies of older snapshots. Value: empty.
+inline constexpr std::string_view kSnapshotCopiesKey = "strata.snapshot_copies";
 // subject_keys value kinds.
 inline constexpr std::uint8_t kSubjectKey = 1;
 inline constexpr std::uint8_t kSubjectForgotten = 2;
@@ -205,6 +209,27 @@ inline bool decode_snapshot_key(std::string_view key, std::size_t stream_size, V
   if (key.size() != stream_size + kSnapshotKeySuffix) return false;
   const char* p = key.data() + stream_size + 1;
   version = get_be(p, 8);
+  fingerprint = get_be(p + 8, 8);
+  snapshot_version = static_cast<std::uint32_t>(get_be(p + 16, 4));
+  return true;
+}
+// The key of the copy of `stream`'s newest snapshot of a schema, which a load of the head reads with
+// one Get: a snapshot key at the largest version with one byte more, so that it sorts after the
+// stream's snapshots and decode_snapshot_key passes it over.
+inline constexpr char kSnapshotLatestTag = 'L';
+inline std::string snapshot_latest_key(std::string_view stream, std::uint64_t fingerprint,
+                                       std::uint32_t snapshot_version) {
+  std::string k = snapshot_key(stream, Version(~std::uint64_t{0}), fingerprint, snapshot_version);
+  k += kSnapshotLatestTag;
+  return k;
+}
+// Decodes the schema of a key of snapshot_latest_key's layout for `stream` (the key starts with
+// `stream` 0x00); false for any other key.
+inline bool decode_snapshot_latest_key(std::string_view key, std::size_t stream_size, std::uint64_t& fingerprint,
+                                       std::uint32_t& snapshot_version) noexcept {
+  if (key.size() != stream_size + kSnapshotKeySuffix + 1 || key.back() != kSnapshotLatestTag) return false;
+  const char* p = key.data() + stream_size + 1;
+  if (get_be(p, 8) != ~std::uint64_t{0}) return false;
   fingerprint = get_be(p + 8, 8);
   snapshot_version = static_cast<std::uint32_t>(get_be(p + 16, 4));
   return true;

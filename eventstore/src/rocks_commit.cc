@@ -167,6 +167,19 @@ std::vector<RocksEventStoreImpl::Writer*> RocksEventStoreImpl::take_group() {
   return group;
 }
 
+// Calls fn(stream) for the stream of each append, delete or truncation of `group`, and each stream of
+// its multi-stream appends.
+template <class Fn>
+void RocksEventStoreImpl::for_each_stream(const std::vector<Writer*>& group, Fn&& fn) {
+  for (const Writer* w : group) {
+    if (w->op == Op::kAppendMulti) {
+      for (const StreamAppend& a : w->parts) fn(a.stream.view());
+    } else {
+      fn(w->stream.view());
+    }
+  }
+}
+
 // Decides the appends of `group`, writes the events of those that go ahead in one WriteBatch, and
 // publishes the new high-water mark. A failed write fails every append of the group, acknowledging
 // nothing, and is returned for fail_stop.
@@ -177,6 +190,9 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
   rocksdb::Status written;
   const bool wrote = batch_.Count() > 0;
   if (wrote) {
+    // Readers' cached heads of these streams are dropped, and none is cached again until the write is
+    // published (or failed): see head_cache.h.
+    for_each_stream(group, [&](std::string_view stream) { heads_.begin_change(stream); });
     const auto started = std::chrono::steady_clock::now();
     written = db_->Write(write_options_, &batch_);
     written_at_ = std::chrono::steady_clock::now();
@@ -186,6 +202,7 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
   }
   const Position high = next_position_ - 1;
   if (!written.ok()) {
+    for_each_stream(group, [&](std::string_view stream) { heads_.end_change(stream); });
     Status error = from_rocksdb(written, fmt::format("event store \"{}\": write", path_));
     for (Writer* x : group)
       refuse(*x, Status::io_error(fmt::format(
@@ -202,6 +219,7 @@ Status RocksEventStoreImpl::write_group(const std::vector<Writer*>& group) {
     // Still the head, so listeners hear high-water marks in order.
     publish_commit(high);
   }
+  if (wrote) for_each_stream(group, [&](std::string_view stream) { heads_.end_change(stream); });
   return {};
 }
 

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "head_cache.h"
 #include "rocks_metrics.h"
 #include "rocks_projection_storage.h"
 #include "rocks_retention.h"
@@ -262,12 +263,17 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   Result<AppendResult> commit_part(const StreamId& stream, std::span<const EventData> events, KnownStream* record,
                                    bool recreate, Timestamp timestamp);
   void fail_stop(const Status& error);
+  template <class Fn>
+  static void for_each_stream(const std::vector<Writer*>& group, Fn&& fn);
   Result<KnownStream*> cached_stream(const StreamId& stream);
   Status committed_event(Position position, std::string& stream, Version& version);
 
   // Personal data: rocks_personal_data.cc. Sets subject_key_store_ and personal_ once the database is
   // open (a store from before subject_keys opened read-only keeps none).
   void start_personal_data();
+  // Snapshots: rocks_snapshots.cc. Gives the snapshots of a store from before the copies of the newest
+  // theirs, once, and sets snapshot_copies_; on an error the store opens without it.
+  Status start_snapshot_copies();
 
   // Retention: rocks_retention.cc. Records the retained categories and registers their streams, once
   // the database is open for writing.
@@ -350,6 +356,10 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   // Opened with open_read_only: a secondary instance keeping its own files in secondary_dir_.
   bool read_only_ = false;
   std::string secondary_dir_;
+  // Held by save_snapshot from the read of the newest snapshot's copy to the write that replaces it.
+  std::mutex snapshot_mu_;
+  // Every snapshot has its copy of the newest (format.h, kSnapshotCopiesKey): set at open.
+  bool snapshot_copies_ = false;
   // Read-only: held by refresh() and verify(), which must not see the view change under it.
   std::mutex refresh_mu_;
   // The write-ahead log RocksDB started when the store was opened, recorded in the marker.
@@ -359,6 +369,9 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
 
   // The committed high-water mark: every position up to it is written and may be read.
   std::atomic<Position> published_{0};
+  // Readers' cache of stream states (head_cache.h), for streams no retention applies to, in a store
+  // open for writing; the commit step brackets its writes with begin_change and end_change.
+  HeadCache<KnownStream> heads_;
 
   std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one is the head, which commits

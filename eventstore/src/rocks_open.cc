@@ -97,6 +97,8 @@ Status RocksEventStoreImpl::open() {
       *db_, RocksProjectionStorage::Families{projection_state_, projection_rows_, projection_parked_}, write_options_,
       path_, static_cast<WriteGate&>(*this));
   start_personal_data();
+  // Best effort: without the copies, loads walk the snapshots as before.
+  if (!start_snapshot_copies().ok()) snapshot_copies_ = false;
   STRATA_RETURN_IF_ERROR(start_retention());
   start_metrics();
   return {};

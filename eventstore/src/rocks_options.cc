@@ -87,11 +87,12 @@ rocksdb::ColumnFamilyOptions rocks_family_options(std::string_view family, const
   table.pin_top_level_index_and_filter = true;
   table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
   table.partition_filters = true;
-  // Bloom filters pay off where lookups are point Gets that often miss: stream names, and above all
-  // event ids (every appended id is looked up first, and is almost never there). The log and the
-  // events family are read by Seek over dense keys, where a filter would only cost memory.
-  const bool point_lookups =
-      family == format::kStreamsFamily || family == format::kEventIdsFamily || family == format::kSubjectKeysFamily;
+  // Bloom filters pay off where lookups are point Gets that often miss: stream names, the copies of
+  // streams' newest snapshots (most streams have none), and above all event ids (every appended id is
+  // looked up first, and is almost never there). The log and the events family are read by Seek over
+  // dense keys, where a filter would only cost memory.
+  const bool point_lookups = family == format::kStreamsFamily || family == format::kEventIdsFamily ||
+                             family == format::kSubjectKeysFamily || family == format::kSnapshotsFamily;
   if (point_lookups) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 

@@ -115,9 +115,15 @@ Status RocksEventStoreImpl::visit_versions(const StreamId& stream, std::uint64_t
 
   // Missing versions are damage, unless a delete or truncation removed them since the read began.
   auto damaged = [&](Version v) { return missing_version(stream, v); };
-  // `from` may lie inside a run that starts before it.
-  it->SeekForPrev(slice(fmtx::events_key(number, from)));
-  if (!it->Valid()) it->Seek(slice(fmtx::events_key(number, from)));
+  // `from` may lie inside a run that starts before it; usually an entry starts at `from` (copies have
+  // one per version, and most reads start at a stream's first version), and a Seek is cheaper than a
+  // SeekForPrev and the turn to forward iteration after it.
+  const auto from_key = fmtx::events_key(number, from);
+  it->Seek(slice(from_key));
+  if (!it->Valid() || view_of(it->key()) != std::string_view(from_key.data(), from_key.size())) {
+    it->SeekForPrev(slice(from_key));
+    if (!it->Valid()) it->Seek(slice(from_key));
+  }
   EventView view;
   view.stream_id = stream.view();
   std::string revealed;  // an event's payload with its personal fields revealed

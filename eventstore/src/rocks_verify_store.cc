@@ -331,10 +331,10 @@ class Verifier {
     auto it = scan(f_.snapshots, fmtx::kSnapshotsFamily);
     if (it == nullptr) return {};
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      ++report_.snapshots;
       const std::string_view key = view_of(it->key());
       const std::size_t end = key.find('\0');
       if (end == std::string_view::npos) {
+        ++report_.snapshots;
         problem("snapshots: a key is damaged");
         continue;
       }
@@ -342,6 +342,17 @@ class Verifier {
       Version version = 0;
       std::uint64_t fingerprint = 0;
       std::uint32_t snapshot_version = 0;
+      if (fmtx::decode_snapshot_latest_key(key, stream.size(), fingerprint, snapshot_version)) {
+        // The copy of the newest snapshot of a schema: readable, of that schema.
+        auto copy = decode_snapshot(view_of(it->value()));
+        if (!copy.ok())
+          problem("snapshots: the copy of the newest snapshot of stream \"{}\" is damaged: {}", stream,
+                  copy.status().message());
+        else if (copy->schema_fingerprint != fingerprint || copy->snapshot_version != snapshot_version)
+          problem("snapshots: the copy of the newest snapshot of stream \"{}\" differs from its key", stream);
+        continue;
+      }
+      ++report_.snapshots;
       if (key.size() == end + 1 + 8) continue;  // the first layout: passed over by reads (FORMAT.md)
       if (!fmtx::decode_snapshot_key(key, stream.size(), version, fingerprint, snapshot_version)) {
         problem("snapshots: a key of stream \"{}\" is damaged", stream);

@@ -152,10 +152,16 @@ constexpr std::uint32_t snapshot_version_of() noexcept {
   }
 }
 
+namespace detail {
+// Evaluated once, at compile time: every load compares against it.
+template <class A>
+inline constexpr SnapshotSchema kSnapshotSchema{schema_fingerprint<A>(), snapshot_version_of<A>()};
+}  // namespace detail
+
 // The schema the snapshots of A are written as.
 template <class A>
 constexpr SnapshotSchema snapshot_schema_of() noexcept {
-  return {schema_fingerprint<A>(), snapshot_version_of<A>()};
+  return detail::kSnapshotSchema<A>;
 }
 
 }  // namespace strata
