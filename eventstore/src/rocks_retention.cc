@@ -216,8 +216,8 @@ void RocksEventStoreImpl::publish_retained() {
 Result<std::optional<RocksEventStoreImpl::KnownStream>> RocksEventStoreImpl::readable_stream(std::string_view stream,
                                                                                              Position high) {
   // A stream no retention applies to changes only through the commit step, which keeps heads_ right.
-  if (!read_only_ && options_.retention.find(stream) == nullptr &&
-      !in_retained_category(retained_categories_, stream)) {
+  // Open for writing, retained_categories_ holds every category with a policy (start_retention).
+  if (!read_only_ && !in_retained_category(retained_categories_, stream)) {
     HeadCache<KnownStream>::Ticket ticket;
     if (auto hit = heads_.find(stream, high, ticket)) return std::optional<KnownStream>(*hit);
     STRATA_ASSIGN_OR_RETURN(auto state, visible_stream(stream, high));

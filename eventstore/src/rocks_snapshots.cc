@@ -209,6 +209,7 @@ Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, const Snaps
   if (read_only_) return refused_read_only(fmt::format("retain snapshots of stream \"{}\"", stream.str()));
   std::vector<std::string> keys;  // in key order: by version
   std::vector<StoredSnapshot> entries;
+  std::vector<SnapshotSchema> schemas;                         // entries' schemas (readable ones)
   std::vector<std::pair<std::string, SnapshotSchema>> copies;  // the newest snapshots' copies
   std::lock_guard snapshot_lock(snapshot_mu_);
   const std::string lower = fmtx::snapshot_key_prefix(stream.view(), 0), upper = fmtx::snapshot_key_end(stream.view());
@@ -230,6 +231,7 @@ Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, const Snaps
     e.of_schema = e.readable && fingerprint == schema.fingerprint && snapshot_version == schema.snapshot_version;
     keys.emplace_back(view_of(it->key()));
     entries.push_back(e);
+    schemas.push_back(SnapshotSchema{fingerprint, snapshot_version});
   }
   STRATA_RETURN_IF_ERROR(from_rocksdb(it->status(), fmt::format("list snapshots of stream \"{}\"", stream.str())));
   const std::vector<bool> drop = snapshots_to_drop(entries, keep);
@@ -239,11 +241,7 @@ Status RocksEventStoreImpl::retain_snapshots(const StreamId& stream, const Snaps
     if (drop[i]) {
       STRATA_RETURN_IF_ERROR(from_rocksdb(batch.Delete(snapshots_, slice(keys[i])), "stage snapshot deletion"));
     } else if (entries[i].readable) {
-      std::uint64_t fingerprint = 0;
-      std::uint32_t snapshot_version = 0;
-      Version version = 0;
-      (void)fmtx::decode_snapshot_key(keys[i], stream.view().size(), version, fingerprint, snapshot_version);
-      kept.push_back(SnapshotSchema{fingerprint, snapshot_version});
+      kept.push_back(schemas[i]);
     }
   }
   // The newest snapshot of a schema is dropped last, so a copy goes when no snapshot of its schema stays.

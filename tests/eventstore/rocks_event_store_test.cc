@@ -12,6 +12,7 @@
 #include "conformance/personal_data_conformance.h"
 #include "conformance/retention_conformance.h"
 #include "conformance/store_conformance.h"
+#include "raw_store.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/encoding.h"
 #include "strata/core/backend/snapshot_encoding.h"
@@ -24,8 +25,10 @@ using strata::conformance::events;
 using strata::conformance::render;
 using strata::conformance::sid;
 using strata::testing::open_store;
+using strata::testing::RawFamilies;
 using strata::testing::TempDir;
 using strata::testing::test_options;
+using strata::testing::with_raw_store;
 
 struct RocksFixture {
   static constexpr bool kDurable = true;
@@ -325,21 +328,9 @@ TEST_CASE("snapshot keys of the first layout (one per version, no schema) are pa
   std::string old_key = "account-8";
   old_key += '\0';
   strata::encoding::put_be(old_key, 5, 8);
-  const auto with_db = [&](auto&& fn) {
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == "snapshots") fn(*db, handles[i]);
-    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-  };
-  with_db([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
-    REQUIRE(db.Put(rocksdb::WriteOptions(), family, old_key, encode_snapshot(SnapshotRecord{5, 42, 1, "{}"})).ok());
+  with_raw_store(dir.path(), [&](rocksdb::DB& db, RawFamilies& f) {
+    REQUIRE(
+        db.Put(rocksdb::WriteOptions(), f["snapshots"], old_key, encode_snapshot(SnapshotRecord{5, 42, 1, "{}"})).ok());
   });
   {
     auto store = open_store(dir.path());
@@ -349,9 +340,9 @@ TEST_CASE("snapshot keys of the first layout (one per version, no schema) are pa
     REQUIRE(snapshots->retain_snapshots(a, schema, 3).ok());
     CHECK(snapshots->snapshot_versions(a).value() == std::vector<Version>{9});
   }
-  with_db([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+  with_raw_store(dir.path(), [&](rocksdb::DB& db, RawFamilies& f) {
     std::string value;
-    CHECK(db.Get(rocksdb::ReadOptions(), family, old_key, &value).IsNotFound());
+    CHECK(db.Get(rocksdb::ReadOptions(), f["snapshots"], old_key, &value).IsNotFound());
   });
 }
 

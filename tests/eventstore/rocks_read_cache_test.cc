@@ -12,6 +12,7 @@
 
 #include "conformance/store_conformance.h"
 #include "format.h"
+#include "raw_store.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/snapshot_encoding.h"
 
@@ -21,25 +22,11 @@ using namespace strata;
 using strata::conformance::events;
 using strata::conformance::sid;
 using strata::testing::open_store;
+using strata::testing::RawFamilies;
 using strata::testing::TempDir;
+using strata::testing::with_raw_store;
 
 Version head_of(EventStore& store, const StreamId& s) { return store.stream_info(s).value().head; }
-
-// Runs fn(db, snapshots family, default family) on the closed store at `path`, opened as plain RocksDB.
-template <class Fn>
-void with_snapshots_family(const std::string& path, Fn&& fn) {
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  for (std::size_t i = 0; i < names.size(); ++i)
-    if (names[i] == detail::format::kSnapshotsFamily) fn(*db, handles[i], db->DefaultColumnFamily());
-  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-}
 
 }  // namespace
 
@@ -193,8 +180,9 @@ TEST_CASE(
   }
   // As an older build left it: no copies, no marker.
   const std::string copy = detail::format::snapshot_latest_key(a.view(), 42, 1);
-  with_snapshots_family(dir.path(), [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
-                                        rocksdb::ColumnFamilyHandle* default_family) {
+  with_raw_store(dir.path(), [&](rocksdb::DB& db, RawFamilies& f) {
+    rocksdb::ColumnFamilyHandle* family = f["snapshots"];
+    rocksdb::ColumnFamilyHandle* default_family = db.DefaultColumnFamily();
     std::string value;
     REQUIRE(db.Get(rocksdb::ReadOptions(), family, copy, &value).ok());
     for (const auto& [stream, fingerprint] : {std::pair{a, 42}, std::pair{a, 43}, std::pair{b, 42}})
@@ -216,8 +204,9 @@ TEST_CASE(
     CHECK(store->snapshot_store()->load_snapshot(b, kEndOfStream, schema).value()->version == 3);
     CHECK(store->verify().value().problems.empty());
   }
-  with_snapshots_family(dir.path(), [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
-                                        rocksdb::ColumnFamilyHandle* default_family) {
+  with_raw_store(dir.path(), [&](rocksdb::DB& db, RawFamilies& f) {
+    rocksdb::ColumnFamilyHandle* family = f["snapshots"];
+    rocksdb::ColumnFamilyHandle* default_family = db.DefaultColumnFamily();
     std::string value;
     CHECK(db.Get(rocksdb::ReadOptions(), default_family, detail::format::kSnapshotCopiesKey, &value).ok());
     REQUIRE(db.Get(rocksdb::ReadOptions(), family, copy, &value).ok());
@@ -227,13 +216,13 @@ TEST_CASE(
     auto store = open_store(dir.path());
     REQUIRE(store->snapshot_store()->save_snapshot(a, SnapshotRecord{12, 42, 1, "{\"v\":12}"}).ok());
   }
-  with_snapshots_family(dir.path(),
-                        [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family, rocksdb::ColumnFamilyHandle*) {
-                          std::string value;
-                          REQUIRE(db.Get(rocksdb::ReadOptions(), family, copy, &value).ok());
-                          CHECK(decode_snapshot(value).value().version == 12);
-                          REQUIRE(db.Put(rocksdb::WriteOptions(), family, copy, "garbled").ok());
-                        });
+  with_raw_store(dir.path(), [&](rocksdb::DB& db, RawFamilies& f) {
+    rocksdb::ColumnFamilyHandle* family = f["snapshots"];
+    std::string value;
+    REQUIRE(db.Get(rocksdb::ReadOptions(), family, copy, &value).ok());
+    CHECK(decode_snapshot(value).value().version == 12);
+    REQUIRE(db.Put(rocksdb::WriteOptions(), family, copy, "garbled").ok());
+  });
   auto store = open_store(dir.path());
   // A damaged copy is reported as the damaged snapshot it stands for (the repository replays instead),
   // and replaced by the next save.

@@ -15,6 +15,7 @@
 #include "conformance/projection_storage_conformance.h"
 #include "conformance/store_conformance.h"
 #include "format.h"
+#include "raw_store.h"
 #include "rocks_test_support.h"
 #include "strata/core/backend/snapshot_encoding.h"
 #include "strata/projections/backend/projection_records.h"
@@ -80,25 +81,8 @@ std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> listing(con
   return files;
 }
 
-// Opens the closed store's database directly and lets `damage` change it.
-using Families = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
-void damage_store(const std::string& path, const std::function<void(rocksdb::DB&, Families&)>& damage) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  Families families;
-  for (std::size_t i = 0; i < names.size(); ++i) families[names[i]] = handles[i];
-  damage(*db, families);
-  REQUIRE(db->Flush(rocksdb::FlushOptions(), handles).ok());
-  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-  REQUIRE(db->Close().ok());
-}
+using Families = strata::testing::RawFamilies;
+using strata::testing::with_raw_store;
 
 std::string get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family, std::string_view key) {
   std::string value;
@@ -342,7 +326,7 @@ TEST_CASE(
     CHECK_MESSAGE(report->ok(), problems_of(*report));
   }
   // A stream record that forgot its removals: the tombstones are reported.
-  damage_store(dir.path(), [](rocksdb::DB& db, Families& f) {
+  with_raw_store(dir.path(), [](rocksdb::DB& db, Families& f) {
     fmtx::StreamRecord record;
     REQUIRE(fmtx::decode_stream_record(get(db, f["streams"], "a-2"), record));
     std::string plain;
@@ -386,7 +370,7 @@ TEST_CASE("verify reports each kind of damage by name, open and closed") {
     CAPTURE(c.name);
     testing::TempDir dir;
     make_store(dir.path());
-    damage_store(dir.path(), c.damage);
+    with_raw_store(dir.path(), c.damage);
     auto closed = RocksEventStore::verify(testing::test_options(), dir.path());
     REQUIRE_MESSAGE(closed.ok(), closed.status().to_string());
     CHECK_FALSE(closed->ok());
@@ -403,7 +387,7 @@ TEST_CASE("verify reports each kind of damage by name, open and closed") {
 TEST_CASE("verify lists the first problems and counts them all") {
   testing::TempDir dir;
   make_store(dir.path());
-  damage_store(dir.path(), [](rocksdb::DB& db, Families& f) {
+  with_raw_store(dir.path(), [](rocksdb::DB& db, Families& f) {
     for (int i = 0; i < 150; ++i) {
       std::string record;
       fmtx::encode_stream_record(fmtx::StreamRecord{100u + i, 0}, record);
