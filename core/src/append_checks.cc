@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "strata/core/event_registry.h"
 
@@ -25,12 +28,30 @@ Status check_append(const StreamId& stream, std::span<const EventData> events, c
     if (!s.ok()) return s.with_context(fmt::format("append to stream \"{}\", event {}", stream.str(), i));
   }
   if (events.size() > 1) {
-    std::unordered_set<EventId> seen;
-    seen.reserve(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i)
-      if (!seen.insert(events[i].id).second)
-        return Status::invalid_argument(fmt::format("append to stream \"{}\": event id {} appears twice (event {})",
-                                                    stream.str(), events[i].id.to_string(), i));
+    // Sorted indexes rather than a hash set (no allocation per id); the report names the first event
+    // whose id an earlier one has, as a scan in order would.
+    struct Keyed {
+      std::uint64_t hi, lo;  // the id's bytes as two words: any total order finds equal ids
+      std::uint32_t index;
+    };
+    thread_local std::vector<Keyed> order;
+    order.resize(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const std::string_view bytes = events[i].id.as_bytes();
+      std::memcpy(&order[i].hi, bytes.data(), 8);
+      std::memcpy(&order[i].lo, bytes.data() + 8, 8);
+      order[i].index = static_cast<std::uint32_t>(i);
+    }
+    std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
+      return a.hi != b.hi ? a.hi < b.hi : a.lo != b.lo ? a.lo < b.lo : a.index < b.index;
+    });
+    std::size_t repeat = events.size();  // the first event whose id an earlier event has
+    for (std::size_t k = 1; k < order.size(); ++k)
+      if (order[k].hi == order[k - 1].hi && order[k].lo == order[k - 1].lo)
+        repeat = std::min<std::size_t>(repeat, order[k].index);
+    if (repeat < events.size())
+      return Status::invalid_argument(fmt::format("append to stream \"{}\": event id {} appears twice (event {})",
+                                                  stream.str(), events[repeat].id.to_string(), repeat));
   }
   return {};
 }

@@ -289,10 +289,7 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
     for (const StreamAppend& a : w->parts)
       for (const EventData& e : a.events) id_keys_.push_back(slice(e.id.as_bytes()));
   }
-  id_values_.resize(std::max(id_values_.size(), id_keys_.size()));
-  id_statuses_.resize(std::max(id_statuses_.size(), id_keys_.size()));
-  db_->MultiGet(rocksdb::ReadOptions(), event_ids_, id_keys_.size(), id_keys_.data(), id_values_.data(),
-                id_statuses_.data());
+  lookup_event_ids();
 
   std::size_t first_id = 0;
   for (Writer* w : group) {
@@ -311,6 +308,33 @@ void RocksEventStoreImpl::prepare_group(const std::vector<Writer*>& group) {
     first_id += w->event_count();
   }
   for (std::size_t i = 0; i < id_keys_.size(); ++i) id_values_[i].Reset();
+}
+
+// Looks the group's event ids up in `event_ids`. The keys go to RocksDB sorted, in calls of at most
+// MultiGetContext's batch of 32: RocksDB would otherwise sort them itself through its comparator
+// (about a quarter of the lookup's instructions, measured with callgrind on 100-event appends) and
+// grow a vector of key contexts past its inline 32.
+void RocksEventStoreImpl::lookup_event_ids() {
+  const std::size_t n = id_keys_.size();
+  // Bytewise order of the 16-byte ids, compared as two big-endian words.
+  id_order_.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    id_order_[i] = IdOrder{fmtx::get_be(id_keys_[i].data(), 8), fmtx::get_be(id_keys_[i].data() + 8, 8),
+                           static_cast<std::uint32_t>(i)};
+  std::sort(id_order_.begin(), id_order_.end(),
+            [](const IdOrder& a, const IdOrder& b) { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; });
+  sorted_id_keys_.resize(n);
+  id_slot_.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    sorted_id_keys_[k] = id_keys_[id_order_[k].index];
+    id_slot_[id_order_[k].index] = static_cast<std::uint32_t>(k);
+  }
+  id_values_.resize(std::max(id_values_.size(), n));
+  id_statuses_.resize(std::max(id_statuses_.size(), n));
+  constexpr std::size_t kChunk = 32;
+  for (std::size_t k = 0; k < n; k += kChunk)
+    db_->MultiGet(rocksdb::ReadOptions(), event_ids_, std::min(kChunk, n - k), sorted_id_keys_.data() + k,
+                  id_values_.data() + k, id_statuses_.data() + k, /*sorted_input=*/true);
 }
 
 void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {
@@ -471,14 +495,15 @@ std::optional<Result<AppendResult>> RocksEventStoreImpl::idempotency_verdict(con
       idem.found(i, it->second.stream, it->second.version, it->second.position);
       continue;
     }
-    const rocksdb::Status& s = id_statuses_[first_id + i];
+    const std::size_t slot = id_slot_[first_id + i];
+    const rocksdb::Status& s = id_statuses_[slot];
     if (s.IsNotFound()) {
       idem.missing(i);
       continue;
     }
     if (!s.ok()) return Result<AppendResult>(from_rocksdb(s, fmt::format("append to stream \"{}\"", stream.str())));
     Position position = 0;
-    if (!fmtx::decode_event_id_value(view_of(id_values_[first_id + i]), position))
+    if (!fmtx::decode_event_id_value(view_of(id_values_[slot]), position))
       return Result<AppendResult>(
           corrupt(fmt::format("the event-id index entry of {} is damaged", events[i].id.to_string())));
     Version version = 0;

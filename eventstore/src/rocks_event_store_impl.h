@@ -240,6 +240,7 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   void hand_over(const Writer& head, const std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   void wait_for_arrivals(std::unique_lock<std::mutex>& lock);
   void prepare_group(const std::vector<Writer*>& group);
+  void lookup_event_ids();
   void prepare_append(Writer& w, std::size_t first_id);
   std::optional<Result<AppendResult>> idempotency_verdict(const StreamId& stream, std::span<const EventData> events,
                                                           std::size_t first_id);
@@ -399,7 +400,17 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
     Version head;
   };
   std::vector<PendingRetained> retained_pending_;
+  // The group's event ids in queue order (id_keys_), and in key order for the MultiGet (sorted_id_keys_,
+  // whose results id_values_ and id_statuses_ follow); id_order_ is key order, id_slot_[i] the place
+  // of id_keys_[i] in it.
+  struct IdOrder {
+    std::uint64_t hi, lo;  // the id as two big-endian words
+    std::uint32_t index;   // in id_keys_
+  };
   std::vector<rocksdb::Slice> id_keys_;
+  std::vector<rocksdb::Slice> sorted_id_keys_;
+  std::vector<IdOrder> id_order_;
+  std::vector<std::uint32_t> id_slot_;
   std::vector<rocksdb::PinnableSlice> id_values_;
   std::vector<rocksdb::Status> id_statuses_;
   rocksdb::WriteBatch batch_;

@@ -83,6 +83,12 @@ Status RocksEventStoreImpl::open() {
     return limits.with_context(fmt::format("open event store \"{}\"", path_));
   if (Status retention = validate_retention(options_.retention); !retention.ok())
     return retention.with_context(fmt::format("open event store \"{}\"", path_));
+  // RocksDB aborts the process when a new write buffer is already over its size: the event-id
+  // family's starts with a 128 KiB table (point_lookup_memtable.cc).
+  if (constexpr std::size_t kMin = std::size_t{256} << 10; options_.write_buffer_bytes < kMin)
+    return Status::invalid_argument(
+        fmt::format("open event store \"{}\": write_buffer_bytes is {}, expected at least {} (256 KiB)", path_,
+                    options_.write_buffer_bytes, kMin));
   if (file_system_ != nullptr) env_ = rocksdb::NewCompositeEnv(file_system_);
   block_cache_ = rocks_block_cache(options_);
   write_options_.sync = options_.sync;

@@ -271,6 +271,23 @@ TEST_CASE_TEMPLATE_DEFINE("event store conformance", Fixture, store_conformance)
     CHECK(store->head_position() == 3);
   }
 
+  SUBCASE("retries of a large append find each id where it was committed, whatever the ids' order") {
+    // More ids than one lookup batch, looked up in key order: each answer must come back to its event.
+    auto batch = events(100);
+    const auto first = store->append(a, ExpectedVersion::no_stream(), batch).value();
+    REQUIRE(store->append(b, ExpectedVersion::no_stream(), events(5)).ok());
+    CHECK(store->append(a, ExpectedVersion::no_stream(), batch).value() == first);
+    CHECK(store->append(a, ExpectedVersion::any(), batch).value() == first);
+    auto swapped = batch;
+    std::swap(swapped[10], swapped[70]);
+    CHECK(store->append(a, ExpectedVersion::any(), swapped).status().code() == StatusCode::kIdempotencyConflict);
+    auto one_new = batch;
+    one_new[63] = event();
+    CHECK(store->append(a, ExpectedVersion::any(), one_new).status().code() == StatusCode::kIdempotencyConflict);
+    CHECK(store->head_position() == 105);
+    CHECK(store->stream_head(a).value() == 100);
+  }
+
   SUBCASE("bad input is a typed error and the store keeps working") {
     auto code = [&](std::vector<EventData> batch) {
       return store->append(a, ExpectedVersion::any(), batch).status().code();

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
+#include "strata/core/backend/append_checks.h"
 #include "strata/core/backend/metadata_encoding.h"
 
 using strata::EventData;
@@ -100,6 +102,19 @@ TEST_CASE("validate_event refuses empty or repeated header keys and oversize met
         "invalid argument: invalid metadata of event \"bank.deposited.v1\": 17 bytes exceeds the limit of 16 bytes");
   e.metadata.correlation_id.pop_back();
   CHECK(validate(e, limits) == "ok");
+}
+
+TEST_CASE("check_append names the first event whose id an earlier event of the append has") {
+  const auto stream = strata::StreamId::parse("account-1").value();
+  EventData a = event(), b = event(), c = event(), d = event();
+  auto check = [&](std::vector<EventData> events) { return strata::check_append(stream, events, {}).to_string(); };
+  CHECK(check({a, b, c, d}) == "ok");
+  const std::string b_twice =
+      "invalid argument: append to stream \"account-1\": event id " + b.id.to_string() + " appears twice (event ";
+  CHECK(check({a, b, c, b, a}) == b_twice + "3)");
+  CHECK(check({d, c, b, a, b, c}) == b_twice + "4)");
+  CHECK(check({c, b, c, b}) ==
+        "invalid argument: append to stream \"account-1\": event id " + c.id.to_string() + " appears twice (event 2)");
 }
 
 TEST_CASE("metadata round-trips through its encoding, and empty metadata is zero bytes") {

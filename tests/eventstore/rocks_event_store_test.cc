@@ -346,7 +346,7 @@ TEST_CASE("snapshot keys of the first layout (one per version, no schema) are pa
   });
 }
 
-TEST_CASE("a store is not opened with limits out of their ranges, and nothing is created") {
+TEST_CASE("a store is not opened with limits or a write buffer out of their ranges, and nothing is created") {
   TempDir dir;
   auto options = test_options();
   options.limits.max_json_depth = SIZE_MAX;  // aborted the process on the first append once
@@ -355,6 +355,18 @@ TEST_CASE("a store is not opened with limits out of their ranges, and nothing is
   CHECK(store.status().code() == StatusCode::kInvalidArgument);
   CHECK(store.status().message().find("max_json_depth") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.sub("limits")));
+
+  options = test_options();
+  options.write_buffer_bytes = 64 << 10;  // RocksDB aborted the process on opening the event-id family
+  auto small = RocksEventStore::open(options, dir.sub("buffer"));
+  REQUIRE_FALSE(small.ok());
+  CHECK(small.status().code() == StatusCode::kInvalidArgument);
+  CHECK(small.status().message().find("write_buffer_bytes is 65536, expected at least 262144") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.sub("buffer")));
+  options.write_buffer_bytes = 256 << 10;
+  auto smallest = RocksEventStore::open(options, dir.sub("buffer"));
+  REQUIRE(smallest.ok());
+  CHECK((*smallest)->append(StreamId::parse("a-1").value(), ExpectedVersion::no_stream(), events(300)).ok());
 }
 
 namespace {
