@@ -18,8 +18,12 @@ namespace strata::testing {
 // The database's column families by name.
 using RawFamilies = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
 
-// Opens the closed store at `path` directly, lets `fn` read or change it, and flushes and closes it.
-inline void with_raw_store(const std::string& path, const std::function<void(rocksdb::DB&, RawFamilies&)>& fn) {
+enum class RawOpen { kWrite, kReadOnly };
+
+// Opens the closed store at `path` directly, lets `fn` read or change it, and (opened for writing)
+// flushes it; then closes it. Read-only, nothing in the directory changes.
+inline void with_raw_store(const std::string& path, const std::function<void(rocksdb::DB&, RawFamilies&)>& fn,
+                           RawOpen mode = RawOpen::kWrite) {
   rocksdb::DBOptions options;
   std::vector<std::string> names;
   REQUIRE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
@@ -27,12 +31,15 @@ inline void with_raw_store(const std::string& path, const std::function<void(roc
   for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
+  if (mode == RawOpen::kReadOnly)
+    REQUIRE(rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw).ok());
+  else
+    REQUIRE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
   std::unique_ptr<rocksdb::DB> db(raw);
   RawFamilies families;
   for (std::size_t i = 0; i < names.size(); ++i) families[names[i]] = handles[i];
   fn(*db, families);
-  REQUIRE(db->Flush(rocksdb::FlushOptions(), handles).ok());
+  if (mode == RawOpen::kWrite) REQUIRE(db->Flush(rocksdb::FlushOptions(), handles).ok());
   for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
   REQUIRE(db->Close().ok());
 }

@@ -384,19 +384,13 @@ bool any_file_holds(const std::string& dir, std::string_view bytes) {
 
 // The subject's key as stored, read from the closed store's subject_keys family.
 std::string stored_key(const std::string& path, const std::string& subject) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const auto& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::OpenForReadOnly(options, path, families, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
   std::string value;
-  for (std::size_t i = 0; i < names.size(); ++i)
-    if (names[i] == "subject_keys") REQUIRE(db->Get(rocksdb::ReadOptions(), handles[i], subject, &value).ok());
-  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  with_raw_store(
+      path,
+      [&](rocksdb::DB& db, RawFamilies& f) {
+        REQUIRE(db.Get(rocksdb::ReadOptions(), f.at("subject_keys"), subject, &value).ok());
+      },
+      testing::RawOpen::kReadOnly);
   REQUIRE(value.size() == 33);
   return value.substr(1);
 }
