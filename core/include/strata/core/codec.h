@@ -340,7 +340,8 @@ struct Codec<T> {
       }
     }
     Status r = Codec<M>::read(value, out.*def.member);
-    return r.ok() ? r : detail::in_field(r, def.name);
+    if (!r.ok()) r = detail::in_field(r, def.name);
+    return r;
   }
   // A missing optional field becomes nullopt (`out` may hold a previous value: decoding reuses storage);
   // a missing required field is an error naming the first one.

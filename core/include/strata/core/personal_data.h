@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,9 +78,17 @@ class PersonalData {
   // had a key; forgetting again succeeds and returns false.
   [[nodiscard]] Result<bool> forget(std::string_view subject);
 
-  // Whether `payload` may hold a token (a quick scan: reveal() is needed only then).
+  // Whether `payload` holds the tokens' prefix (a quick scan on every read: reveal() is needed only
+  // then). The prefix's first '.' is the byte most JSON payloads lack: one memchr settles those, and
+  // a payload with a '.' is searched from where a prefix ending at or after it could begin.
   static bool may_hold_tokens(std::string_view payload) noexcept {
-    return payload.find(kPersonalTokenPrefix) != std::string_view::npos;
+    constexpr std::size_t kDot = kPersonalTokenPrefix.find('.');
+    static_assert(kDot != std::string_view::npos);
+    if (payload.size() < kPersonalTokenPrefix.size()) return false;
+    const void* dot = std::memchr(payload.data() + kDot, '.', payload.size() - kDot);
+    if (dot == nullptr) return false;
+    const std::size_t from = static_cast<std::size_t>(static_cast<const char*>(dot) - payload.data()) - kDot;
+    return payload.find(kPersonalTokenPrefix, from) != std::string_view::npos;
   }
 
  private:

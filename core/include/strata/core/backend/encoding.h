@@ -12,8 +12,10 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,12 @@ inline void put_be(char* out, std::uint64_t v, int bytes) noexcept {
 }
 // Reads `bytes` bytes at `in` as a big-endian number. REQUIRES: they are readable.
 inline std::uint64_t get_be(const char* in, int bytes) noexcept {
+  if (bytes == 8) {  // keys' and records' full words: one load (GCC does not fuse the byte loop into it)
+    std::uint64_t word;
+    std::memcpy(&word, in, 8);
+    if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
+    return word;
+  }
   std::uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
   return v;
