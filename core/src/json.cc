@@ -77,14 +77,18 @@ Status translate(simdjson::error_code error) {
 // What a json::Value points to: the On Demand value and how deep it sits (the root is depth 1). On Demand
 // does not enforce a depth limit, and codecs recurse once per level of nesting they read, so the depth
 // is counted here and checked whenever a container is entered.
+// The slot points to the On Demand value where the iteration keeps it (a field's value inside its
+// field, an element or the root in a local) rather than holding a copy: a copy of the value made
+// right after On Demand assembled it with narrower stores is read back with one wider load, which
+// stalls on the stores (store forwarding) and cost about as much as parsing the field.
 struct Slot {
-  od::value value;
+  od::value* value;
   std::size_t depth;
   std::size_t max_depth;
 };
 
 Slot& slot(void* p) noexcept { return *static_cast<Slot*>(p); }
-od::value& impl(void* p) noexcept { return slot(p).value; }
+od::value& impl(void* p) noexcept { return *slot(p).value; }
 
 Status too_deep(std::size_t max_depth) {
   return Status::invalid_argument(fmt::format("malformed json: nested deeper than the limit of {}", max_depth));
@@ -190,7 +194,7 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
       return Status::invalid_argument("expected a json object, got a scalar");
     return translate(err);
   }
-  Slot root_slot{root, 1, limits.max_json_depth};
+  Slot root_slot{&root, 1, limits.max_json_depth};
   Value v(&root_slot);
   return fn(v);
 }
@@ -458,11 +462,11 @@ Status Value::for_each_field(FunctionRef<Status(std::string_view, Value&)> fn) {
     return mismatch(impl(impl_), od::json_type::object, "an object", err);
   if (self.depth > self.max_depth) return too_deep(self.max_depth);
   for (auto field_result : object) {
-    od::field field;
-    if (auto err = std::move(field_result).get(field)) return translate(err);
+    if (auto err = field_result.error()) return translate(err);
+    od::field&& field = std::move(field_result).value_unsafe();  // stays inside field_result
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return translate(err);
-    Slot child{field.value(), self.depth + 1, self.max_depth};
+    Slot child{&field.value(), self.depth + 1, self.max_depth};
     Value wrapped(&child);
     Status s = fn(key, wrapped);
     if (!s.ok()) return s;
@@ -477,8 +481,9 @@ Status Value::for_each_element(FunctionRef<Status(Value&)> fn) {
     return mismatch(impl(impl_), od::json_type::array, "an array", err);
   if (self.depth > self.max_depth) return too_deep(self.max_depth);
   for (auto element_result : array) {
-    Slot child{{}, self.depth + 1, self.max_depth};
-    if (auto err = std::move(element_result).get(child.value)) return translate(err);
+    if (auto err = element_result.error()) return translate(err);
+    od::value&& element = std::move(element_result).value_unsafe();  // stays inside element_result
+    Slot child{&element, self.depth + 1, self.max_depth};
     Value wrapped(&child);
     Status s = fn(wrapped);
     if (!s.ok()) return s;
