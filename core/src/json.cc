@@ -188,12 +188,13 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
   std::memset(st.buffer.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
   od::document doc;
   if (auto err = st.parser.iterate(st.buffer.get(), bytes.size(), st.capacity).get(doc)) return translate(err);
-  od::value root;
-  if (auto err = doc.get_value().get(root)) {
+  auto root_result = doc.get_value();
+  if (auto err = root_result.error()) {
     if (err == simdjson::SCALAR_DOCUMENT_AS_VALUE)
       return Status::invalid_argument("expected a json object, got a scalar");
     return translate(err);
   }
+  od::value&& root = std::move(root_result).value_unsafe();  // stays inside root_result (see Slot)
   Slot root_slot{&root, 1, limits.max_json_depth};
   Value v(&root_slot);
   return fn(v);
