@@ -260,3 +260,44 @@ TEST_CASE("dropping a generation drops its objects, and forgotten undo is not ro
   CHECK(batch.find_object(2, "rows", "a").known);
   CHECK(batch.rows().size() == 2);
 }
+
+TEST_CASE("a write right after a read writes the row it names, whatever became of the row read") {
+  using namespace strata;
+  MemoryProjectionStorage storage;
+  ProjectionWriteBatch batch("test.rows");
+  ReadModelTx tx(storage, batch, 1);
+
+  // A write of another row than the one just read.
+  REQUIRE(kRows.put(tx, "a", Row{"Al", 1, 1, 1}).ok());
+  CHECK(kRows.get(tx, "a").value()->balance == 1);
+  REQUIRE(kRows.put(tx, "b", Row{"Bea", 2, 1, 1}).ok());
+  CHECK(kRows.get(tx, "a").value()->balance == 1);
+  CHECK(kRows.get(tx, "b").value()->balance == 2);
+
+  // The row read was rolled back out of the batch before the write.
+  std::size_t mark = batch.mark();
+  CHECK(!kRows.get(tx, "x").value().has_value());
+  batch.rollback(mark);
+  CHECK(!batch.find_object(1, "rows", "x").known);
+  REQUIRE(kRows.put(tx, "x", Row{"Xi", 3, 1, 1}).ok());
+  CHECK(kRows.get(tx, "x").value()->balance == 3);
+
+  // ... or dropped with its generation.
+  ReadModelTx two(storage, batch, 2);
+  CHECK(!kRows.get(two, "y").value().has_value());
+  batch.drop_generation(2);
+  REQUIRE(kRows.put(two, "y", Row{"Yu", 4, 1, 1}).ok());
+  CHECK(kRows.get(two, "y").value()->balance == 4);
+
+  // A batch moved right after a read.
+  CHECK(kRows.get(tx, "a").value()->balance == 1);
+  ProjectionWriteBatch moved(std::move(batch));
+  ReadModelTx moved_tx(storage, moved, 1);
+  REQUIRE(kRows.put(moved_tx, "a", Row{"Al", 5, 1, 1}).ok());
+  CHECK(kRows.get(moved_tx, "a").value()->balance == 5);
+
+  REQUIRE(storage.commit(moved).ok());
+  ReadModelReader reader(storage, "test.rows", 1);
+  CHECK(keys(kRows.list(reader).value()) == "a:5 b:2 x:3 ");
+  CHECK(kRows.get(ReadModelReader(storage, "test.rows", 2), "y").value()->balance == 4);
+}

@@ -35,10 +35,19 @@ void ProjectionWriteBatch::write(const std::string& encoded, std::optional<std::
 }
 
 void ProjectionWriteBatch::set_object(const std::string& encoded, ObjectEntry entry) {
-  auto [it, inserted] = objects_.try_emplace(encoded);
-  dirty_objects_ = dirty_objects_ - (it->second.dirty ? 1 : 0) + (entry.dirty ? 1 : 0);
-  ObjectEntry previous = std::exchange(it->second, std::move(entry));
-  undo_.emplace_back(ObjectUndo{&*it, !inserted, false, std::move(previous)});
+  // A handler reads a row and then writes it: the write finds the entry the read just looked up without
+  // hashing the key again.
+  ObjectMap::value_type* object = last_object_.entry;
+  bool inserted = false;
+  if (object == nullptr || object->first != encoded) {
+    auto [it, added] = objects_.try_emplace(encoded);
+    object = &*it;
+    inserted = added;
+  }
+  dirty_objects_ = dirty_objects_ - (object->second.dirty ? 1 : 0) + (entry.dirty ? 1 : 0);
+  ObjectEntry previous = std::exchange(object->second, std::move(entry));
+  undo_.emplace_back(ObjectUndo{object, !inserted, false, std::move(previous)});
+  last_object_.entry = object;
 }
 
 void ProjectionWriteBatch::encode_object(ObjectMap::value_type& entry) const {
@@ -82,7 +91,9 @@ void ProjectionWriteBatch::cache_object(Generation generation, std::string_view 
 ProjectionWriteBatch::ObjectLookup ProjectionWriteBatch::find_object(Generation generation, std::string_view model,
                                                                      std::string_view key) const {
   auto it = objects_.find(std::string_view(encoded_key(generation, model, key)));
-  if (it == objects_.end() || !it->second.known) return {};
+  if (it == objects_.end()) return {};
+  last_object_.entry = &*it;
+  if (!it->second.known) return {};
   return ObjectLookup{true, it->second.row.get()};
 }
 
@@ -107,6 +118,7 @@ void ProjectionWriteBatch::rollback(std::size_t mark) {
         if (o.existed) {
           current = std::move(o.previous);
         } else {
+          if (last_object_.entry == o.object) last_object_.entry = nullptr;
           objects_.erase(objects_.find(o.object->first));
         }
       }
@@ -129,6 +141,7 @@ Status ProjectionWriteBatch::absorb(ProjectionWriteBatch& other) {
                  : fmt::format("projection \"{}\": a row was written by two partitions in one batch", projection_));
   }
   objects_.clear();
+  last_object_.entry = nullptr;
   dirty_objects_ = 0;
   rows_.merge(other.rows_);
   other.clear();
@@ -150,6 +163,7 @@ void ProjectionWriteBatch::drop_generation(Generation generation) {
   const std::string prefix = encode_generation_prefix(generation);
   for (auto it = rows_.lower_bound(prefix); it != rows_.end() && it->first.starts_with(prefix);) it = rows_.erase(it);
   std::erase_if(objects_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  last_object_.entry = nullptr;
   dirty_objects_ = static_cast<std::size_t>(
       std::count_if(objects_.begin(), objects_.end(), [](const auto& entry) { return entry.second.dirty; }));
   undo_.clear();
@@ -167,6 +181,7 @@ bool ProjectionWriteBatch::empty() const noexcept {
 void ProjectionWriteBatch::clear() {
   rows_.clear();
   objects_.clear();
+  last_object_.entry = nullptr;
   dirty_objects_ = 0;
   undo_.clear();
   parked_.clear();

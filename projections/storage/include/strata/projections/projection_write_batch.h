@@ -191,6 +191,19 @@ class ProjectionWriteBatch {
   mutable RowMap rows_;
   mutable ObjectMap objects_;
   mutable std::size_t dirty_objects_ = 0;  // how many entries of objects_ are dirty
+  // The entry find_object() or set_object() last found, or nullptr: reset wherever entries are erased,
+  // and on both sides of a move.
+  struct LastObject {
+    ObjectMap::value_type* entry = nullptr;
+    LastObject() = default;
+    LastObject(LastObject&& other) noexcept { other.entry = nullptr; }
+    LastObject& operator=(LastObject&& other) noexcept {
+      entry = nullptr;
+      other.entry = nullptr;
+      return *this;
+    }
+  };
+  mutable LastObject last_object_;
   mutable std::vector<std::variant<RowUndo, ObjectUndo>> undo_;
   std::map<std::pair<Generation, Position>, std::optional<ParkedEvent>> parked_;
   std::vector<Generation> dropped_;
