@@ -21,10 +21,10 @@ struct MemoryFixture {
 };
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(store_conformance, MemoryFixture);
-TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, MemoryFixture);
-TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, MemoryFixture);
-TEST_CASE_TEMPLATE_INVOKE(retention_conformance, MemoryFixture);
+STRATA_STORE_CONFORMANCE(store_conformance, "event store conformance", MemoryFixture)
+STRATA_STORE_CONFORMANCE(lifecycle_conformance, "stream lifecycle conformance", MemoryFixture)
+STRATA_STORE_CONFORMANCE(personal_data_conformance, "personal data conformance", MemoryFixture)
+STRATA_STORE_CONFORMANCE(retention_conformance, "retention conformance", MemoryFixture)
 
 TEST_CASE("the memory store keeps commit timestamps non-decreasing when the clock goes back") {
   using namespace strata;

@@ -47,10 +47,10 @@ std::string whole_log(EventStore& store) { return render(store.read_log(1, 1'000
 
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(store_conformance, RocksFixture);
-TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, RocksFixture);
-TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, RocksFixture);
-TEST_CASE_TEMPLATE_INVOKE(retention_conformance, RocksFixture);
+STRATA_STORE_CONFORMANCE(store_conformance, "event store conformance", RocksFixture)
+STRATA_STORE_CONFORMANCE(lifecycle_conformance, "stream lifecycle conformance", RocksFixture)
+STRATA_STORE_CONFORMANCE(personal_data_conformance, "personal data conformance", RocksFixture)
+STRATA_STORE_CONFORMANCE(retention_conformance, "retention conformance", RocksFixture)
 
 TEST_CASE("a store closed and reopened in the middle of a scenario has every acknowledged append") {
   TempDir dir;

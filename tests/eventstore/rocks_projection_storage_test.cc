@@ -61,7 +61,7 @@ std::string render_projection(ProjectionStorage& storage) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(projection_storage_conformance, RocksStorageFixture);
+STRATA_PROJECTION_STORAGE_CONFORMANCE(RocksStorageFixture)
 
 TEST_CASE("a store created before the projection families existed opens, keeps its events, and takes projections") {
   testing::TempDir dir;

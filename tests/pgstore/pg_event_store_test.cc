@@ -38,10 +38,10 @@ struct PgFixture {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(store_conformance, PgFixture);
-TEST_CASE_TEMPLATE_INVOKE(lifecycle_conformance, PgFixture);
-TEST_CASE_TEMPLATE_INVOKE(personal_data_conformance, PgFixture);
-TEST_CASE_TEMPLATE_INVOKE(retention_conformance, PgFixture);
+STRATA_STORE_CONFORMANCE(store_conformance, "event store conformance", PgFixture)
+STRATA_STORE_CONFORMANCE(lifecycle_conformance, "stream lifecycle conformance", PgFixture)
+STRATA_STORE_CONFORMANCE(personal_data_conformance, "personal data conformance", PgFixture)
+STRATA_STORE_CONFORMANCE(retention_conformance, "retention conformance", PgFixture)
 
 TEST_CASE("two stores on one schema, as two processes: appends interleave without gaps and each hears the other") {
   pgtest::TestSchema schema;

@@ -84,7 +84,7 @@ std::vector<std::string> scan_keys(ProjectionStorage& storage, std::string_view 
 
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(projection_storage_conformance, PgStorageFixture);
+STRATA_PROJECTION_STORAGE_CONFORMANCE(PgStorageFixture)
 
 TEST_CASE("two stores, as two processes, commit one projection from the same state: exactly one wins each time") {
   pgtest::TestSchema schema;

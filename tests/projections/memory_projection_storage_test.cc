@@ -16,7 +16,7 @@ struct MemoryStorageFixture {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(projection_storage_conformance, MemoryStorageFixture);
+STRATA_PROJECTION_STORAGE_CONFORMANCE(MemoryStorageFixture)
 
 TEST_CASE("a simulated crash loses the crash commit and every later one until restart") {
   using namespace strata;
