@@ -180,7 +180,10 @@ Status read_with(ReadState& st, std::string_view bytes, const Limits& limits, Fu
   if (st.depth_limit != limits.max_json_depth || st.parser.capacity() < bytes.size()) {
     STRATA_RETURN_IF_ERROR(check_depth_limit(limits));
     std::size_t cap = std::max<std::size_t>(bytes.size(), std::max<std::size_t>(st.parser.capacity(), 4096));
-    if (auto err = st.parser.allocate(cap, limits.max_json_depth)) return translate(err);
+    // Room for two levels more than the limit: Value starts a container one level below the limit
+    // before refusing it (for_each_field, for_each_element), and simdjson's development checks (on in
+    // builds without optimisation) require every container it starts to sit below its own maximum.
+    if (auto err = st.parser.allocate(cap, limits.max_json_depth + 2)) return translate(err);
     st.depth_limit = limits.max_json_depth;
   }
   // An empty view may have a null data(), which memcpy must not be given even for zero bytes.
