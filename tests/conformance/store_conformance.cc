@@ -224,6 +224,29 @@ void store_conformance(StoreFixture& fixture) {
     CHECK(store->head_position() == 3);
   }
 
+  SUBCASE("a retry of events consecutive in the stream and in the log returns where they are") {
+    auto batch = events(3);
+    auto more = events(2);
+    auto last = events(1);
+    REQUIRE(store->append(a, ExpectedVersion::no_stream(), batch).ok());  // versions 1-3 at 1-3
+    REQUIRE(store->append(a, ExpectedVersion::exact(3), more).ok());      // 4-5 at 4-5
+    REQUIRE(store->append(b, ExpectedVersion::no_stream(), events(1)).ok());
+    REQUIRE(store->append(a, ExpectedVersion::exact(5), last).ok());  // 6 at 7
+    std::vector<EventData> suffix{batch[1], batch[2]};
+    std::vector<EventData> prefix{batch[0], batch[1]};
+    std::vector<EventData> across{batch[2], more[0]};
+    CHECK(store->append(a, ExpectedVersion::any(), suffix).value() == AppendResult{3, 2, 3});
+    CHECK(store->append(a, ExpectedVersion::exact(1), prefix).value() == AppendResult{2, 1, 2});
+    CHECK(store->append(a, ExpectedVersion::no_stream(), across).value() == AppendResult{4, 3, 4});
+    // Consecutive in the stream but not in the log, or not consecutive at all: no one append's result.
+    std::vector<EventData> split{more[1], last[0]};
+    CHECK(store->append(a, ExpectedVersion::any(), split).status().code() == StatusCode::kIdempotencyConflict);
+    std::vector<EventData> gap{batch[0], batch[2]};
+    CHECK(store->append(a, ExpectedVersion::any(), gap).status().code() == StatusCode::kIdempotencyConflict);
+    CHECK(store->head_position() == 7);
+    CHECK(store->stream_head(a).value() == 6);
+  }
+
   SUBCASE("retries of a large append find each id where it was committed, whatever the ids' order") {
     // More ids than one lookup batch, looked up in key order: each answer must come back to its event.
     auto batch = events(100);

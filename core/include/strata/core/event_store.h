@@ -6,7 +6,7 @@
 // is atomic: all of its events are committed, with consecutive stream versions and consecutive global
 // positions, or none is. The global log has no gaps: a reader that has seen position p has seen every
 // position below p. Appends are idempotent by event id: resending an append whose events were all
-// committed returns the original result and writes nothing.
+// committed (or a consecutive part of it) returns where they were committed and writes nothing.
 //
 //   auto r = store.append(id, strata::ExpectedVersion::no_stream(), events);
 //   if (!r.ok() && r.status().code() == strata::StatusCode::kWrongExpectedVersion) { /* reload, retry */ }
@@ -214,10 +214,11 @@ class EventStore {
   //                          the same event id twice in one append;
   //   kWrongExpectedVersion  the head does not satisfy `expected` (status.version_conflict() has both);
   //   kIdempotencyConflict   some but not all event ids were committed before, or they were committed
-  //                          to another stream or in another order;
+  //                          to another stream, in another order or not one after another;
   //   kIOError / kUnavailable the store failed or was closed; nothing is acknowledged that is not durable.
-  // When every event id was committed before, by one append of exactly these ids to this stream, the
-  // original AppendResult is returned and nothing is written, whatever `expected` says.
+  // When every event id was committed before to this stream, in this order, at consecutive versions and
+  // positions (a whole earlier append, or a consecutive run of one or of several, as KurrentDB accepts),
+  // the AppendResult of those events is returned and nothing is written, whatever `expected` says.
   [[nodiscard]] virtual Result<AppendResult> append(const StreamId& stream, ExpectedVersion expected,
                                                     std::span<const EventData> events) = 0;
   // The same for one event, or a braced list of them: store.append(id, expected, event).
