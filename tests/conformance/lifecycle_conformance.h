@@ -43,10 +43,6 @@ inline LogWalk walk_log(EventStore& store, std::size_t page = 7) {
   }
 }
 
-}  // namespace strata::conformance
-
-namespace strata::conformance {
-
 // The suite's cases, as subcases of the calling test case (see STRATA_STORE_CONFORMANCE).
 void lifecycle_conformance(StoreFixture& fixture);
 

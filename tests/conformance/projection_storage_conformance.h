@@ -114,10 +114,6 @@ inline ProjectionState state_at(Position checkpoint, Generation generation = 1) 
   return s;
 }
 
-}  // namespace strata::conformance
-
-namespace strata::conformance {
-
 // What the suite asks of a storage's fixture.
 class ProjectionStorageFixture {
  public:

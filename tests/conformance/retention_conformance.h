@@ -39,10 +39,6 @@ inline std::vector<Version> versions_of(const std::vector<RecordedEvent>& events
   return v;
 }
 
-}  // namespace strata::conformance
-
-namespace strata::conformance {
-
 // The suite's cases, as subcases of the calling test case (see STRATA_STORE_CONFORMANCE).
 void retention_conformance(StoreFixture& fixture);
 

@@ -53,10 +53,6 @@ inline std::string render(const std::vector<RecordedEvent>& events) {
   return s;
 }
 
-}  // namespace strata::conformance
-
-namespace strata::conformance {
-
 // What the event-store suites ask of a backend's fixture.
 class StoreFixture {
  public:
