@@ -9,6 +9,11 @@
 // streams, chosen at random. Every run starts from an empty database and makes a fixed number of
 // appends. The figures are events per second; the summary lines at the end give the ratios
 // (bench_summary.h), as medians over the rounds of the configurations they compare.
+//
+//   groups/s1/w<writers>            durable one-event appends into a store with metrics, once each after
+//                                   the rounds: what group commit did (appends per group, the time of one
+//                                   group's write with its fsync, and the whole cycle from one group's write
+//                                   to the next's), which is what durable_16w_vs_1w comes to
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -16,7 +21,9 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -26,6 +33,7 @@
 #include "bench_summary.h"
 #include "format.h"
 #include "rocks_options.h"
+#include "strata/core/metrics.h"
 #include "strata/eventstore/rocks_event_store.h"
 
 namespace {
@@ -90,9 +98,11 @@ void open_raw(bool sync) {
   setup->events = handles[1];
 }
 
-void open_strata(bool sync) {
+void open_strata(bool sync, std::shared_ptr<MetricsRegistry> metrics = nullptr) {
   setup = std::make_unique<Setup>();
-  setup->store = RocksEventStore::open(store_options(sync), setup->dir.path()).value();
+  auto options = store_options(sync);
+  options.metrics = std::move(metrics);
+  setup->store = RocksEventStore::open(options, setup->dir.path()).value();
   for (std::size_t i = 0; i < kMaxWriters * kStreamsPerWriter; ++i)
     setup->streams.push_back(StreamId::parse(fmt::format("bench-{}", i)).value());
 }
@@ -157,6 +167,51 @@ void strata_appends(benchmark::State& state, std::size_t batch_size, bool sync) 
   if (state.thread_index() == 0) setup.reset();
 }
 
+// The value of the sample of `name` in Prometheus text with one series of that name; NaN without one.
+double sample(const std::string& text, std::string_view name) {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view line(text.data() + at, end - at);
+    if (line.starts_with(name) && line.size() > name.size() && (line[name.size()] == '{' || line[name.size()] == ' '))
+      return std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
+    at = end + 1;
+  }
+  return std::nan("");
+}
+
+// Durable one-event appends, as strata/b1/s1/w<writers>, into a store with metrics: group commit's
+// appends per group, the mean time of a group's write (fsync included), and the mean cycle (the run's
+// time over its groups: the write, then waking the group and gathering the next).
+void durable_groups(benchmark::State& state) {
+  std::shared_ptr<MetricsRegistry> metrics;
+  if (state.thread_index() == 0) {
+    metrics = std::make_shared<MetricsRegistry>();
+    open_strata(true, metrics);
+  }
+  const auto writer = static_cast<std::size_t>(state.thread_index());
+  std::mt19937 rng(static_cast<unsigned>(writer + 1));
+  std::vector<EventData> batch{EventData{EventId(), std::string(kType), payload(writer * 1000), {}}};
+  std::chrono::steady_clock::time_point started;
+  for (auto _ : state) {
+    if (started == std::chrono::steady_clock::time_point{}) started = std::chrono::steady_clock::now();
+    batch[0].id = EventId::generate();
+    const StreamId& stream = setup->streams[writer * kStreamsPerWriter + rng() % kStreamsPerWriter];
+    if (auto r = setup->store->append(stream, ExpectedVersion::any(), batch); !r.ok()) {
+      state.SkipWithError(r.status().to_string().c_str());
+      break;
+    }
+  }
+  if (state.thread_index() != 0) return;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string text = metrics->prometheus_text();
+  const double groups = sample(text, "strata_store_commit_groups_total");
+  state.counters["appends_per_group"] = sample(text, "strata_store_commit_group_appends_total") / groups;
+  state.counters["write_us"] =
+      sample(text, "strata_store_write_seconds_sum") / sample(text, "strata_store_write_seconds_count") * 1e6;
+  state.counters["cycle_us"] = seconds / groups * 1e6;
+  setup.reset();
+}
+
 std::string config(std::string_view kind, std::size_t batch, bool sync, int writers, int round) {
   return fmt::format("{}/b{}/s{}/w{}/round:{}", kind, batch, sync ? 1 : 0, writers, round);
 }
@@ -164,7 +219,8 @@ std::string config(std::string_view kind, std::size_t batch, bool sync, int writ
 // The configurations the headline ratios compare run kRounds times, interleaved (raw then strata, one
 // writer then sixteen), and the summary takes the median of the per-round ratios: the machines are
 // shared, and a ratio of two runs taken a minute apart measured the neighbours as much as the store.
-constexpr int kRounds = 3;
+// Five rounds: with three, one disturbed round in two decided the median.
+constexpr int kRounds = 5;
 bool headline(std::string_view kind, std::size_t batch, bool sync, int writers) {
   return (batch == 100 && !sync && writers == 1) || (kind == "strata" && batch == 1 && sync);
 }
@@ -190,6 +246,12 @@ void register_all() {
         for (int writers : {1, kMaxWriters})
           for (std::string_view kind : {"raw", "strata"})
             if (round == 1 || headline(kind, batch, sync, writers)) register_one(kind, batch, sync, writers, round);
+  for (int writers : {1, kMaxWriters})
+    benchmark::RegisterBenchmark(fmt::format("groups/s1/w{}", writers).c_str(), durable_groups)
+        ->Threads(writers)
+        ->Iterations(writers == 1 ? 2'000 : 16'000 / kMaxWriters)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace
@@ -240,5 +302,11 @@ int main(int argc, char** argv) {
   print_summary("durable_16w_events_per_s", events_per_s(durable16), "events/s");
   print_summary("durable_batch100_16w_events_per_s", events_per_s({"strata", 100, true, 16}), "events/s");
   print_summary("raw_batch100_events_per_s", events_per_s(raw_batch100), "events/s");
+  // durable_16w_vs_1w comes to about appends_per_group x the one-writer cycle / the 16-writer cycle.
+  print_summary("durable_16w_appends_per_group", reporter.counter("groups/s1/w16", "appends_per_group"), "appends");
+  print_summary("durable_1w_write_us", reporter.counter("groups/s1/w1", "write_us"), "us");
+  print_summary("durable_16w_write_us", reporter.counter("groups/s1/w16", "write_us"), "us");
+  print_summary("durable_1w_cycle_us", reporter.counter("groups/s1/w1", "cycle_us"), "us");
+  print_summary("durable_16w_cycle_us", reporter.counter("groups/s1/w16", "cycle_us"), "us");
   return 0;
 }

@@ -5,7 +5,7 @@
 //                    row read and written per event, committed with the checkpoint in batches bounded by the
 //                    default ProjectorOptions, each commit one fsynced WriteBatch), divided by a raw iteration
 //                    of the store's `log` family with the store's RocksDB options that parses every payload
-//                    with simdjson, as replay_bench.cc does for streams (target >= 0.4); median of three
+//                    with simdjson, as replay_bench.cc does for streams (target >= 0.6); median of five
 //                    interleaved rounds. Also reported: the same with sync off, and with MemoryProjectionStorage over
 //                    the same store, which separates what the projector costs from what the RocksDB storage costs
 //   catchup_{1m,10m}_peak_rss_mb  peak RSS of a fresh process that opens a store of 1M or 10M events (64 MiB
@@ -371,7 +371,8 @@ int rss_child(const char* dir) {
   return 0;
 }
 
-constexpr int kRounds = 3;
+// Interleaved rounds (five: with three, one disturbed round in two decided the median).
+constexpr int kRounds = 5;
 
 void register_all() {
   for (int round = 1; round <= kRounds; ++round) {
