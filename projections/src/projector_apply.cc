@@ -198,7 +198,8 @@ Status ProjectorCore::apply_partitioned(BatchRun& run, Position limit) {
   Chunk* next = &chunks_[1];
   Status read = read_chunk(*current, run, left);
   if (!read.ok()) return read;
-  left -= current->positions;
+  // A chunk of `left` events covers more positions than that when removed ones lie among them.
+  left -= std::min(left, current->positions);
   while (current->positions > 0) {
     // While the partitions apply this chunk, the next one is read.
     std::latch applied(static_cast<std::ptrdiff_t>(partitions_.size()));
@@ -235,7 +236,7 @@ Status ProjectorCore::apply_partitioned(BatchRun& run, Position limit) {
       p.batch.forget_undo();
       run.applied += p.applied;
     }
-    left -= next->positions;
+    left -= std::min(left, next->positions);
     std::swap(current, next);
   }
   if (Status joined = join_partitions(); !joined.ok()) run.fatal = joined;

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "ledger.h"
 #include "strata/core/memory_event_store.h"
@@ -99,6 +101,50 @@ std::map<std::string, std::int64_t> handled_per_stream(strata::EventStore& store
   return out;
 }
 
+// A MemoryProjectionStorage that records the checkpoint of each commit.
+class Checkpoints final : public strata::ProjectionStorage {
+ public:
+  strata::Result<std::optional<strata::ProjectionState>> load_state(std::string_view p) override {
+    return inner_.load_state(p);
+  }
+  strata::Status commit(const strata::ProjectionWriteBatch& batch) override {
+    strata::Status s = inner_.commit(batch);
+    if (s.ok() && batch.state_change()) {
+      std::lock_guard lock(mu_);
+      positions_.push_back(batch.state_change()->next.checkpoint);
+    }
+    return s;
+  }
+  strata::Result<std::optional<std::string>> get(std::string_view p, strata::Generation g, std::string_view m,
+                                                 std::string_view k) override {
+    return inner_.get(p, g, m, k);
+  }
+  strata::Status scan(std::string_view p, strata::Generation g, std::string_view m, std::string_view prefix,
+                      const strata::ScanOptions& o, strata::RowVisitor v) override {
+    return inner_.scan(p, g, m, prefix, o, v);
+  }
+  strata::Result<std::vector<strata::ParkedEvent>> list_parked(std::string_view p, strata::Generation g,
+                                                               strata::Position after, std::size_t n) override {
+    return inner_.list_parked(p, g, after, n);
+  }
+  strata::Result<std::optional<strata::ParkedEvent>> get_parked(std::string_view p, strata::Generation g,
+                                                                strata::Position at) override {
+    return inner_.get_parked(p, g, at);
+  }
+  strata::Result<std::vector<std::string>> list_projections() override { return inner_.list_projections(); }
+  strata::Status drop_projection(std::string_view p) override { return inner_.drop_projection(p); }
+
+  std::vector<strata::Position> positions() {
+    std::lock_guard lock(mu_);
+    return positions_;
+  }
+
+ private:
+  MemoryProjectionStorage inner_;
+  std::mutex mu_;
+  std::vector<strata::Position> positions_;  // GUARDED_BY(mu_)
+};
+
 std::map<std::string, std::int64_t> applied_per_stream(const strata::ReadModelSource& source) {
   std::map<std::string, std::int64_t> out;
   const auto rows = InOrder::kStreams.list(source).value();
@@ -140,6 +186,31 @@ TEST_CASE("a projector in partitions applies each stream in order, exactly once,
   CHECK(render(again.reader()) == fold(store));
   REQUIRE(order.wait_for(store.head_position(), kWait).ok());
   CHECK(applied_per_stream(order.reader()) == handled_per_stream(store));
+}
+
+TEST_CASE("in partitions a batch ends at batch_size events when removed events lie among them") {
+  MemoryEventStore store;
+  append_history(store, 2000, 4);
+  // A hard delete leaves every fourth position of the log removed.
+  const std::uint64_t deleted = store.stream_head(sid("ledger-1")).value().value();
+  REQUIRE(store.delete_stream(sid("ledger-1"), strata::ExpectedVersion::any(), strata::DeleteMode::kHard).ok());
+  Checkpoints storage;
+  ProjectorOptions options = partitioned(2, 50);
+  options.batch_duration = std::chrono::milliseconds(0);  // no time bound: only batch_size ends a batch
+  Projector projector(store, storage, Ledger{}, options);
+  REQUIRE(projector.start().ok());
+  REQUIRE(projector.wait_for(store.head_position(), kWait).ok());
+  CHECK(render(projector.reader()) == fold(store));
+  CHECK(projector.status().removed == deleted);
+  // 50 events and the removed positions among them (about 17) per batch, not the rest of the log.
+  strata::Position before = 0;
+  const auto positions = storage.positions();
+  REQUIRE(positions.size() >= 20);
+  for (strata::Position p : positions) {
+    CHECK(p - before <= 100);
+    before = p;
+  }
+  CHECK(before == store.head_position());
 }
 
 TEST_CASE("in partitions a failing event is retried and parked, the events before it commit first") {
