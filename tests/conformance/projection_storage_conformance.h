@@ -27,8 +27,9 @@
 namespace strata::conformance {
 
 // A storage that belongs to a store, handed to the suite (which owns what open() returns) while the
-// store stays with the fixture: every call goes to `s`.
-class BorrowedStorage final : public ProjectionStorage {
+// store stays with the fixture: every call goes to `s`. Tests that watch a storage's calls derive
+// from it and override those.
+class BorrowedStorage : public ProjectionStorage {
  public:
   explicit BorrowedStorage(ProjectionStorage& s) : s_(s) {}
   Result<std::optional<ProjectionState>> load_state(std::string_view p) override { return s_.load_state(p); }

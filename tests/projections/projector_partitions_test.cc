@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/projection_storage_conformance.h"
 #include "ledger.h"
 #include "strata/core/memory_event_store.h"
 #include "strata/projections/event_sink.h"
@@ -101,46 +102,24 @@ std::map<std::string, std::int64_t> handled_per_stream(strata::EventStore& store
   return out;
 }
 
-// A MemoryProjectionStorage that records the checkpoint of each commit.
-class Checkpoints final : public strata::ProjectionStorage {
+// Records the checkpoint of each commit to `s`.
+class Checkpoints final : public strata::conformance::BorrowedStorage {
  public:
-  strata::Result<std::optional<strata::ProjectionState>> load_state(std::string_view p) override {
-    return inner_.load_state(p);
-  }
+  using BorrowedStorage::BorrowedStorage;
   strata::Status commit(const strata::ProjectionWriteBatch& batch) override {
-    strata::Status s = inner_.commit(batch);
+    strata::Status s = BorrowedStorage::commit(batch);
     if (s.ok() && batch.state_change()) {
       std::lock_guard lock(mu_);
       positions_.push_back(batch.state_change()->next.checkpoint);
     }
     return s;
   }
-  strata::Result<std::optional<std::string>> get(std::string_view p, strata::Generation g, std::string_view m,
-                                                 std::string_view k) override {
-    return inner_.get(p, g, m, k);
-  }
-  strata::Status scan(std::string_view p, strata::Generation g, std::string_view m, std::string_view prefix,
-                      const strata::ScanOptions& o, strata::RowVisitor v) override {
-    return inner_.scan(p, g, m, prefix, o, v);
-  }
-  strata::Result<std::vector<strata::ParkedEvent>> list_parked(std::string_view p, strata::Generation g,
-                                                               strata::Position after, std::size_t n) override {
-    return inner_.list_parked(p, g, after, n);
-  }
-  strata::Result<std::optional<strata::ParkedEvent>> get_parked(std::string_view p, strata::Generation g,
-                                                                strata::Position at) override {
-    return inner_.get_parked(p, g, at);
-  }
-  strata::Result<std::vector<std::string>> list_projections() override { return inner_.list_projections(); }
-  strata::Status drop_projection(std::string_view p) override { return inner_.drop_projection(p); }
-
   std::vector<strata::Position> positions() {
     std::lock_guard lock(mu_);
     return positions_;
   }
 
  private:
-  MemoryProjectionStorage inner_;
   std::mutex mu_;
   std::vector<strata::Position> positions_;  // GUARDED_BY(mu_)
 };
@@ -194,7 +173,8 @@ TEST_CASE("in partitions a batch ends at batch_size events when removed events l
   // A hard delete leaves every fourth position of the log removed.
   const std::uint64_t deleted = store.stream_head(sid("ledger-1")).value().value();
   REQUIRE(store.delete_stream(sid("ledger-1"), strata::ExpectedVersion::any(), strata::DeleteMode::kHard).ok());
-  Checkpoints storage;
+  MemoryProjectionStorage memory;
+  Checkpoints storage(memory);
   ProjectorOptions options = partitioned(2, 50);
   options.batch_duration = std::chrono::milliseconds(0);  // no time bound: only batch_size ends a batch
   Projector projector(store, storage, Ledger{}, options);
