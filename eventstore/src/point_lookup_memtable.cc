@@ -11,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <shared_mutex>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -43,11 +44,41 @@ std::uint64_t sort_prefix(Slice user_key) noexcept {
   return v;
 }
 
+class PointLookupRep;
+
+}  // namespace
+
+// The newest representation a factory made, for prefetch(); each representation clears it when it is
+// destroyed, under the same mutex.
+struct NewestPointLookupRep {
+  std::mutex mu;
+  PointLookupRep* rep = nullptr;  // GUARDED_BY(mu)
+};
+
+namespace {
+
 class PointLookupRep final : public MemTableRep {
  public:
-  PointLookupRep(const KeyComparator& comparator, rocksdb::Allocator* allocator)
-      : MemTableRep(allocator), comparator_(comparator), slots_(kInitialSlots, Slot{0, nullptr}) {
+  PointLookupRep(const KeyComparator& comparator, rocksdb::Allocator* allocator,
+                 std::shared_ptr<NewestPointLookupRep> newest)
+      : MemTableRep(allocator),
+        comparator_(comparator),
+        slots_(kInitialSlots, Slot{0, nullptr}),
+        newest_(std::move(newest)) {
     update_memory_usage();
+    std::lock_guard lock(newest_->mu);
+    newest_->rep = this;
+  }
+
+  ~PointLookupRep() override {
+    std::lock_guard lock(newest_->mu);
+    if (newest_->rep == this) newest_->rep = nullptr;
+  }
+
+  void prefetch(std::span<const Slice> user_keys) const {
+    std::shared_lock lock(mu_);
+    const std::size_t mask = slots_.size() - 1;
+    for (const Slice& key : user_keys) __builtin_prefetch(&slots_[hash(key) & mask]);
   }
 
   void Insert(rocksdb::KeyHandle handle) override {
@@ -276,14 +307,23 @@ class PointLookupRep final : public MemTableRep {
   std::atomic<std::size_t> memory_usage_{0};
   std::mutex storage_mu_;
   std::vector<std::unique_ptr<std::max_align_t[]>> storage_;  // GUARDED_BY(storage_mu_)
+  const std::shared_ptr<NewestPointLookupRep> newest_;
 };
 
 }  // namespace
 
+PointLookupMemTableFactory::PointLookupMemTableFactory() : newest_(std::make_shared<NewestPointLookupRep>()) {}
+PointLookupMemTableFactory::~PointLookupMemTableFactory() = default;
+
 rocksdb::MemTableRep* PointLookupMemTableFactory::CreateMemTableRep(
     const rocksdb::MemTableRep::KeyComparator& comparator, rocksdb::Allocator* allocator,
     const rocksdb::SliceTransform*, rocksdb::Logger*) {
-  return new PointLookupRep(comparator, allocator);
+  return new PointLookupRep(comparator, allocator, newest_);
+}
+
+void PointLookupMemTableFactory::prefetch(std::span<const rocksdb::Slice> user_keys) const {
+  std::lock_guard lock(newest_->mu);
+  if (newest_->rep != nullptr) newest_->rep->prefetch(user_keys);
 }
 
 }  // namespace strata::detail

@@ -332,9 +332,11 @@ void RocksEventStoreImpl::lookup_event_ids() {
   id_values_.resize(std::max(id_values_.size(), n));
   id_statuses_.resize(std::max(id_statuses_.size(), n));
   constexpr std::size_t kChunk = 32;
-  for (std::size_t k = 0; k < n; k += kChunk)
+  for (std::size_t k = 0; k < n; k += kChunk) {
+    if (id_memtables_ != nullptr) id_memtables_->prefetch({sorted_id_keys_.data() + k, std::min(kChunk, n - k)});
     db_->MultiGet(rocksdb::ReadOptions(), event_ids_, std::min(kChunk, n - k), sorted_id_keys_.data() + k,
                   id_values_.data() + k, id_statuses_.data() + k, /*sorted_input=*/true);
+  }
 }
 
 void RocksEventStoreImpl::prepare_append(Writer& w, std::size_t first_id) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "head_cache.h"
+#include "point_lookup_memtable.h"
 #include "rocks_metrics.h"
 #include "rocks_projection_storage.h"
 #include "rocks_retention.h"
@@ -343,6 +344,9 @@ class RocksEventStoreImpl final : public RocksEventStore, private WriteGate {
   rocksdb::ColumnFamilyHandle* events_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids_ = nullptr;
+  // The event-id family's memtable factory, whose prefetch() the commit step calls before looking the
+  // group's ids up (null if the family has another representation).
+  std::shared_ptr<PointLookupMemTableFactory> id_memtables_;
   rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* projection_rows_ = nullptr;

@@ -235,6 +235,7 @@ void RocksEventStoreImpl::assign_families(const std::vector<std::string>& names)
   events_ = f.events;
   log_ = f.log;
   event_ids_ = f.event_ids;
+  id_memtables_ = std::dynamic_pointer_cast<PointLookupMemTableFactory>(db_->GetOptions(event_ids_).memtable_factory);
   snapshots_ = f.snapshots;
   projection_state_ = f.projection_state;
   projection_rows_ = f.projection_rows;
