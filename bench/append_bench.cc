@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -32,6 +31,7 @@
 
 #include "bench_summary.h"
 #include "format.h"
+#include "prometheus_text.h"
 #include "rocks_options.h"
 #include "strata/core/metrics.h"
 #include "strata/eventstore/rocks_event_store.h"
@@ -167,15 +167,10 @@ void strata_appends(benchmark::State& state, std::size_t batch_size, bool sync) 
   if (state.thread_index() == 0) setup.reset();
 }
 
-// The value of the sample of `name` in Prometheus text with one series of that name; NaN without one.
-double sample(const std::string& text, std::string_view name) {
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t end = std::min(text.find('\n', at), text.size());
-    const std::string_view line(text.data() + at, end - at);
-    if (line.starts_with(name) && line.size() > name.size() && (line[name.size()] == '{' || line[name.size()] == ' '))
-      return std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
-    at = end + 1;
-  }
+// The value of the one series named `name` in the store's metrics (whatever its labels); NaN without one.
+double sample(const strata::testing::Exposition& metrics, std::string_view name) {
+  for (const auto& [series, value] : metrics.samples)
+    if (series.first == name) return value;
   return std::nan("");
 }
 
@@ -203,7 +198,7 @@ void durable_groups(benchmark::State& state) {
   }
   if (state.thread_index() != 0) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const std::string text = metrics->prometheus_text();
+  const auto text = strata::testing::parse_prometheus(metrics->prometheus_text());
   const double groups = sample(text, "strata_store_commit_groups_total");
   state.counters["appends_per_group"] = sample(text, "strata_store_commit_group_appends_total") / groups;
   state.counters["write_us"] =

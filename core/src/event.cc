@@ -46,9 +46,7 @@ bool get_string(std::string_view& in, std::string& out) {
 // one test at the end costs a fraction of the compare chain's branches.
 constexpr std::array<bool, 256> kTypeChars = [] {
   std::array<bool, 256> t{};
-  for (int c = 0; c < 256; ++c)
-    t[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                     c == '_' || c == '.' || c == ':' || c == '-';
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = detail::is_type_name_char(static_cast<char>(c));
   return t;
 }();
 

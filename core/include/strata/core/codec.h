@@ -124,14 +124,17 @@ namespace detail {
 template <class>
 inline constexpr bool kAlwaysFalse = false;
 
+// Whether `c` may appear in an event type name: one of [A-Za-z0-9_.:-].
+constexpr bool is_type_name_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == ':' || c == '-';
+}
+
 // Whether `name` is 1..256 bytes of [A-Za-z0-9_.:-]: the rule validate_event() applies at run time.
 constexpr bool is_valid_type_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > 256) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == ':' || c == '-';
-    if (!ok) return false;
-  }
+  for (char c : name)
+    if (!is_type_name_char(c)) return false;
   return true;
 }
 
